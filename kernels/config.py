@@ -1,0 +1,11 @@
+"""The one place that sets numba's compile flags for every kernel."""
+
+from __future__ import annotations
+
+import os
+
+# cache=True keeps compiled kernels on disk so a warm start skips the ~1 s JIT per kernel.
+# fastmath stays off: NaN marks "not visible" and fastmath may assume NaN never occurs.
+JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"

@@ -1,0 +1,1 @@
+"""Camera and recording sources, pose estimation. MediaPipe types never leave this package."""
