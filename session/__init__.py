@@ -1,0 +1,1 @@
+"""The session engine: phases, cues, personal targets, camera and machine fused."""

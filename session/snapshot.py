@@ -1,0 +1,132 @@
+"""Immutable per-frame view of a session: what the screens draw and the recorder stores.
+
+Produced once per frame by the session engine; consumed by ``feedback/`` (drawing) and
+``storage/``. Nothing here is mutable, so the UI thread can hold the newest snapshot while
+the next frame is being computed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+
+class RuleStatus(IntEnum):
+    OK = 0
+    WARNING = 1
+    FAULT = 2
+    UNKNOWN = 3  # the landmarks the rule needs are not visible
+
+
+class Severity(IntEnum):
+    """Cue severity, in rising priority."""
+
+    INFO = 0
+    POSITIVE = 1
+    WARNING = 2
+    FAULT = 3
+    SAFETY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    key: str  # stable id, e.g. "squat.trunk_lean"; the language file maps it to ``text``
+    text: str
+    severity: Severity
+    since_s: float = 0.0  # session time the cue was first shown
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    key: str
+    label: str
+    status: RuleStatus
+    value: float  # measured value, NaN when unknown
+    low: float  # allowed range, NaN for an open side
+    high: float
+    unit: str = "deg"
+    landmarks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RepView:
+    index: int  # 1-based
+    start_s: float
+    end_s: float
+    min_angle_deg: float
+    max_angle_deg: float
+    range_fraction: float  # peak progress toward the range target, 0..1 (may exceed 1)
+    duration_s: float
+    tempo_ok: bool
+    counted: bool  # False for a partial rep: reported, not counted
+    faults: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    name: str  # "camera", "machine"
+    state: str  # "ok", "simulated", "replay", "reconnecting", "lost", "off"
+    rate_hz: float = math.nan
+    dropped: int = 0
+    errors: int = 0
+    message: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state in ("ok", "simulated", "replay", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A signal over the last seconds: times (s, session clock) and values, same length."""
+
+    label: str
+    unit: str
+    t: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float  # session time, seconds
+    exercise_id: str
+    exercise_name: str
+    phase: str  # "setup", "countdown", "working", "hold", "rest", "paused", "stopped", "done"
+    # Camera image, RGB uint8 (h, w, 3), or None for landmark-only replays.
+    frame: np.ndarray | None = None
+    # Smoothed image landmarks, normalised x, y (33, 2); NaN where not visible; None: no person.
+    landmarks: np.ndarray | None = None
+    # One status per vision.landmarks.SKELETON segment, worst rule touching that segment.
+    segment_status: tuple[RuleStatus, ...] = ()
+    angles: tuple[tuple[str, float], ...] = ()  # (label, degrees) of the exercise's joints
+    rep_count: int = 0
+    reps_target: int = 0
+    set_index: int = 1  # 1-based
+    sets_total: int = 1
+    # Range of motion on the driving signal, as fractions of start (0) .. target (1).
+    range_progress: float = math.nan
+    range_target: float = 1.0
+    pain_free_limit: float = math.nan  # fraction where the pain-free limit lies, NaN if none
+    signal_value: float = math.nan
+    signal_unit: str = "deg"
+    force_n: float = math.nan
+    load_band_n: tuple[float, float] = (math.nan, math.nan)
+    load_limit_n: float = math.nan
+    tempo_position: float = math.nan  # 0..1: where in the rep the patient should be now
+    tempo_phase: str = ""  # "up", "down", "hold", ""
+    hold_s: float = 0.0
+    hold_target_s: float = 0.0
+    rest_remaining_s: float = 0.0
+    countdown_s: float = 0.0
+    cue: Cue | None = None
+    safety_stop: bool = False
+    rules: tuple[RuleView, ...] = ()
+    reps: tuple[RepView, ...] = ()
+    traces: tuple[Trace, ...] = ()
+    camera: SourceStatus = field(default_factory=lambda: SourceStatus("camera", "off"))
+    machine: SourceStatus | None = None
+    pose_fps: float = math.nan
+    patient_code: str = ""
