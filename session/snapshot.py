@@ -130,3 +130,6 @@ class Snapshot:
     machine: SourceStatus | None = None
     pose_fps: float = math.nan
     patient_code: str = ""
+    # (width, height) in pixels of the image the landmarks refer to; (0, 0) when unknown.
+    # Lets a landmark-only replay keep the body's proportions without the image.
+    image_size: tuple[int, int] = (0, 0)

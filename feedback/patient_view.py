@@ -1,0 +1,621 @@
+"""The patient's screen: camera and skeleton, one cue, counters, range / load / tempo / hold.
+
+Drawn for reading from about 3 m: type scales with the window height, every status has a
+shape as well as a colour, and there is only ever one cue line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pygame
+
+from feedback import style, widgets
+from session.snapshot import RuleStatus, Severity, Snapshot
+from vision.landmarks import SKELETON
+
+_DEFAULT_ASPECT = 16 / 9  # landmark-only replays with no image size: assume a webcam frame
+_FIT_SMOOTHING = 0.2  # per-frame blend of the replay framing, so the view does not jitter
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLayout:
+    """Every rectangle of the patient view for one window size (exposed for hit-testing)."""
+
+    size: tuple[int, int]
+    top_bar: pygame.Rect
+    pause_button: pygame.Rect
+    image_area: pygame.Rect
+    side: pygame.Rect
+    reps_box: pygame.Rect
+    range_box: pygame.Rect
+    range_bar: pygame.Rect
+    load_box: pygame.Rect | None
+    load_bar: pygame.Rect | None
+    tempo_box: pygame.Rect
+    tempo_bar: pygame.Rect
+    hold_box: pygame.Rect
+    hold_bar: pygame.Rect
+    cue_box: pygame.Rect
+    status_banner: pygame.Rect
+    safety_banner: pygame.Rect
+
+    @property
+    def title_size(self) -> int:
+        return max(16, round(self.size[1] * 0.05))
+
+    @property
+    def label_size(self) -> int:
+        return max(14, round(self.size[1] * 0.027))
+
+
+def patient_layout(size: tuple[int, int], machine: bool) -> PatientLayout:
+    w, h = size
+    m = max(6, round(h * 0.015))
+    top_h = round(h * 0.1)
+    top_bar = pygame.Rect(0, 0, w, top_h)
+    pause_w = round(h * 0.26)
+    pause_button = pygame.Rect(w - m - pause_w, m, pause_w, top_h - 2 * m)
+    cue_h = round(h * 0.15)
+    cue_box = pygame.Rect(m, h - cue_h - m, w - 2 * m, cue_h)
+    mid_y = top_h
+    mid_h = cue_box.y - m - mid_y
+    side_w = round(w * 0.34)
+    image_area = pygame.Rect(m, mid_y, w - side_w - 3 * m, mid_h)
+    side = pygame.Rect(image_area.right + m, mid_y, side_w, mid_h)
+
+    weights = [0.2, 0.22, 0.22, 0.18, 0.18] if machine else [0.26, 0.26, 0.24, 0.24]
+    usable = mid_h - m * (len(weights) - 1)
+    boxes = []
+    y = mid_y
+    for i, wt in enumerate(weights):
+        bh = round(usable * wt) if i < len(weights) - 1 else side.bottom - y
+        boxes.append(pygame.Rect(side.x, y, side.w, bh))
+        y += bh + m
+
+    def bar_in(box: pygame.Rect) -> pygame.Rect:
+        pad = max(8, round(box.w * 0.05))
+        bh = max(10, round(box.h * 0.18))
+        return pygame.Rect(box.x + pad, box.y + round(box.h * 0.58), box.w - 2 * pad, bh)
+
+    if machine:
+        reps_box, range_box, load_box, tempo_box, hold_box = boxes
+        load_bar = bar_in(load_box)
+    else:
+        reps_box, range_box, tempo_box, hold_box = boxes
+        load_box = load_bar = None
+    banner_h = round(h * 0.08)
+    return PatientLayout(
+        size=(w, h),
+        top_bar=top_bar,
+        pause_button=pause_button,
+        image_area=image_area,
+        side=side,
+        reps_box=reps_box,
+        range_box=range_box,
+        range_bar=bar_in(range_box),
+        load_box=load_box,
+        load_bar=load_bar,
+        tempo_box=tempo_box,
+        tempo_bar=bar_in(tempo_box),
+        hold_box=hold_box,
+        hold_bar=bar_in(hold_box),
+        cue_box=cue_box,
+        status_banner=pygame.Rect(image_area.x, image_area.y, image_area.w, banner_h),
+        safety_banner=pygame.Rect(0, round(h * 0.3), w, round(h * 0.36)),
+    )
+
+
+def is_machine(snap: Snapshot) -> bool:
+    return snap.machine is not None and snap.machine.state != "off"
+
+
+def image_rect(area: pygame.Rect, image_size: tuple[int, int]) -> pygame.Rect:
+    """Largest rectangle of the image's aspect ratio centred in ``area`` (letterboxed)."""
+    iw, ih = image_size
+    scale = min(area.w / iw, area.h / ih)
+    r = pygame.Rect(0, 0, round(iw * scale), round(ih * scale))
+    r.center = area.center
+    return r
+
+
+@dataclass(frozen=True, slots=True)
+class SetSummary:
+    counted: int
+    partial: int
+    mean_range: float  # fraction of the target, NaN without reps
+    tempo_ok: int
+    top_faults: tuple[tuple[str, int], ...]
+
+
+def summarise(snap: Snapshot) -> SetSummary:
+    counted = [r for r in snap.reps if r.counted]
+    labels = {r.key: r.label for r in snap.rules}
+    faults = Counter(
+        labels.get(f, f.rsplit(".", 1)[-1].replace("_", " ")) for r in snap.reps for f in r.faults
+    )
+    ranges = [r.range_fraction for r in counted if math.isfinite(r.range_fraction)]
+    return SetSummary(
+        counted=len(counted),
+        partial=len(snap.reps) - len(counted),
+        mean_range=float(np.mean(ranges)) if ranges else math.nan,
+        tempo_ok=sum(1 for r in counted if r.tempo_ok),
+        top_faults=tuple(faults.most_common(2)),
+    )
+
+
+class PatientView:
+    """update(snapshot) then draw(surface); no state beyond caches and the replay framing."""
+
+    def __init__(self, mirror: bool = True) -> None:
+        self.mirror = mirror
+        self._snap: Snapshot | None = None
+        self._layout: PatientLayout | None = None
+        self._frame_src: np.ndarray | None = None
+        self._frame_key: tuple | None = None
+        self._frame_surf: pygame.Surface | None = None
+        self._fit: tuple[float, float, float] | None = None  # centre x, centre y, span
+        self._shade: dict[tuple[int, int], pygame.Surface] = {}
+
+    # lifecycle -------------------------------------------------------------------------
+    def update(self, snapshot: Snapshot) -> None:
+        self._snap = snapshot
+        if snapshot.frame is None and snapshot.landmarks is not None:
+            self._update_fit(snapshot)
+
+    def layout_for(self, size: tuple[int, int]) -> PatientLayout:
+        machine = self._snap is not None and is_machine(self._snap)
+        lay = self._layout
+        if lay is None or lay.size != tuple(size) or (lay.load_box is not None) != machine:
+            lay = self._layout = patient_layout(tuple(size), machine)
+        return lay
+
+    def hit_pause(self, pos: tuple[int, int], size: tuple[int, int]) -> bool:
+        return self.layout_for(size).pause_button.collidepoint(pos)
+
+    def close(self) -> None:
+        self._frame_surf = None
+        self._frame_src = None
+        self._shade.clear()
+
+    def draw(self, surface: pygame.Surface) -> None:
+        lay = self.layout_for(surface.get_size())
+        surface.fill(style.BACKGROUND)
+        snap = self._snap
+        if snap is None:
+            style.text(
+                surface,
+                "Starting...",
+                lay.title_size,
+                style.TEXT_DIM,
+                surface.get_rect().center,
+                "center",
+            )
+            return
+        self._draw_top(surface, lay, snap)
+        self._draw_image(surface, lay, snap)
+        self._draw_phase_overlay(surface, lay, snap)
+        self._draw_side(surface, lay, snap)
+        self._draw_cue(surface, lay, snap)
+        self._draw_source_banner(surface, lay, snap)
+        if snap.safety_stop:
+            self._draw_safety(surface, lay, snap)
+
+    # mapping ---------------------------------------------------------------------------
+    def _aspect(self, snap: Snapshot) -> float:
+        if snap.frame is not None:
+            return snap.frame.shape[1] / snap.frame.shape[0]
+        iw, ih = snap.image_size
+        return iw / ih if iw > 0 and ih > 0 else _DEFAULT_ASPECT
+
+    def _update_fit(self, snap: Snapshot) -> None:
+        lm = snap.landmarks
+        ok = np.isfinite(lm).all(axis=1)
+        if ok.sum() < 2:
+            return
+        aspect = self._aspect(snap)
+        xs, ys = lm[ok, 0] * aspect, lm[ok, 1]
+        cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+        span = max(xs.max() - xs.min(), ys.max() - ys.min(), 0.05)
+        if self._fit is None:
+            self._fit = (cx, cy, span)
+        else:
+            a = _FIT_SMOOTHING
+            fx, fy, fs = self._fit
+            self._fit = (fx + a * (cx - fx), fy + a * (cy - fy), fs + a * (span - fs))
+
+    def landmark_pixels(self, snap: Snapshot, area: pygame.Rect) -> np.ndarray | None:
+        """Screen positions (33, 2) of the landmarks, NaN where not visible."""
+        if snap.landmarks is None:
+            return None
+        lm = np.asarray(snap.landmarks, dtype=np.float64)
+        x = 1.0 - lm[:, 0] if self.mirror else lm[:, 0]
+        y = lm[:, 1]
+        if snap.frame is not None:
+            r = image_rect(area, (snap.frame.shape[1], snap.frame.shape[0]))
+            return np.stack([r.x + x * r.w, r.y + y * r.h], axis=1)
+        # Landmark-only replay: frame the body in the canvas at a steady zoom.
+        aspect = self._aspect(snap)
+        fit = self._fit or (0.5 * aspect, 0.5, 1.0)
+        fx = (1.0 - fit[0] / aspect) * aspect if self.mirror else fit[0]
+        scale = min(area.w, area.h) * 0.8 / fit[2]
+        px = area.centerx + (x * aspect - fx) * scale
+        py = area.centery + (y - fit[1]) * scale
+        return np.stack([px, py], axis=1)
+
+    # parts -----------------------------------------------------------------------------
+    def _draw_top(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        pygame.draw.rect(surface, style.PANEL, lay.top_bar)
+        m = lay.pause_button.y
+        style.text(
+            surface,
+            snap.exercise_name,
+            lay.title_size * 1.15,
+            style.TEXT,
+            (m * 2, lay.top_bar.centery),
+            "midleft",
+            max_width=lay.pause_button.x - 4 * m,
+        )
+        b = lay.pause_button
+        paused = snap.phase == "paused"
+        style.panel(surface, b, style.BLUE if not paused else style.BLUISH_GREEN)
+        s = b.h * 0.55
+        ix, cy = b.x + b.h * 0.55, b.centery
+        if paused:  # play triangle
+            pygame.draw.polygon(
+                surface,
+                style.WHITE,
+                [(ix - s / 3, cy - s / 2), (ix - s / 3, cy + s / 2), (ix + s / 2, cy)],
+            )
+        else:  # two bars
+            bw = max(3, round(s / 3.5))
+            pygame.draw.rect(surface, style.WHITE, (ix - s / 2.6, cy - s / 2, bw, s))
+            pygame.draw.rect(surface, style.WHITE, (ix + s / 2.6 - bw, cy - s / 2, bw, s))
+        label = "Resume" if paused else "Pause"
+        style.text(
+            surface,
+            label,
+            b.h * 0.62,
+            style.WHITE,
+            (b.x + b.h * 1.05, cy),
+            "midleft",
+            b.w - b.h * 1.2,
+        )
+
+    def _frame_surface(self, frame: np.ndarray, r: pygame.Rect) -> pygame.Surface:
+        key = (r.size, self.mirror)
+        if frame is not self._frame_src or key != self._frame_key:
+            arr = np.ascontiguousarray(frame[:, :, :3], dtype=np.uint8)
+            src = pygame.image.frombuffer(arr.tobytes(), (arr.shape[1], arr.shape[0]), "RGB")
+            surf = pygame.transform.smoothscale(src, r.size)
+            self._frame_surf = pygame.transform.flip(surf, True, False) if self.mirror else surf
+            self._frame_src, self._frame_key = frame, key
+        return self._frame_surf
+
+    def _draw_image(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        area = lay.image_area
+        pygame.draw.rect(surface, (6, 7, 9), area)
+        if snap.frame is not None:
+            r = image_rect(area, (snap.frame.shape[1], snap.frame.shape[0]))
+            surface.blit(self._frame_surface(snap.frame, r), r)
+        else:
+            step = max(20, area.h // 8)
+            for y in range(area.y + step, area.bottom, step):
+                pygame.draw.line(surface, (28, 31, 38), (area.x, y), (area.right - 1, y), 1)
+            style.text(surface, "replay: landmarks only", lay.title_size * 0.6, style.TEXT_DIM,
+                       (area.right - 10, area.bottom - 8), "bottomright")  # fmt: skip
+        # Hidden while resting or paused: the summary and the pause notice are the message then.
+        pts = None if snap.phase in ("rest", "done", "paused") else self.landmark_pixels(snap, area)
+        if pts is not None:
+            clip = surface.get_clip()
+            surface.set_clip(area)
+            self._draw_skeleton(surface, pts, snap, area)
+            surface.set_clip(clip)
+
+    def _draw_skeleton(self, surface, pts: np.ndarray, snap: Snapshot, area: pygame.Rect) -> None:
+        lw = max(4, round(area.h * 0.014))
+        statuses = snap.segment_status
+        marks = []
+        for i, (a, b) in enumerate(SKELETON):
+            pa, pb = pts[a], pts[b]
+            if not (np.isfinite(pa).all() and np.isfinite(pb).all()):
+                continue
+            st = statuses[i] if i < len(statuses) else RuleStatus.UNKNOWN
+            width = lw + 3 if st in (RuleStatus.FAULT, RuleStatus.WARNING) else lw
+            if st == RuleStatus.UNKNOWN:
+                width = max(2, lw // 2)
+            pygame.draw.line(surface, style.BLACK, pa, pb, width + 4)
+            pygame.draw.line(surface, style.STATUS_COLOUR[st], pa, pb, width)
+            if st in (RuleStatus.FAULT, RuleStatus.WARNING):
+                marks.append((st, pa, pb))
+        used = {j for seg in SKELETON for j in seg}
+        for j in used:
+            p = pts[j]
+            if np.isfinite(p).all():
+                pygame.draw.circle(surface, style.BLACK, p, lw * 0.9 + 2)
+                pygame.draw.circle(surface, style.WHITE, p, lw * 0.9)
+        # Shape beside colour: each faulted segment gets its icon, set off to the side so the
+        # segment itself stays visible.
+        r = max(10, lw * 2.2)
+        placed: list[tuple[RuleStatus, np.ndarray]] = []
+        for st, pa, pb in sorted(marks, key=lambda m: -m[0]):
+            mid = (pa + pb) / 2
+            d = pb - pa
+            n = np.array([-d[1], d[0]]) / (np.hypot(*d) or 1.0)
+            if n[0] < 0:
+                n = -n
+            c = mid + n * (r + lw * 2)
+            near = [(s, np.hypot(*(c - q))) for s, q in placed]
+            if any(d < 2.2 * r or (s == st and d < 4 * r) for s, d in near):
+                continue  # one icon per status and body region is enough; more is clutter
+            placed.append((st, c))
+            style.icon(surface, style.STATUS_ICON[st], (c[0], c[1]), r)
+
+    def _shade_surface(self, size: tuple[int, int], alpha: int = 190) -> pygame.Surface:
+        s = self._shade.get(size)
+        if s is None:
+            s = pygame.Surface(size, pygame.SRCALPHA)
+            s.fill((*style.BACKGROUND, alpha))
+            self._shade[size] = s
+        return s
+
+    def _draw_phase_overlay(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        area = lay.image_area
+        big = round(lay.size[1] * 0.2)
+        t = lay.title_size
+        if snap.phase == "countdown":
+            surface.blit(self._shade_surface(area.size, 150), area)
+            style.text(
+                surface,
+                "Get ready",
+                t * 1.3,
+                style.TEXT,
+                (area.centerx, area.centery - big * 0.6),
+                "midbottom",
+            )
+            n = max(1, math.ceil(snap.countdown_s))
+            style.text(
+                surface,
+                str(n),
+                big * 1.4,
+                style.YELLOW,
+                (area.centerx, area.centery - big * 0.5),
+                "midtop",
+            )
+        elif snap.phase == "paused":
+            surface.blit(self._shade_surface(area.size, 170), area)
+            style.text(surface, "Paused", big * 0.6, style.TEXT, area.center, "midbottom")
+            style.text(
+                surface,
+                "Press Resume when you are ready",
+                t,
+                style.TEXT_DIM,
+                (area.centerx, area.centery + 16),
+                "midtop",
+                area.w * 0.9,
+            )
+        elif snap.phase == "rest":
+            surface.blit(self._shade_surface(area.size, 215), area)
+            head = f"Set {snap.set_index} of {snap.sets_total} done - rest"
+            style.text(
+                surface,
+                head,
+                t * 1.15,
+                style.TEXT,
+                (area.centerx, area.y + t * 0.8),
+                "midtop",
+                area.w * 0.92,
+            )
+            style.text(surface, style.fmt_clock(snap.rest_remaining_s), big, style.SKY_BLUE,
+                       (area.centerx, area.y + t * 2.1), "midtop")  # fmt: skip
+            self._draw_summary(surface, lay, snap, area.y + t * 2.2 + big)
+        elif snap.phase == "done":
+            surface.blit(self._shade_surface(area.size, 225), area)
+            style.text(
+                surface,
+                "Session complete - well done",
+                t * 1.2,
+                style.TEXT,
+                (area.centerx, area.y + t),
+                "midtop",
+                area.w * 0.92,
+            )
+            self._draw_summary(surface, lay, snap, area.y + t * 2.8)
+
+    def _draw_summary(self, surface, lay: PatientLayout, snap: Snapshot, top: float) -> None:
+        area = lay.image_area
+        s = summarise(snap)
+        t = round(lay.title_size * 0.95)
+        x = area.x + area.w * 0.1
+        rows: list[tuple[str, str]] = [
+            ("ok", f"{s.counted} reps counted" + (f", {s.partial} partial" if s.partial else ""))
+        ]
+        if math.isfinite(s.mean_range):
+            rows.append(
+                (
+                    "ok" if s.mean_range >= widgets.TARGET_ZONE_LOW else "info",
+                    f"Range: {s.mean_range:.0%} of target on average",
+                )
+            )
+        if s.counted:
+            rows.append(
+                (
+                    "ok" if s.tempo_ok == s.counted else "info",
+                    f"Steady tempo: {s.tempo_ok} of {s.counted} reps",
+                )
+            )
+        for label, n in s.top_faults:
+            rows.append(("warning", f"{label}: {n} reps"))
+        y = top
+        for kind, line in rows:
+            if y + t > area.bottom:
+                break
+            style.icon(surface, kind, (x + t * 0.4, y + t * 0.45), t * 0.42)
+            style.text(
+                surface,
+                line,
+                t,
+                style.TEXT,
+                (x + t * 1.1, y + t * 0.45),
+                "midleft",
+                area.right - x - t * 1.5,
+            )
+            y += t * 1.35
+
+    def _box_title(
+        self, surface, box: pygame.Rect, title: str, value: str, size: int, colour=style.TEXT
+    ) -> None:
+        pad = max(8, round(box.w * 0.05))
+        style.text(
+            surface, title, size, style.TEXT_DIM, (box.x + pad, box.y + pad * 0.8), "topleft"
+        )
+        if value:
+            style.text(
+                surface,
+                value,
+                size * 1.15,
+                colour,
+                (box.right - pad, box.y + pad * 0.6),
+                "topright",
+            )
+
+    def _draw_side(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        t = lay.title_size
+        # reps and sets
+        b = lay.reps_box
+        style.panel(surface, b)
+        pad = max(8, round(b.w * 0.05))
+        style.text(surface, "Reps", t, style.TEXT_DIM, (b.x + pad, b.y + pad * 0.8))
+        reps = f"{snap.rep_count}" + (f" / {snap.reps_target}" if snap.reps_target else "")
+        style.text(
+            surface,
+            reps,
+            b.h * 0.55,
+            style.TEXT,
+            (b.x + pad, b.bottom - pad * 0.6),
+            "bottomleft",
+            b.w * 0.62,
+        )
+        style.text(surface, f"Set {snap.set_index} of {snap.sets_total}", t, style.TEXT,
+                   (b.right - pad, b.bottom - pad), "bottomright")  # fmt: skip
+        # range of motion
+        b = lay.range_box
+        style.panel(surface, b)
+        p = snap.range_progress
+        value = f"{p:.0%}" if math.isfinite(p) else "--"
+        colour = (
+            widgets.range_fill_colour(p, snap.range_target, snap.pain_free_limit)
+            if math.isfinite(p)
+            else style.TEXT_DIM
+        )
+        self._box_title(surface, b, "Range", value, t, colour)
+        widgets.range_gauge(
+            surface, lay.range_bar, p, snap.range_target, snap.pain_free_limit, lay.label_size
+        )
+        # load
+        if lay.load_box is not None:
+            b = lay.load_box
+            style.panel(surface, b)
+            f = snap.force_n
+            colour = (
+                widgets.load_fill_colour(f, snap.load_band_n, snap.load_limit_n)
+                if math.isfinite(f)
+                else style.TEXT_DIM
+            )
+            self._box_title(surface, b, "Load", f"{style.fmt_number(f)} N", t, colour)
+            widgets.load_bar(
+                surface, lay.load_bar, f, snap.load_band_n, snap.load_limit_n, lay.label_size
+            )
+        # tempo
+        b = lay.tempo_box
+        style.panel(surface, b)
+        phase = {"up": "Up", "down": "Down", "hold": "Hold"}.get(snap.tempo_phase, "")
+        self._box_title(surface, b, "Tempo", phase, t, style.SKY_BLUE)
+        widgets.tempo_guide(surface, lay.tempo_bar, snap.tempo_position)
+        # hold
+        b = lay.hold_box
+        style.panel(surface, b)
+        if snap.hold_target_s > 0:
+            held = min(snap.hold_s, 999.0)
+            done = held >= snap.hold_target_s
+            self._box_title(surface, b, "Hold", f"{held:.1f} / {snap.hold_target_s:.0f} s", t,
+                            style.BLUISH_GREEN if done else style.TEXT)  # fmt: skip
+            widgets.hold_bar(surface, lay.hold_bar, held, snap.hold_target_s)
+        else:
+            self._box_title(surface, b, "Hold", "none", t, style.TEXT_DIM)
+
+    def _draw_cue(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        b = lay.cue_box
+        style.panel(surface, b)
+        cue = snap.cue
+        if cue is None:
+            return
+        colour = style.SEVERITY_COLOUR[cue.severity]
+        stripe = pygame.Rect(b.x, b.y, max(8, b.h // 8), b.h)
+        pygame.draw.rect(
+            surface, colour, stripe, border_top_left_radius=8, border_bottom_left_radius=8
+        )
+        r = b.h * 0.3
+        cx = stripe.right + r * 1.5
+        style.icon(surface, style.SEVERITY_ICON[cue.severity], (cx, b.centery), r)
+        x0 = cx + r * 1.6
+        style.text(
+            surface, cue.text, b.h * 0.6, style.TEXT, (x0, b.centery), "midleft", b.right - x0 - 12
+        )
+
+    def _draw_source_banner(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        bad = [s for s in (snap.camera, snap.machine) if s is not None and not s.healthy]
+        if not bad:
+            return
+        b = lay.status_banner
+        pygame.draw.rect(surface, style.YELLOW, b)
+        pygame.draw.rect(surface, style.BLACK, b, width=3)
+        words = {"reconnecting": "reconnecting...", "lost": "lost - check the cable"}
+        msg = "   ".join(
+            f"{s.name.capitalize()} {words.get(s.state, s.state)}"
+            + (f" ({s.message})" if s.message else "")
+            for s in bad
+        )
+        r = b.h * 0.32
+        style.icon(surface, "warning", (b.x + r * 1.6, b.centery + r * 0.1), r)
+        style.text(
+            surface, msg, b.h * 0.6, style.BLACK, (b.x + r * 3.2, b.centery), "midleft", b.w - r * 4
+        )
+
+    def _draw_safety(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
+        w, h = lay.size
+        edge = max(10, round(h * 0.02))
+        pygame.draw.rect(surface, style.VERMILLION, (0, 0, w, h), width=edge)
+        b = lay.safety_banner
+        pygame.draw.rect(surface, style.VERMILLION, b)
+        sh = max(10, round(b.h * 0.1))
+        widgets.stripes(surface, pygame.Rect(0, b.y, w, sh), style.BLACK, style.YELLOW)
+        widgets.stripes(surface, pygame.Rect(0, b.bottom - sh, w, sh), style.BLACK, style.YELLOW)
+        inner_h = b.h - 2 * sh
+        r = inner_h * 0.3
+        style.icon(surface, "stop", (w * 0.08 + r, b.centery), r)
+        style.text(
+            surface,
+            "STOP",
+            inner_h * 0.62,
+            style.WHITE,
+            (w / 2, b.y + sh + inner_h * 0.04),
+            "midtop",
+        )
+        cue = (
+            snap.cue.text
+            if snap.cue is not None and snap.cue.severity == Severity.SAFETY
+            else "Stop and rest"
+        )
+        style.text(
+            surface,
+            cue,
+            inner_h * 0.26,
+            style.WHITE,
+            (w / 2, b.bottom - sh - inner_h * 0.06),
+            "midbottom",
+            w * 0.72,
+        )
