@@ -1,0 +1,235 @@
+"""The one storage interface. SQLite implements it today; a shared PostgreSQL server for a
+clinic with several kiosks is meant to implement the same methods later."""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from types import TracebackType
+
+import numpy as np
+
+from storage.records import (
+    Assessment,
+    Calibration,
+    CueLike,
+    PainScore,
+    Patient,
+    PatientHistory,
+    ProgrammeItem,
+    RepLike,
+    SessionInfo,
+    SessionRecord,
+    SessionSummary,
+)
+
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_patient_code(code: str) -> str:
+    """Pseudonymous codes are short and plain so they cannot carry a name by accident of format."""
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
+        raise ValueError(
+            "patient code: expected 1-64 letters, digits, '.', '_' or '-' starting with a letter "
+            f"or digit, got {code!r}"
+        )
+    return code
+
+
+def check_pain_score(score: float) -> float:
+    score = float(score)
+    if not (0.0 <= score <= 10.0):
+        raise ValueError(f"pain score: expected 0..10, got {score}")
+    return score
+
+
+class SessionWriter(ABC):
+    """Records one session as it happens. Every call is committed before it returns, so a crash
+    loses at most the call in progress (in practice: the rep being performed).
+
+    Usable as a context manager: leaving the block normally finishes the session as
+    "completed"; leaving it by an exception marks it "interrupted".
+    """
+
+    session_id: int
+
+    @abstractmethod
+    def begin_set(
+        self,
+        set_index: int | None = None,
+        *,
+        target_reps: int = 0,
+        load_band_n: tuple[float, float] = (math.nan, math.nan),
+        started_s: float = math.nan,
+    ) -> int:
+        """Start a set (1-based ``set_index``, default: the next one); returns its index."""
+
+    @abstractmethod
+    def add_rep(
+        self, rep: RepLike, *, hold_s: float | None = None, peak_force_n: float | None = None
+    ) -> None:
+        """Store one finished rep (``RepView`` or alike) in the current set, and commit.
+        ``hold_s`` / ``peak_force_n`` default to the rep's attributes of those names, or NaN."""
+
+    @abstractmethod
+    def add_cue(self, cue: CueLike, t_s: float | None = None) -> None:
+        """Store a cue when it was shown (``t_s`` defaults to ``cue.since_s``)."""
+
+    @abstractmethod
+    def add_safety_event(
+        self,
+        kind: str,
+        t_s: float,
+        message: str = "",
+        *,
+        value: float = math.nan,
+        limit: float = math.nan,
+        unit: str = "",
+    ) -> None: ...
+
+    @abstractmethod
+    def add_trace(
+        self,
+        label: str,
+        unit: str,
+        t: np.ndarray,
+        values: np.ndarray,
+        *,
+        max_rate_hz: float | None = None,
+    ) -> int:
+        """Store a chunk of a signal (session-clock seconds), downsampled; returns points kept."""
+
+    @abstractmethod
+    def add_pain_score(self, score: float, moment: str = "after") -> None: ...
+
+    @abstractmethod
+    def finish(self, summary: SessionSummary | None = None) -> SessionInfo:
+        """Mark the session finished; later calls raise ``StorageError``."""
+
+    @abstractmethod
+    def abandon(self, reason: str) -> None:
+        """Mark the session interrupted (the live loop hit an error it cannot recover from)."""
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.finished:
+            return
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abandon(f"error: {exc_type.__name__}")
+
+    @property
+    @abstractmethod
+    def finished(self) -> bool: ...
+
+
+class Store(ABC):
+    """Patients, programmes, assessments, calibrations and recorded sessions."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the data lives (a file path or a server URL), for messages."""
+
+    @property
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # patients -------------------------------------------------------------------------
+    @abstractmethod
+    def ensure_patient(self, code: str, display_name: str | None = None) -> Patient:
+        """Return the patient with this code, creating it if new."""
+
+    @abstractmethod
+    def get_patient(self, code: str) -> Patient:
+        """Raises ``NotFound`` for an unknown code."""
+
+    @abstractmethod
+    def list_patients(self) -> tuple[Patient, ...]: ...
+
+    # therapist data ---------------------------------------------------------------------
+    @abstractmethod
+    def save_programme(
+        self, patient_code: str, items: Sequence[ProgrammeItem], name: str = ""
+    ) -> tuple[ProgrammeItem, ...]:
+        """Make ``items`` the patient's active programme (the previous one is kept, inactive).
+        Returns the items with their ids."""
+
+    @abstractmethod
+    def programme(self, patient_code: str) -> tuple[ProgrammeItem, ...]:
+        """The active programme's items, empty if none."""
+
+    @abstractmethod
+    def add_assessment(self, patient_code: str, assessment: Assessment) -> int: ...
+
+    @abstractmethod
+    def assessments(self, patient_code: str) -> tuple[Assessment, ...]: ...
+
+    @abstractmethod
+    def add_pain_score(
+        self, patient_code: str, score: float, moment: str = "before", session_id: int | None = None
+    ) -> int: ...
+
+    @abstractmethod
+    def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]: ...
+
+    @abstractmethod
+    def save_calibration(self, calibration: Calibration) -> int: ...
+
+    @abstractmethod
+    def latest_calibration(self, machine_serial: str, channel: str) -> Calibration | None: ...
+
+    # sessions ---------------------------------------------------------------------------
+    @abstractmethod
+    def begin_session(
+        self,
+        patient_code: str,
+        exercise_id: str,
+        *,
+        side: str = "",
+        programme_item_id: int | None = None,
+        source: str = "",
+        machine_serial: str = "",
+        notes: str = "",
+    ) -> SessionWriter:
+        """Start recording a session (the patient is created if new)."""
+
+    @abstractmethod
+    def sessions(self, patient_code: str) -> tuple[SessionInfo, ...]:
+        """The patient's sessions, oldest first."""
+
+    @abstractmethod
+    def load_session(self, session_id: int) -> SessionRecord: ...
+
+    @abstractmethod
+    def recover_interrupted(self) -> tuple[int, ...]:
+        """Mark sessions whose writer died without finishing as "interrupted"; returns their ids."""
+
+    def history(self, patient_code: str) -> PatientHistory:
+        """Everything about one patient, for reports and exports."""
+        return PatientHistory(
+            patient=self.get_patient(patient_code),
+            assessments=self.assessments(patient_code),
+            programme=self.programme(patient_code),
+            pain_scores=self.pain_scores(patient_code),
+            sessions=tuple(self.load_session(s.id) for s in self.sessions(patient_code)),
+        )

@@ -1,0 +1,82 @@
+"""Where the database lives and how files are created owner-only (patient data)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from storage.errors import StorageError
+
+APP_DIR = "spinecoach"
+DB_NAME = "spinecoach.sqlite"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def data_dir() -> Path:
+    """The user's data directory for SpineCoach: ``$XDG_DATA_HOME/spinecoach`` or
+    ``~/.local/share/spinecoach``."""
+    base = os.environ.get("XDG_DATA_HOME") or ""
+    # The XDG spec says a relative value is invalid and must be ignored.
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / APP_DIR
+
+
+def default_db_path() -> Path:
+    return data_dir() / DB_NAME
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) owner-only if missing; existing folders stay as they are."""
+    if path.is_dir():
+        return
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create folder {path}: {exc.strerror}", path=str(path)) from None
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty owner-only file; fails if it already exists (never clobbers data)."""
+    ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        raise StorageError(f"{path} appeared while it was being created", path=str(path)) from None
+    except OSError as exc:
+        raise StorageError(f"cannot create {path}: {exc.strerror}", path=str(path)) from None
+    os.close(fd)
+    os.chmod(path, FILE_MODE)  # the umask may have removed bits, never added: make it exact
+
+
+def restrict(path: Path) -> None:
+    """Make an existing file owner-only if we own it (older files may be group-readable)."""
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o777 != FILE_MODE:
+            os.chmod(path, FILE_MODE)
+    except OSError:
+        pass  # not ours to change; opening will report real problems
+
+
+@contextmanager
+def private_output(path: Path, *, binary: bool = False) -> Iterator[IO]:
+    """Write ``path`` atomically and owner-only: a temporary file beside it, renamed on success."""
+    path = Path(path)
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror}", path=str(path)) from None
+    os.fchmod(fd, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

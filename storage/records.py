@@ -1,0 +1,223 @@
+"""Frozen records that cross the storage boundary, in and out.
+
+Times: ``*_at`` are wall-clock UTC ISO 8601 strings; ``*_s`` are seconds on the session clock
+(0 at the start of the session). A missing measurement is NaN, stored as SQL NULL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+NAN = math.nan
+
+
+class RepLike(Protocol):
+    """What ``SessionWriter.add_rep`` reads: ``session.snapshot.RepView`` satisfies it."""
+
+    index: int
+    start_s: float
+    end_s: float
+    min_angle_deg: float
+    max_angle_deg: float
+    range_fraction: float
+    duration_s: float
+    tempo_ok: bool
+    counted: bool
+    faults: tuple[str, ...]
+
+
+class CueLike(Protocol):
+    """What ``SessionWriter.add_cue`` reads: ``session.snapshot.Cue`` satisfies it."""
+
+    key: str
+    text: str
+    severity: int
+    since_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    code: str  # the pseudonym; the only identifier that leaves the clinic
+    display_name: str | None = None  # optional, never exported
+    created_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Baseline for one exercise and side: range of motion, isometric strength, pain-free range."""
+
+    exercise_id: str
+    side: str = ""  # "", "left", "right"
+    assessed_at: str = ""
+    rom_deg: float = NAN
+    max_force_n: float = NAN
+    pain_free_rom_deg: float = NAN
+    test_angle_deg: float = NAN  # angle of the isometric strength test
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeItem:
+    """One exercise of a patient's programme with its dose and targets."""
+
+    exercise_id: str
+    sets: int
+    reps: int
+    side: str = ""
+    tempo_s: float = NAN  # seconds per rep
+    hold_s: float = NAN
+    load_band_n: tuple[float, float] = (NAN, NAN)
+    range_target_deg: float = NAN
+    norm_rom_deg: float = NAN  # normative range of motion the target is compared with
+    pain_free_limit_deg: float = NAN
+    id: int | None = None
+    programme: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RepRecord:
+    index: int
+    start_s: float
+    end_s: float
+    min_angle_deg: float
+    max_angle_deg: float
+    range_fraction: float
+    duration_s: float
+    tempo_ok: bool
+    counted: bool
+    faults: tuple[str, ...] = ()
+    hold_s: float = NAN
+    peak_force_n: float = NAN
+
+    @property
+    def rom_deg(self) -> float:
+        return self.max_angle_deg - self.min_angle_deg
+
+    @classmethod
+    def from_rep(
+        cls, rep: RepLike, *, hold_s: float | None = None, peak_force_n: float | None = None
+    ) -> RepRecord:
+        return cls(
+            index=int(rep.index),
+            start_s=float(rep.start_s),
+            end_s=float(rep.end_s),
+            min_angle_deg=float(rep.min_angle_deg),
+            max_angle_deg=float(rep.max_angle_deg),
+            range_fraction=float(rep.range_fraction),
+            duration_s=float(rep.duration_s),
+            tempo_ok=bool(rep.tempo_ok),
+            counted=bool(rep.counted),
+            faults=tuple(str(f) for f in rep.faults),
+            hold_s=float(getattr(rep, "hold_s", NAN) if hold_s is None else hold_s),
+            peak_force_n=float(
+                getattr(rep, "peak_force_n", NAN) if peak_force_n is None else peak_force_n
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SetRecord:
+    index: int  # 1-based
+    target_reps: int = 0
+    load_band_n: tuple[float, float] = (NAN, NAN)
+    started_s: float = NAN
+    reps: tuple[RepRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CueEvent:
+    t_s: float
+    key: str
+    text: str
+    severity: int
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyEvent:
+    t_s: float
+    kind: str  # e.g. "force_limit", "angle_limit", "pain_stop", "patient_stop"
+    message: str = ""
+    value: float = NAN
+    limit: float = NAN
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """A downsampled signal: session-clock times (s) and values, float32, same length."""
+
+    label: str
+    unit: str
+    t: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class PainScore:
+    score: float  # 0..10 numeric rating
+    moment: str = "after"  # "before", "during", "after", "assessment"
+    recorded_at: str = ""
+    session_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    machine_serial: str
+    channel: str  # "angle", "force"
+    offset: float
+    scale: float
+    unit: str = ""
+    created_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What the live loop knows at the end that the stored reps do not say."""
+
+    end_reason: str = "completed"  # "completed", "stopped_by_patient", "safety_stop", ...
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: int
+    patient_code: str
+    exercise_id: str
+    started_at: str
+    status: str  # "active", "finished", "interrupted"
+    side: str = ""
+    ended_at: str | None = None
+    end_reason: str = ""
+    source: str = ""
+    machine_serial: str = ""
+    programme_item_id: int | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One session with everything recorded in it, as read back for reports and exports."""
+
+    info: SessionInfo
+    sets: tuple[SetRecord, ...] = ()
+    cues: tuple[CueEvent, ...] = ()
+    safety_events: tuple[SafetyEvent, ...] = ()
+    traces: tuple[TraceRecord, ...] = ()
+    pain_scores: tuple[PainScore, ...] = ()
+
+    @property
+    def reps(self) -> tuple[RepRecord, ...]:
+        return tuple(r for s in self.sets for r in s.reps)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientHistory:
+    patient: Patient
+    assessments: tuple[Assessment, ...] = ()
+    programme: tuple[ProgrammeItem, ...] = ()
+    pain_scores: tuple[PainScore, ...] = ()
+    sessions: tuple[SessionRecord, ...] = field(default_factory=tuple)

@@ -1,0 +1,447 @@
+"""The SQLite store: one file, WAL journal, full sync, foreign keys on."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage import paths
+from storage.base import SessionWriter, Store, check_pain_score, check_patient_code
+from storage.errors import CorruptDatabase, NotFound, SchemaTooNew, StorageError
+from storage.migrate import APPLICATION_ID, LATEST_VERSION, migrate, user_version
+from storage.records import (
+    Assessment,
+    Calibration,
+    PainScore,
+    Patient,
+    ProgrammeItem,
+    SessionInfo,
+    SessionRecord,
+)
+from storage.sqlite_db import Db
+from storage.sqlite_read import load_session, pain_rows, session_info
+from storage.sqlite_writer import SQLiteSessionWriter, is_live, now_utc
+
+_MAGIC = b"SQLite format 3\x00"
+
+
+def _f(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _n(x: float) -> float | None:
+    """NaN to NULL explicitly (SQLite would do it too; a PostgreSQL driver would not)."""
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_MAGIC))
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
+    if head and head != _MAGIC:
+        raise CorruptDatabase(
+            f"{path} is not a SpineCoach database: expected an SQLite 3 file starting with "
+            f"'SQLite format 3', found {head[:16]!r}; it was left untouched",
+            path=str(path),
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to someone else
+    return True
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
+        """Open (or create) the database at ``path``; migrate it; mark crashed sessions.
+
+        An existing file is never recreated or overwritten: if it is not a readable
+        SpineCoach database, ``CorruptDatabase`` says so and the file stays byte-identical."""
+        self._path = Path(path).expanduser().absolute()
+        p = str(self._path)
+        if self._path.is_dir():
+            raise StorageError(f"{p} is a folder; expected a database file path", path=p)
+        exists = self._path.exists()
+        if exists:
+            _check_header(self._path)
+            paths.restrict(self._path)
+        else:
+            wal = Path(p + "-wal")
+            if wal.exists():
+                # A journal without its database could replay stale pages into a new file.
+                raise StorageError(
+                    f"{wal} exists but {p} does not; move the journal aside before creating a "
+                    "new database there",
+                    path=p,
+                )
+            paths.create_private_file(self._path)
+        uri = self._path.as_uri() + "?mode=rw"  # rw, never rwc: a vanished file is an error
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {p}: {exc}", path=p) from None
+        conn.row_factory = sqlite3.Row
+        self._db = Db(conn, p, timeout_s)
+        self._writers: list[SQLiteSessionWriter] = []
+        try:
+            self._version = self._prepare()
+        except BaseException:
+            conn.close()
+            raise
+
+    # opening ----------------------------------------------------------------------------
+    def _prepare(self) -> int:
+        db, p = self._db, self._db.path
+        try:
+            # Read-only checks first: nothing is written until the file is known to be ours.
+            app_id = int(db.conn.execute("PRAGMA application_id").fetchone()[0])
+            version = user_version(db.conn)
+            n_objects = db.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            problems = [r[0] for r in db.conn.execute("PRAGMA quick_check(5)").fetchall()]
+        except sqlite3.Error as exc:
+            raise db.error(exc, "open the database") from None
+        if problems != ["ok"]:
+            raise CorruptDatabase(
+                f"{p} is damaged (integrity check: {'; '.join(problems)}); it was left "
+                "untouched - restore it from a backup or move it aside",
+                path=p,
+            )
+        if app_id != APPLICATION_ID and (version != 0 or n_objects):
+            raise CorruptDatabase(
+                f"{p} is an SQLite database but not a SpineCoach one (application_id "
+                f"{app_id:#x}, expected {APPLICATION_ID:#x}); it was left untouched",
+                path=p,
+            )
+        if version > LATEST_VERSION:
+            raise SchemaTooNew(
+                f"{p} has schema version {version}, written by a newer SpineCoach; this one "
+                f"knows versions up to {LATEST_VERSION}. Update SpineCoach to open it.",
+                path=p,
+            )
+        try:
+            db.conn.execute("PRAGMA foreign_keys = ON")
+            mode = db.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # FULL: each commit is fsynced, so a committed rep survives power loss, not only a
+            # killed process. At one commit a rep the cost is negligible (docs/storage.md).
+            db.conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise db.error(exc, "open the database") from None
+        if str(mode).lower() != "wal":
+            raise StorageError(f"cannot switch {p} to WAL journal mode (got {mode!r})", path=p)
+        if 0 < version < LATEST_VERSION:
+            self._backup_before_migration(version)
+        try:
+            migrate(db.conn)
+        except sqlite3.Error as exc:
+            raise db.error(exc, f"migrate the schema from version {version}") from None
+        for suffix in ("-wal", "-shm"):
+            side = Path(p + suffix)
+            if side.exists():
+                paths.restrict(side)
+        self.recover_interrupted()
+        return user_version(db.conn)
+
+    def _backup_before_migration(self, version: int) -> None:
+        """A copy of the old file beside it, so a failed or regretted migration loses nothing."""
+        target = self._path.with_name(f"{self._path.name}.v{version}.bak")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self._path.with_name(f"{self._path.name}.v{version}.{n}.bak")
+        paths.create_private_file(target)
+        dst = sqlite3.connect(target)
+        try:
+            with self._db.lock:
+                self._db.conn.backup(dst)
+        except sqlite3.Error as exc:
+            raise self._db.error(exc, f"back up before migrating to {target}") from None
+        finally:
+            dst.close()
+
+    # Store ------------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        return self._db.path
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+    def close(self) -> None:
+        for w in list(self._writers):
+            if not w.finished:
+                w.abandon("store closed before the session finished")
+        self._db.close()
+
+    def _patient_id(self, code: str) -> int:
+        rows = self._db.query(
+            "SELECT id FROM patients WHERE code = ?", (check_patient_code(code),), "find patient"
+        )
+        if not rows:
+            raise NotFound(f"no patient with code {code!r} in {self._db.path}", path=self._db.path)
+        return int(rows[0][0])
+
+    def ensure_patient(self, code: str, display_name: str | None = None) -> Patient:
+        check_patient_code(code)
+        with self._db.transaction("add patient") as c:
+            c.execute(
+                "INSERT INTO patients (code, display_name, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (code) DO NOTHING",
+                (code, display_name, now_utc()),
+            )
+        return self.get_patient(code)
+
+    def get_patient(self, code: str) -> Patient:
+        rows = self._db.query(
+            "SELECT code, display_name, created_at FROM patients WHERE code = ?",
+            (check_patient_code(code),),
+        )
+        if not rows:
+            raise NotFound(f"no patient with code {code!r} in {self._db.path}", path=self._db.path)
+        return Patient(*rows[0])
+
+    def list_patients(self) -> tuple[Patient, ...]:
+        rows = self._db.query("SELECT code, display_name, created_at FROM patients ORDER BY code")
+        return tuple(Patient(*r) for r in rows)
+
+    def save_programme(
+        self, patient_code: str, items: Sequence[ProgrammeItem], name: str = ""
+    ) -> tuple[ProgrammeItem, ...]:
+        self.ensure_patient(patient_code)
+        pid = self._patient_id(patient_code)
+        out = []
+        with self._db.transaction("save programme") as c:
+            c.execute("UPDATE programmes SET active = 0 WHERE patient_id = ?", (pid,))
+            prog = c.execute(
+                "INSERT INTO programmes (patient_id, name, created_at, active) "
+                "VALUES (?, ?, ?, 1) RETURNING id",
+                (pid, name, now_utc()),
+            ).fetchone()[0]
+            for it in items:
+                item_id = c.execute(
+                    "INSERT INTO programme_items (programme_id, exercise_id, side, sets, reps, "
+                    "tempo_s, hold_s, load_low_n, load_high_n, range_target_deg, norm_rom_deg, "
+                    "pain_free_limit_deg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        prog,
+                        it.exercise_id,
+                        it.side,
+                        it.sets,
+                        it.reps,
+                        _n(it.tempo_s),
+                        _n(it.hold_s),
+                        _n(it.load_band_n[0]),
+                        _n(it.load_band_n[1]),
+                        _n(it.range_target_deg),
+                        _n(it.norm_rom_deg),
+                        _n(it.pain_free_limit_deg),
+                    ),
+                ).fetchone()[0]
+                out.append(item_id)
+        by_id = {it.id: it for it in self.programme(patient_code)}
+        return tuple(by_id[i] for i in out)
+
+    def programme(self, patient_code: str) -> tuple[ProgrammeItem, ...]:
+        rows = self._db.query(
+            "SELECT i.id, i.exercise_id, i.side, i.sets, i.reps, i.tempo_s, i.hold_s, "
+            "i.load_low_n, i.load_high_n, i.range_target_deg, i.norm_rom_deg, "
+            "i.pain_free_limit_deg, p.name FROM programme_items i "
+            "JOIN programmes p ON p.id = i.programme_id "
+            "WHERE p.patient_id = ? AND p.active = 1 ORDER BY i.id",
+            (self._patient_id(patient_code),),
+        )
+        return tuple(
+            ProgrammeItem(
+                id=r[0],
+                exercise_id=r[1],
+                side=r[2],
+                sets=r[3],
+                reps=r[4],
+                tempo_s=_f(r[5]),
+                hold_s=_f(r[6]),
+                load_band_n=(_f(r[7]), _f(r[8])),
+                range_target_deg=_f(r[9]),
+                norm_rom_deg=_f(r[10]),
+                pain_free_limit_deg=_f(r[11]),
+                programme=r[12],
+            )
+            for r in rows
+        )
+
+    def add_assessment(self, patient_code: str, assessment: Assessment) -> int:
+        self.ensure_patient(patient_code)
+        a = assessment
+        with self._db.transaction("save assessment") as c:
+            return int(
+                c.execute(
+                    "INSERT INTO assessments (patient_id, assessed_at, exercise_id, side, "
+                    "rom_deg, max_force_n, pain_free_rom_deg, test_angle_deg, notes) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        self._patient_id(patient_code),
+                        a.assessed_at or now_utc(),
+                        a.exercise_id,
+                        a.side,
+                        _n(a.rom_deg),
+                        _n(a.max_force_n),
+                        _n(a.pain_free_rom_deg),
+                        _n(a.test_angle_deg),
+                        a.notes,
+                    ),
+                ).fetchone()[0]
+            )
+
+    def assessments(self, patient_code: str) -> tuple[Assessment, ...]:
+        rows = self._db.query(
+            "SELECT exercise_id, side, assessed_at, rom_deg, max_force_n, pain_free_rom_deg, "
+            "test_angle_deg, notes FROM assessments WHERE patient_id = ? "
+            "ORDER BY assessed_at, id",
+            (self._patient_id(patient_code),),
+        )
+        return tuple(
+            Assessment(r[0], r[1], r[2], _f(r[3]), _f(r[4]), _f(r[5]), _f(r[6]), r[7]) for r in rows
+        )
+
+    def add_pain_score(
+        self, patient_code: str, score: float, moment: str = "before", session_id: int | None = None
+    ) -> int:
+        score = check_pain_score(score)
+        self.ensure_patient(patient_code)
+        with self._db.transaction("save pain score") as c:
+            return int(
+                c.execute(
+                    "INSERT INTO pain_scores (patient_id, session_id, recorded_at, moment, score) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (self._patient_id(patient_code), session_id, now_utc(), moment, score),
+                ).fetchone()[0]
+            )
+
+    def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]:
+        return pain_rows(self._db, "patient_id = ?", self._patient_id(patient_code))
+
+    def save_calibration(self, calibration: Calibration) -> int:
+        k = calibration
+        if not (math.isfinite(k.offset) and math.isfinite(k.scale) and k.scale != 0):
+            raise ValueError(f"calibration: expected finite offset and non-zero scale, got {k}")
+        created = k.created_at or now_utc()
+        with self._db.transaction("save calibration") as c:
+            return int(
+                c.execute(
+                    "INSERT INTO calibrations (machine_serial, channel, offset_value, "
+                    "scale_factor, unit, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        k.machine_serial,
+                        k.channel,
+                        k.offset,
+                        k.scale,
+                        k.unit,
+                        created,
+                    ),
+                ).fetchone()[0]
+            )
+
+    def latest_calibration(self, machine_serial: str, channel: str) -> Calibration | None:
+        rows = self._db.query(
+            "SELECT machine_serial, channel, offset_value, scale_factor, unit, created_at "
+            "FROM calibrations WHERE machine_serial = ? AND channel = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            (machine_serial, channel),
+        )
+        return Calibration(*rows[0]) if rows else None
+
+    def begin_session(
+        self,
+        patient_code: str,
+        exercise_id: str,
+        *,
+        side: str = "",
+        programme_item_id: int | None = None,
+        source: str = "",
+        machine_serial: str = "",
+        notes: str = "",
+    ) -> SessionWriter:
+        self.ensure_patient(patient_code)
+        pid = self._patient_id(patient_code)
+        started = now_utc()
+        with self._db.transaction("start session") as c:
+            sid = int(
+                c.execute(
+                    "INSERT INTO sessions (patient_id, programme_item_id, exercise_id, side, "
+                    "started_at, status, source, machine_serial, app_version, writer_host, "
+                    "writer_pid, last_activity_at, notes) "
+                    "VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        pid,
+                        programme_item_id,
+                        exercise_id,
+                        side,
+                        started,
+                        source,
+                        machine_serial,
+                        _app_version(),
+                        socket.gethostname(),
+                        os.getpid(),
+                        started,
+                        notes,
+                    ),
+                ).fetchone()[0]
+            )
+        writer = SQLiteSessionWriter(self._db, sid, pid)
+        self._writers.append(writer)
+        return writer
+
+    def sessions(self, patient_code: str) -> tuple[SessionInfo, ...]:
+        rows = self._db.query(
+            "SELECT id FROM sessions WHERE patient_id = ? ORDER BY started_at, id",
+            (self._patient_id(patient_code),),
+        )
+        return tuple(session_info(self._db, r[0]) for r in rows)
+
+    def load_session(self, session_id: int) -> SessionRecord:
+        return load_session(self._db, session_id)
+
+    def recover_interrupted(self) -> tuple[int, ...]:
+        host = socket.gethostname()
+        rows = self._db.query(
+            "SELECT id, writer_host, writer_pid FROM sessions WHERE status = 'active'"
+        )
+        dead = []
+        for sid, whost, wpid in rows:
+            if whost != host or wpid is None:
+                continue  # another kiosk's session: only that kiosk can tell whether it is alive
+            mine = wpid == os.getpid()
+            if not (is_live(self._db.path, sid) if mine else _pid_alive(int(wpid))):
+                dead.append(int(sid))
+        if dead:
+            with self._db.transaction("mark interrupted sessions") as c:
+                for sid in dead:
+                    c.execute(
+                        "UPDATE sessions SET status = 'interrupted', "
+                        "ended_at = COALESCE(last_activity_at, started_at), "
+                        "end_reason = 'writer stopped without finishing (crash or power loss)' "
+                        "WHERE id = ? AND status = 'active'",
+                        (sid,),
+                    )
+        return tuple(dead)
+
+
+def _app_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("spinecoach")
+    except Exception:  # not installed as a package: a source checkout
+        return "source"
