@@ -63,8 +63,11 @@ def _pid_alive(pid: int) -> bool:
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
-        """Open (or create) the database at ``path``; migrate it; mark crashed sessions.
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout_s: float = 5.0, create: bool = True
+    ) -> None:
+        """Open (or, with ``create``, create) the database at ``path``; migrate it; mark
+        crashed sessions.
 
         An existing file is never recreated or overwritten: if it is not a readable
         SpineCoach database, ``CorruptDatabase`` says so and the file stays byte-identical."""
@@ -76,6 +79,8 @@ class SQLiteStore(Store):
         if exists:
             _check_header(self._path)
             paths.restrict(self._path)
+        elif not create:
+            raise NotFound(f"no database at {p}; expected an existing SpineCoach file", path=p)
         else:
             wal = Path(p + "-wal")
             if wal.exists():

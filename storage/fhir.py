@@ -1,0 +1,330 @@
+"""HL7 FHIR R4 export: a Bundle with the Patient (pseudonym only), a Procedure per session and
+an Observation per measurement.
+
+Codes: LOINC where a code exists (pain score 72514-3), SNOMED CT for the procedure (229065009
+exercise therapy), otherwise a SpineCoach code system; units are UCUM. References between
+entries are ``urn:uuid:`` fullUrls, resolved within the bundle.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from storage.metrics import session_figures
+from storage.records import Assessment, PainScore, PatientHistory, RepRecord, SessionRecord
+
+UCUM = "http://unitsofmeasure.org"
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+OBS_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+# Identifier and code systems owned by the clinic's installation; a clinic may set its own.
+PSEUDONYM_SYSTEM = "urn:spinecoach:patient-pseudonym"
+MEASURE_SYSTEM = "urn:spinecoach:measure"
+EXERCISE_SYSTEM = "urn:spinecoach:exercise"
+FAULT_SYSTEM = "urn:spinecoach:form-fault"
+
+# unit as stored -> (UCUM code, human-readable unit)
+UCUM_UNITS = {
+    "deg": ("deg", "deg"),
+    "N": ("N", "N"),
+    "s": ("s", "s"),
+    "count": ("{#}", "{#}"),
+    "%": ("%", "%"),
+    "1": ("1", "1"),
+    "score": ("{score}", "{score}"),
+}
+
+# local measure code -> display
+MEASURES = {
+    "range-of-motion": "Range of motion",
+    "max-isometric-force": "Maximum isometric force",
+    "pain-free-range-of-motion": "Pain-free range of motion",
+    "test-angle": "Angle of the isometric test",
+    "rep": "Exercise repetition",
+    "min-angle": "Minimum angle in repetition",
+    "max-angle": "Maximum angle in repetition",
+    "range-fraction": "Share of the range-of-motion target reached",
+    "rep-duration": "Repetition duration",
+    "hold-time": "Hold time",
+    "peak-force": "Peak force",
+    "tempo-ok": "Tempo within target",
+    "rep-counted": "Repetition counted",
+    "form-fault": "Form fault",
+    "reps-counted": "Repetitions counted in session",
+    "max-range-of-motion": "Largest range of motion in session",
+    "mean-rep-duration": "Mean repetition duration in session",
+    "tempo-compliance": "Share of repetitions within tempo",
+    "mean-peak-force": "Mean peak force in session",
+    "safety-event": "Safety event",
+    "safety-limit": "Safety limit",
+}
+PAIN_LOINC = ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported")
+EXERCISE_THERAPY_SCT = ("229065009", "Exercise therapy")
+
+
+def _urn() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def _instant(text: str) -> str:
+    """Stored timestamps are ISO 8601 with offset already; normalise to FHIR's format."""
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.isoformat(timespec="milliseconds")
+
+
+def _plus(text: str, seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return _instant(text)
+    return (datetime.fromisoformat(_instant(text)) + timedelta(seconds=seconds)).isoformat(
+        timespec="milliseconds"
+    )
+
+
+def quantity(value: float, unit: str) -> dict[str, Any] | None:
+    if value is None or not math.isfinite(value):
+        return None
+    q: dict[str, Any] = {"value": round(float(value), 4)}
+    if unit in UCUM_UNITS:
+        code, text = UCUM_UNITS[unit]
+        q.update(unit=text, system=UCUM, code=code)
+    elif unit:
+        q["unit"] = unit  # no UCUM code: free text only, no system (qty-3)
+    return q
+
+
+def _local(code: str, text: str | None = None) -> dict[str, Any]:
+    cc: dict[str, Any] = {
+        "coding": [{"system": MEASURE_SYSTEM, "code": code, "display": MEASURES[code]}]
+    }
+    if text:
+        cc["text"] = text
+    return cc
+
+
+def _category(code: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": OBS_CATEGORY, "code": code}]}]
+
+
+def _exercise(exercise_id: str, side: str) -> dict[str, Any]:
+    text = f"{exercise_id} ({side})" if side else exercise_id
+    return {"coding": [{"system": EXERCISE_SYSTEM, "code": exercise_id}], "text": text}
+
+
+class _Builder:
+    def __init__(self, bundle_type: str) -> None:
+        if bundle_type not in ("collection", "transaction"):
+            raise ValueError(f"bundle type: expected collection or transaction, got {bundle_type}")
+        self.type = bundle_type
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, resource: dict[str, Any], if_none_exist: str | None = None) -> str:
+        url = _urn()
+        entry: dict[str, Any] = {"fullUrl": url, "resource": resource}
+        if self.type == "transaction":  # bdl-3: request only (and always) in batch/transaction
+            entry["request"] = {"method": "POST", "url": resource["resourceType"]}
+            if if_none_exist:
+                entry["request"]["ifNoneExist"] = if_none_exist
+        self.entries.append(entry)
+        return url
+
+    def observation(
+        self,
+        subject: str,
+        code: dict[str, Any],
+        category: str,
+        when: str,
+        *,
+        value: dict[str, Any] | None = None,
+        components: list[dict[str, Any]] | None = None,
+        part_of: str | None = None,
+        method: dict[str, Any] | None = None,
+    ) -> str | None:
+        if value is None and not components:
+            return None  # nothing measured: no Observation rather than an empty one
+        obs: dict[str, Any] = {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": _category(category),
+            "code": code,
+            "subject": {"reference": subject},
+            "effectiveDateTime": when,
+        }
+        if part_of:
+            obs["partOf"] = [{"reference": part_of}]
+        if method:
+            obs["method"] = method
+        if value is not None:
+            obs["valueQuantity"] = value
+        if components:
+            obs["component"] = components
+        return self.add(obs)
+
+
+def _component(code: str, **value: Any) -> dict[str, Any] | None:
+    ((kind, v),) = value.items()
+    if v is None:
+        return None
+    return {"code": _local(code), kind: v}
+
+
+def _rep_components(r: RepRecord) -> list[dict[str, Any]]:
+    parts = [
+        _component("range-of-motion", valueQuantity=quantity(r.rom_deg, "deg")),
+        _component("min-angle", valueQuantity=quantity(r.min_angle_deg, "deg")),
+        _component("max-angle", valueQuantity=quantity(r.max_angle_deg, "deg")),
+        _component("range-fraction", valueQuantity=quantity(r.range_fraction, "1")),
+        _component("rep-duration", valueQuantity=quantity(r.duration_s, "s")),
+        _component("hold-time", valueQuantity=quantity(r.hold_s, "s")),
+        _component("peak-force", valueQuantity=quantity(r.peak_force_n, "N")),
+        _component("tempo-ok", valueBoolean=bool(r.tempo_ok)),
+        _component("rep-counted", valueBoolean=bool(r.counted)),
+    ]
+    for key in r.faults:
+        parts.append(
+            _component(
+                "form-fault",
+                valueCodeableConcept={
+                    "coding": [{"system": FAULT_SYSTEM, "code": key}],
+                    "text": key,
+                },
+            )
+        )
+    return [p for p in parts if p is not None]
+
+
+def _procedure(s: SessionRecord, subject: str) -> dict[str, Any]:
+    info = s.info
+    if info.status == "active":
+        status = "in-progress"
+    elif info.status == "finished" and info.end_reason in ("completed", ""):
+        status = "completed"
+    else:
+        status = "stopped"  # interrupted by a crash, or stopped early (safety, patient)
+    proc: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "status": status,
+        "code": {
+            "coding": [
+                {
+                    "system": SNOMED,
+                    "code": EXERCISE_THERAPY_SCT[0],
+                    "display": EXERCISE_THERAPY_SCT[1],
+                }
+            ],
+            "text": f"Exercise therapy: {_exercise(info.exercise_id, info.side)['text']}",
+        },
+        "subject": {"reference": subject},
+        "performedPeriod": {"start": _instant(info.started_at)},
+    }
+    if info.ended_at:
+        proc["performedPeriod"]["end"] = _instant(info.ended_at)
+    if status == "stopped" and info.end_reason:
+        proc["statusReason"] = {"text": info.end_reason}
+    return proc
+
+
+def _assessment(b: _Builder, a: Assessment, subject: str) -> None:
+    when = _instant(a.assessed_at)
+    method = _exercise(a.exercise_id, a.side)
+    b.observation(
+        subject, _local("range-of-motion"), "exam", when,
+        value=quantity(a.rom_deg, "deg"), method=method,
+    )  # fmt: skip
+    angle = _component("test-angle", valueQuantity=quantity(a.test_angle_deg, "deg"))
+    b.observation(
+        subject, _local("max-isometric-force"), "exam", when,
+        value=quantity(a.max_force_n, "N"), method=method,
+        components=[angle] if angle and math.isfinite(a.max_force_n) else None,
+    )  # fmt: skip
+    b.observation(
+        subject, _local("pain-free-range-of-motion"), "exam", when,
+        value=quantity(a.pain_free_rom_deg, "deg"), method=method,
+    )  # fmt: skip
+
+
+def _pain(b: _Builder, p: PainScore, subject: str, part_of: str | None) -> None:
+    code = {
+        "coding": [{"system": LOINC, "code": PAIN_LOINC[0], "display": PAIN_LOINC[1]}],
+        "text": f"Pain score ({p.moment})",
+    }
+    b.observation(
+        subject, code, "survey", _instant(p.recorded_at),
+        value=quantity(p.score, "score"), part_of=part_of,
+    )  # fmt: skip
+
+
+def _session(b: _Builder, s: SessionRecord, subject: str) -> None:
+    proc = b.add(_procedure(s, subject))
+    start = s.info.started_at
+    when = _instant(s.info.ended_at or start)
+    method = _exercise(s.info.exercise_id, s.info.side)
+    f = session_figures(s)
+    for code, q in (
+        ("reps-counted", quantity(f.reps_counted, "count")),
+        ("max-range-of-motion", quantity(f.max_rom_deg, "deg")),
+        ("mean-rep-duration", quantity(f.mean_duration_s, "s")),
+        ("tempo-compliance", quantity(f.tempo_compliance * 100.0, "%")),
+        ("mean-peak-force", quantity(f.mean_peak_force_n, "N")),
+    ):
+        b.observation(subject, _local(code), "therapy", when, value=q, part_of=proc, method=method)
+    for st in s.sets:
+        for r in st.reps:
+            b.observation(
+                subject, _local("rep", f"Set {st.index} rep {r.index}"), "therapy",
+                _plus(start, r.end_s), components=_rep_components(r), part_of=proc, method=method,
+            )  # fmt: skip
+    for e in s.safety_events:
+        limit = _component("safety-limit", valueQuantity=quantity(e.limit, e.unit))
+        q = quantity(e.value, e.unit)
+        b.observation(
+            subject, _local("safety-event", f"{e.kind}: {e.message}".strip(": ")), "therapy",
+            _plus(start, e.t_s), value=q, components=[limit] if limit and q else None,
+            part_of=proc, method=method,
+        )  # fmt: skip
+    for p in s.pain_scores:
+        _pain(b, p, subject, proc)
+
+
+def bundle(
+    history: PatientHistory,
+    *,
+    bundle_type: str = "collection",
+    identifier_system: str = PSEUDONYM_SYSTEM,
+) -> dict[str, Any]:
+    """The patient's whole record as a FHIR R4 Bundle (a JSON-ready dict)."""
+    b = _Builder(bundle_type)
+    code = history.patient.code
+    patient = {
+        "resourceType": "Patient",
+        "meta": {
+            "security": [{"system": OBS_VALUE, "code": "PSEUDED", "display": "pseudonymized"}]
+        },
+        "identifier": [
+            {
+                "type": {"coding": [{"system": OBS_VALUE, "code": "PSEUDED"}]},
+                "system": identifier_system,
+                "value": code,
+            }
+        ],
+    }
+    subject = b.add(patient, if_none_exist=f"identifier={identifier_system}|{code}")
+    for a in history.assessments:
+        _assessment(b, a, subject)
+    for p in history.pain_scores:
+        if p.session_id is None:
+            _pain(b, p, subject, None)
+    for s in history.sessions:
+        _session(b, s, subject)
+    return {
+        "resourceType": "Bundle",
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": _urn()},
+        "type": bundle_type,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "entry": b.entries,
+    }
