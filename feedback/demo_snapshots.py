@@ -91,11 +91,18 @@ def _reps(n: int, faults: tuple[str, ...] = ()) -> tuple[RepView, ...]:
         rf = 0.82 + 0.04 * ((i * 7) % 5)
         reps.append(
             RepView(
-                index=i + 1, start_s=5.0 * i, end_s=5.0 * i + 4.7, min_angle_deg=92.0 + i % 3,
-                max_angle_deg=168.0, range_fraction=rf, duration_s=4.6 + 0.1 * (i % 4),
-                tempo_ok=i % 4 != 3, counted=i != 2, faults=faults if i % 3 == 1 else (),
+                index=i + 1,
+                start_s=5.0 * i,
+                end_s=5.0 * i + 4.7,
+                min_angle_deg=92.0 + i % 3,
+                max_angle_deg=168.0,
+                range_fraction=rf,
+                duration_s=4.6 + 0.1 * (i % 4),
+                tempo_ok=i % 4 != 3,
+                counted=i != 2,
+                faults=faults if i % 3 == 1 else (),
             )
-        )  # fmt: skip
+        )
     return tuple(reps)
 
 
@@ -154,17 +161,36 @@ def floor_snapshot(frame_index: int = 120) -> Snapshot:
         ),
     )
     return Snapshot(
-        t=t, exercise_id="knee_to_chest", exercise_name="Knee to chest", phase="working",
-        frame=None, landmarks=lm[i].astype(np.float32), image_size=(1280, 720),
+        t=t,
+        exercise_id="knee_to_chest",
+        exercise_name="Knee to chest",
+        phase="working",
+        frame=None,
+        landmarks=lm[i].astype(np.float32),
+        image_size=(1280, 720),
         segment_status=_segment_status(faulted, warned),
-        angles=(("left hip", float(hip[i])),), rep_count=7, reps_target=12, set_index=2, sets_total=3,
-        range_progress=progress, range_target=1.0, pain_free_limit=1.2, signal_value=float(hip[i]),
-        signal_unit="deg", tempo_position=0.62, tempo_phase="up", hold_s=1.4, hold_target_s=3.0,
+        angles=(("left hip", float(hip[i])),),
+        rep_count=7,
+        reps_target=12,
+        set_index=2,
+        sets_total=3,
+        range_progress=progress,
+        range_target=1.0,
+        pain_free_limit=1.2,
+        signal_value=float(hip[i]),
+        signal_unit="deg",
+        tempo_position=0.62,
+        tempo_phase="up",
+        hold_s=1.4,
+        hold_target_s=3.0,
         cue=Cue("floor.trunk_upright", "Keep your back straight", Severity.FAULT, t - 1.0),
-        rules=rules, reps=_reps(6, ("floor.trunk_upright",)),
+        rules=rules,
+        reps=_reps(6, ("floor.trunk_upright",)),
         traces=(Trace("left hip angle", "deg", ts, hip[lo : i + 1]),),
-        camera=SourceStatus("camera", "replay", rate_hz=30.0), pose_fps=29.6, patient_code="4711",
-    )  # fmt: skip
+        camera=SourceStatus("camera", "replay", rate_hz=30.0),
+        pose_fps=29.6,
+        patient_code="4711",
+    )
 
 
 def machine_snapshot(
@@ -196,20 +222,43 @@ def machine_snapshot(
         RuleView("machine.pelvis_still", "Pelvis still", RuleStatus.OK, 1.5, math.nan, 4.0, "cm"),
     )
     return Snapshot(
-        t=t, exercise_id="lumbar_extension", exercise_name="Lumbar extension (machine)",
-        phase="stopped" if safety else "working", frame=frame, landmarks=None,
-        rep_count=14, reps_target=20, set_index=1, sets_total=2,
-        range_progress=0.74, range_target=1.0, pain_free_limit=1.1, signal_value=float(angle[-1]),
-        signal_unit="deg", force_n=force_n, load_band_n=(120.0, 200.0), load_limit_n=260.0,
-        tempo_position=0.38, tempo_phase="down", cue=cue, safety_stop=safety, rules=rules,
+        t=t,
+        exercise_id="lumbar_extension",
+        exercise_name="Lumbar extension (machine)",
+        phase="stopped" if safety else "working",
+        frame=frame,
+        landmarks=None,
+        rep_count=14,
+        reps_target=20,
+        set_index=1,
+        sets_total=2,
+        range_progress=0.74,
+        range_target=1.0,
+        pain_free_limit=1.1,
+        signal_value=float(angle[-1]),
+        signal_unit="deg",
+        force_n=force_n,
+        load_band_n=(120.0, 200.0),
+        load_limit_n=260.0,
+        tempo_position=0.38,
+        tempo_phase="down",
+        cue=cue,
+        safety_stop=safety,
+        rules=rules,
         reps=_reps(14, ("machine.tempo",)),
         traces=(Trace("machine angle", "deg", ts, angle), Trace("force", "N", ts, force)),
-        camera=SourceStatus("camera", camera_state, rate_hz=30.0 if camera_state == "ok" else math.nan,
-                            dropped=3, errors=0 if camera_state == "ok" else 1,
-                            message="" if camera_state == "ok" else "no frame for 2.0 s"),
+        camera=SourceStatus(
+            "camera",
+            camera_state,
+            rate_hz=30.0 if camera_state == "ok" else math.nan,
+            dropped=3,
+            errors=0 if camera_state == "ok" else 1,
+            message="" if camera_state == "ok" else "no frame for 2.0 s",
+        ),
         machine=SourceStatus("machine", "simulated", rate_hz=500.0, dropped=2, errors=0),
-        pose_fps=27.8, patient_code="4711",
-    )  # fmt: skip
+        pose_fps=27.8,
+        patient_code="4711",
+    )
 
 
 def rest_snapshot() -> Snapshot:
@@ -217,7 +266,11 @@ def rest_snapshot() -> Snapshot:
     from dataclasses import replace
 
     return replace(
-        s, phase="rest", rest_remaining_s=42.0, rep_count=12, set_index=1,
+        s,
+        phase="rest",
+        rest_remaining_s=42.0,
+        rep_count=12,
+        set_index=1,
         cue=Cue("rest", "Breathe and relax", Severity.INFO, s.t),
         reps=_reps(12, ("floor.trunk_upright",)),
-    )  # fmt: skip
+    )

@@ -260,6 +260,8 @@ class PatientView:
             max_width=lay.pause_button.x - 4 * m,
         )
         b = lay.pause_button
+        if snap.phase == "done":
+            return
         paused = snap.phase == "paused"
         style.panel(surface, b, style.BLUE if not paused else style.BLUISH_GREEN)
         s = b.h * 0.55
@@ -305,8 +307,14 @@ class PatientView:
             step = max(20, area.h // 8)
             for y in range(area.y + step, area.bottom, step):
                 pygame.draw.line(surface, (28, 31, 38), (area.x, y), (area.right - 1, y), 1)
-            style.text(surface, "replay: landmarks only", lay.title_size * 0.6, style.TEXT_DIM,
-                       (area.right - 10, area.bottom - 8), "bottomright")  # fmt: skip
+            style.text(
+                surface,
+                "replay: landmarks only",
+                lay.title_size * 0.6,
+                style.TEXT_DIM,
+                (area.right - 10, area.bottom - 8),
+                "bottomright",
+            )
         # Hidden while resting or paused: the summary and the pause notice are the message then.
         pts = None if snap.phase in ("rest", "done", "paused") else self.landmark_pixels(snap, area)
         if pts is not None:
@@ -368,6 +376,9 @@ class PatientView:
         t = lay.title_size
         if snap.phase == "countdown":
             surface.blit(self._shade_surface(area.size, 150), area)
+            box = pygame.Rect(0, 0, round(big * 2.6), round(big * 2.5))
+            box.center = (area.centerx, area.centery - round(big * 0.05))
+            style.panel(surface, box)
             style.text(
                 surface,
                 "Get ready",
@@ -409,8 +420,14 @@ class PatientView:
                 "midtop",
                 area.w * 0.92,
             )
-            style.text(surface, style.fmt_clock(snap.rest_remaining_s), big, style.SKY_BLUE,
-                       (area.centerx, area.y + t * 2.1), "midtop")  # fmt: skip
+            style.text(
+                surface,
+                style.fmt_clock(snap.rest_remaining_s),
+                big,
+                style.SKY_BLUE,
+                (area.centerx, area.y + t * 2.1),
+                "midtop",
+            )
             self._draw_summary(surface, lay, snap, area.y + t * 2.2 + big)
         elif snap.phase == "done":
             surface.blit(self._shade_surface(area.size, 225), area)
@@ -499,8 +516,14 @@ class PatientView:
             "bottomleft",
             b.w * 0.62,
         )
-        style.text(surface, f"Set {snap.set_index} of {snap.sets_total}", t, style.TEXT,
-                   (b.right - pad, b.bottom - pad), "bottomright")  # fmt: skip
+        style.text(
+            surface,
+            f"Set {snap.set_index} of {snap.sets_total}",
+            t,
+            style.TEXT,
+            (b.right - pad, b.bottom - pad),
+            "bottomright",
+        )
         # range of motion
         b = lay.range_box
         style.panel(surface, b)
@@ -541,8 +564,14 @@ class PatientView:
         if snap.hold_target_s > 0:
             held = min(snap.hold_s, 999.0)
             done = held >= snap.hold_target_s
-            self._box_title(surface, b, "Hold", f"{held:.1f} / {snap.hold_target_s:.0f} s", t,
-                            style.BLUISH_GREEN if done else style.TEXT)  # fmt: skip
+            self._box_title(
+                surface,
+                b,
+                "Hold",
+                f"{held:.1f} / {snap.hold_target_s:.0f} s",
+                t,
+                style.BLUISH_GREEN if done else style.TEXT,
+            )
             widgets.hold_bar(surface, lay.hold_bar, held, snap.hold_target_s)
         else:
             self._box_title(surface, b, "Hold", "none", t, style.TEXT_DIM)

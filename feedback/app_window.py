@@ -1,0 +1,207 @@
+"""The window's one stage: picks the screen to show and turns input into intents.
+
+Lifecycle, once a frame, in this order: ``update(snapshot)`` (returns time-driven intents such
+as the kiosk's idle end), ``handle_event(event)`` for each pygame event (returns intents),
+``draw(surface)``; ``close()`` at the end. No session logic lives here.
+
+Keys: T patient/therapist view, Space or P pause/resume, M mute, Esc or Q quit (in the kiosk:
+Esc asks for the therapist PIN instead).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pygame
+
+from feedback import kiosk_view
+from feedback.audio import Audio, SoundCues
+from feedback.intents import EndSession, Intent, Pause, Quit, Resume
+from feedback.kiosk import BACK, CANCEL, OK, Kiosk, KioskState, PinPurpose
+from feedback.patient_view import PatientView
+from feedback.therapist_view import TherapistView
+from session.snapshot import Snapshot
+
+PATIENT, THERAPIST = "patient", "therapist"
+
+
+def open_display(size: tuple[int, int] = (1280, 720), kiosk: bool = False) -> pygame.Surface:
+    """The window: resizable normally, full screen without frame in the kiosk."""
+    pygame.display.init()
+    pygame.display.set_caption("SpineCoach")
+    if kiosk:
+        return pygame.display.set_mode((0, 0), pygame.FULLSCREEN | pygame.NOFRAME)
+    return pygame.display.set_mode(size, pygame.RESIZABLE)
+
+
+def person_present(snap: Snapshot | None) -> bool:
+    return (
+        snap is not None and snap.landmarks is not None and bool(np.isfinite(snap.landmarks).any())
+    )
+
+
+class Screen:
+    def __init__(
+        self,
+        size: tuple[int, int] = (1280, 720),
+        kiosk: Kiosk | None = None,
+        audio: Audio | None = None,
+        mirror: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.size = tuple(size)
+        self.kiosk = kiosk
+        self.audio = audio
+        self.mirror = mirror
+        self._clock = clock
+        self.view = PATIENT
+        self.patient = PatientView(mirror)
+        self.therapist = TherapistView(clock)
+        self._cues = SoundCues(audio) if audio is not None else None
+        self._snap: Snapshot | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+    @property
+    def showing_kiosk(self) -> bool:
+        return self.kiosk is not None and self.kiosk.state != KioskState.SESSION
+
+    def update(self, snapshot: Snapshot | None) -> list[Intent]:
+        intents: list[Intent] = []
+        if self.kiosk is not None:
+            was = self.kiosk.state
+            intents += self.kiosk.tick(person_present(snapshot))
+            if was != KioskState.WELCOME and self.kiosk.state == KioskState.WELCOME:
+                self._forget_session()
+            if self.kiosk.state == KioskState.WELCOME:
+                return intents  # nothing of a session is kept while the welcome screen shows
+        if snapshot is None:
+            return intents
+        self._snap = snapshot
+        self.patient.update(snapshot)
+        self.therapist.update(snapshot)
+        if self._cues is not None:
+            self._cues.update(snapshot)
+        return intents
+
+    def draw(self, surface: pygame.Surface) -> None:
+        self.size = surface.get_size()
+        if self.showing_kiosk:
+            kiosk_view.draw_kiosk(surface, self.kiosk)
+        elif self.view == THERAPIST:
+            self.therapist.draw(surface)
+        else:
+            self.patient.draw(surface)
+
+    def close(self) -> None:
+        self.patient.close()
+        self.therapist.close()
+        if self.audio is not None:
+            self.audio.close()
+
+    def end_session(self) -> None:
+        """The engine finished the session: forget it (and in the kiosk, go to welcome)."""
+        if self.kiosk is not None:
+            self.kiosk.end_session()
+        self._forget_session()
+
+    def _forget_session(self) -> None:
+        # Fresh views: no frame, landmarks or numbers of the last patient survive in a cache.
+        self.patient.close()
+        self.therapist.close()
+        self.patient = PatientView(self.mirror)
+        self.therapist = TherapistView(self._clock)
+        self._snap = None
+        self.view = PATIENT
+        if self.audio is not None:
+            self.audio.set_alarm(False)
+            self._cues = SoundCues(self.audio)
+
+    # input -----------------------------------------------------------------------------
+    def _pointer(self, event: pygame.event.Event) -> tuple[int, int] | None:
+        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            if getattr(event, "touch", False):
+                return None  # SDL's mouse copy of a touch: the FINGERDOWN is handled instead
+            return event.pos
+        if event.type == pygame.FINGERDOWN:
+            return round(event.x * self.size[0]), round(event.y * self.size[1])
+        return None
+
+    def handle_event(self, event: pygame.event.Event) -> list[Intent]:
+        if self.kiosk is not None:
+            self.kiosk.touch()
+            if self.showing_kiosk:
+                return self._kiosk_event(event)
+            if event.type == pygame.QUIT or (
+                event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE
+            ):
+                self.kiosk.request_pin(PinPurpose.EXIT)
+                return []
+        elif event.type == pygame.QUIT:
+            return [Quit()]
+        pos = self._pointer(event)
+        if event.type == pygame.KEYDOWN:
+            if event.key == pygame.K_t:
+                return self._toggle_view()
+            if event.key == pygame.K_m and self.audio is not None:
+                self.audio.toggle_mute()
+                return []
+            if event.key in (pygame.K_SPACE, pygame.K_p):
+                return self._pause_toggle()
+            if event.key in (pygame.K_ESCAPE, pygame.K_q):
+                return [Quit()]
+        if self.view == THERAPIST:
+            if pos is not None:
+                event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1)
+            return self.therapist.handle_event(event, self.size)
+        if pos is not None and self.patient.hit_pause(pos, self.size):
+            return self._pause_toggle()
+        return []
+
+    def _toggle_view(self) -> list[Intent]:
+        if self.view == THERAPIST:
+            self.view = PATIENT
+            if self.kiosk is not None:
+                self.kiosk.therapist_unlocked = False  # leaving the view locks it again
+        elif self.kiosk is None or self.kiosk.therapist_unlocked:
+            self.view = THERAPIST
+        else:
+            self.kiosk.request_pin(PinPurpose.THERAPIST)
+        return []
+
+    def _pause_toggle(self) -> list[Intent]:
+        if self._snap is None:
+            return []
+        return [Resume()] if self._snap.phase == "paused" else [Pause()]
+
+    def _kiosk_event(self, event: pygame.event.Event) -> list[Intent]:
+        k = self.kiosk
+        key: str | None = None
+        pos = self._pointer(event)
+        if pos is not None:
+            key = kiosk_view.key_at(pos, self.size, k.state)
+        elif event.type == pygame.KEYDOWN:
+            if event.unicode and event.unicode.isdigit():
+                key = event.unicode
+            elif event.key == pygame.K_BACKSPACE:
+                key = BACK
+            elif event.key in (pygame.K_RETURN, pygame.K_KP_ENTER):
+                key = OK
+            elif event.key == pygame.K_ESCAPE:
+                key = CANCEL if k.state == KioskState.PIN else kiosk_view.STAFF
+        elif event.type == pygame.QUIT:
+            key = kiosk_view.STAFF
+        if key is None:
+            return []
+        if key == kiosk_view.STAFF:
+            # The on-screen button opens settings; Esc or closing the window means "leave".
+            k.request_pin(PinPurpose.SETTINGS if pos is not None else PinPurpose.EXIT)
+            return []
+        before = k.state
+        intents = k.press(key)
+        if k.therapist_unlocked and before == KioskState.PIN and k.state == KioskState.SESSION:
+            self.view = THERAPIST
+        if any(isinstance(i, EndSession) for i in intents):
+            self._forget_session()
+        return intents

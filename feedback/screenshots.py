@@ -1,0 +1,107 @@
+"""Render every screen to PNG: ``python -m feedback.screenshots docs/screenshots [--size WxH]``.
+
+Runs headless (SDL's dummy video driver) and draws through the same ``Screen`` the app uses,
+from snapshots built out of real recordings (see ``feedback.demo_snapshots``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import pygame
+
+from feedback import demo_snapshots as demo
+from feedback.app_window import THERAPIST, Screen
+from feedback.kiosk import Kiosk, PinGuard, PinPurpose, PinStore
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def render_all(out_dir: Path, size: tuple[int, int] = (1280, 720)) -> list[Path]:
+    pygame.display.init()
+    pygame.font.init()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    surface = pygame.Surface(size)
+    written: list[Path] = []
+
+    def shot(name: str, screen: Screen) -> None:
+        screen.draw(surface)
+        path = out_dir / f"{name}.png"
+        pygame.image.save(surface, str(path))
+        written.append(path)
+
+    def session_screen(snap, view: str = "patient") -> Screen:
+        s = Screen(size, mirror=False)
+        for k in range(6):  # a few frames so the replay framing settles
+            s.update(replace(snap, t=snap.t + k / 30))
+        s.view = view
+        return s
+
+    floor = demo.floor_snapshot()
+    machine = demo.machine_snapshot()
+    shot("patient_floor_fault", session_screen(floor))
+    shot("patient_machine_load", session_screen(machine))
+    shot("patient_safety_stop", session_screen(demo.machine_snapshot(force_n=285.0, safety=True)))
+    shot("patient_camera_lost", session_screen(demo.machine_snapshot(camera_state="lost")))
+    shot("patient_rest_summary", session_screen(demo.rest_snapshot()))
+    shot(
+        "patient_session_done",
+        session_screen(replace(demo.rest_snapshot(), phase="done", set_index=3)),
+    )
+    shot(
+        "patient_countdown",
+        session_screen(replace(floor, phase="countdown", countdown_s=2.4, cue=None)),
+    )
+    shot("patient_paused", session_screen(replace(floor, phase="paused")))
+    shot("therapist_machine", session_screen(machine, THERAPIST))
+    shot("therapist_floor", session_screen(floor, THERAPIST))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = _Clock()
+        store = PinStore(Path(tmp) / "pin.json")
+        store.set_pin("2468")
+        kiosk = Kiosk(PinGuard(store, clock=clock), clock=clock)
+        screen = Screen(size, kiosk=kiosk, clock=clock)
+        for key in "4711":
+            kiosk.press(key)
+        shot("kiosk_welcome_keypad", screen)
+        kiosk.request_pin(PinPurpose.EXIT)
+        kiosk.press("1")
+        kiosk.press("3")
+        shot("kiosk_pin_entry", screen)
+        for _ in range(5):
+            for key in "1111":
+                kiosk.press(key)
+            kiosk.press("ok")
+        clock.now += 17
+        shot("kiosk_pin_lockout", screen)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out_dir", type=Path)
+    ap.add_argument("--size", default="1280x720", help="window size, e.g. 1920x1080")
+    args = ap.parse_args(argv)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    for p in render_all(args.out_dir, (w, h)):
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
