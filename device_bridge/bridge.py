@@ -27,6 +27,7 @@ from device_bridge.link import Link
 from device_bridge.parser import Frame, FrameParser
 from device_bridge.ring import RateMeter, SampleRing
 from device_bridge.safety import SafetyMonitor
+from device_bridge.simproc import SimulatorProcess
 from device_bridge.samples import BridgeStatus, DeviceSample, SafetyEvent, SafetyLimits
 
 DEFAULT_BAUD = 460800
@@ -67,6 +68,7 @@ class DeviceBridge:
     ) -> None:
         self.target = target
         self.label = label or target
+        self.simulator: SimulatorProcess | None = None  # set when the bridge owns one
         self._link = Link(target, baudrate)
         self._parser = FrameParser()
         self._clock = ClockMap()

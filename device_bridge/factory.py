@@ -73,12 +73,14 @@ def open_device(
             raise DeviceSpecError(f"sim:MODEL: expected one of {sorted(MODELS)}, got {model!r}")
         sim = SimulatorProcess(model, [*simulator_args, "--baud", str(baudrate)])
         try:
-            return DeviceBridge(
+            bridge = DeviceBridge(
                 sim.link,
                 label=f"simulator {model} ({sim.pty_path})",
                 on_close=sim.close,
                 **common,  # type: ignore[arg-type]
             )
+            bridge.simulator = sim
+            return bridge
         except Exception:
             sim.close()
             raise

@@ -62,7 +62,8 @@ class RateMeter:
         t0, n0 = self._marks[0]
         if now - t0 > 3 * self._window:
             return 0.0  # nothing recent: the stream has stopped
-        return (total - n0) / (now - t0) if now > t0 else float("nan")
+        # Too short a span says more about scheduling than about the machine.
+        return (total - n0) / (now - t0) if now - t0 >= 0.2 else float("nan")
 
     def reset(self) -> None:
         self._marks.clear()

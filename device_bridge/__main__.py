@@ -1,0 +1,146 @@
+"""Command line for the clinic's IT person.
+
+    python -m device_bridge monitor --device auto|sim:MODEL|PORT|URL [--seconds N] [--json]
+
+connects, prints the machine's hello, streams live values, and ends with the link statistics.
+With ``--json`` the live lines go to stderr and stdout gets one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from calibration import CalibrationStore
+from device_bridge.bridge import DEFAULT_BAUD
+from device_bridge.errors import DeviceError
+from device_bridge.factory import open_device
+from device_bridge.faults import add_fault_arguments, fault_argv
+from device_bridge.samples import SafetyLimits
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m device_bridge", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = ap.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("monitor", help="connect, show live values, print link statistics")
+    m.add_argument("--device", default="auto", help="auto, sim:MODEL, a port path or a URL")
+    m.add_argument("--seconds", type=float, default=10.0, help="how long to watch (default 10)")
+    m.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    m.add_argument("--baud", type=int, default=DEFAULT_BAUD)
+    m.add_argument("--calibration", help="calibration file (default: the user's data dir)")
+    m.add_argument("--max-force", type=float, default=math.inf, metavar="N")
+    m.add_argument("--min-angle", type=float, default=-math.inf, metavar="DEG")
+    m.add_argument("--max-angle", type=float, default=math.inf, metavar="DEG")
+    m.add_argument("--sim-rate", type=int, default=1000, help="simulator samples a second")
+    m.add_argument("--sim-seed", type=int, default=1)
+    add_fault_arguments(m)
+    return ap
+
+
+def monitor(args: argparse.Namespace) -> dict[str, Any]:
+    limits = None
+    if any(math.isfinite(x) for x in (args.max_force, args.min_angle, args.max_angle)):
+        limits = SafetyLimits(args.max_force, args.min_angle, args.max_angle)
+    sim_args: list[str] = []
+    if args.device.strip().startswith("sim:") or args.device.strip() == "auto":
+        sim_args = ["--rate", str(args.sim_rate), "--seed", str(args.sim_seed), *fault_argv(args)]
+    store = CalibrationStore(args.calibration) if args.calibration else CalibrationStore()
+    bridge = open_device(
+        args.device,
+        limits=limits,
+        calibration_store=store,
+        baudrate=args.baud,
+        simulator_args=sim_args if args.device.strip().startswith("sim:") else (),
+    )
+    live = sys.stderr if args.json else sys.stdout
+    first: float | None = None
+    last: float | None = None
+    events = 0
+    prev_seq = -1
+    out_of_order = 0
+    with bridge:
+        if bridge.wait_ready(timeout=min(5.0, args.seconds + 1.0)) and bridge.hello:
+            h = bridge.hello
+            print(f"hello: {h.model} serial {h.serial} firmware {h.firmware} protocol "
+                  f"{h.protocol[0]}.{h.protocol[1]} at {h.rate_hz} Hz", file=live)  # fmt: skip
+            for ch in h.channels:
+                print(f"  channel {ch.name} [{ch.unit}] {ch.minimum:g}..{ch.maximum:g}", file=live)
+        start = time.monotonic()
+        end = start + args.seconds
+        next_line = start
+        while (now := time.monotonic()) < end:
+            for s in bridge.drain():
+                first = s.host_time_s if first is None else first
+                last = s.host_time_s
+                out_of_order += s.seq <= prev_seq
+                prev_seq = s.seq
+            for ev in bridge.safety_events():
+                events += 1
+                print(f"SAFETY {ev.kind}: {ev.value:.1f} beyond {ev.limit:.1f} (seq {ev.seq})",
+                      file=live)  # fmt: skip
+            if now >= next_line:
+                next_line += 0.5
+                st = bridge.status()
+                s = bridge.latest()
+                vals = f"angle {s.angle_deg:7.2f} deg  force {s.force_n:7.1f} N" if s else "-"
+                print(f"{now - start:5.1f} s  {st.state:<14} {vals}  {st.rate_hz:7.1f} Hz",
+                      file=live)  # fmt: skip
+            time.sleep(0.02)
+        for s in bridge.drain():
+            first = s.host_time_s if first is None else first
+            last = s.host_time_s
+        status = bridge.status()
+    h = bridge.hello
+    span = (last - first) if first is not None and last is not None else 0.0
+    result: dict[str, Any] = {
+        "device": args.device,
+        "model": h.model if h else None,
+        "serial": h.serial if h else None,
+        "firmware": h.firmware if h else None,
+        "protocol": f"{h.protocol[0]}.{h.protocol[1]}" if h else None,
+        "nominal_rate_hz": h.rate_hz if h else None,
+        "seconds": args.seconds,
+        "samples": status.samples,
+        "rate_hz": round((status.samples - 1) / span, 2) if span > 0 else 0.0,
+        "crc_errors": status.crc_errors,
+        "seq_gaps": status.seq_gaps,
+        "lost_frames": status.lost_frames,
+        "resyncs": status.resyncs,
+        "reconnects": status.reconnects,
+        "dropped_backwards": status.dropped_backwards,
+        "out_of_order": out_of_order,
+        "safety_events": events,
+        "state": status.state,
+        "message": status.message,
+    }
+    truth = bridge.simulator.truth if bridge.simulator is not None else None
+    if truth:
+        keys = ("samples_generated", "samples_sent", "frames_dropped", "frames_corrupted",
+                "frames_overflowed", "garbage_bursts", "stalls", "disconnects", "rep_count")  # fmt: skip
+        result["simulator"] = {k: truth.get(k) for k in keys}
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result = monitor(args)
+    except (DeviceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("statistics:")
+        for key, value in result.items():
+            print(f"  {key}: {value}")
+    return 0 if result["samples"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
