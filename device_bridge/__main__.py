@@ -120,8 +120,10 @@ def monitor(args: argparse.Namespace) -> dict[str, Any]:
     }
     truth = bridge.simulator.truth if bridge.simulator is not None else None
     if truth:
-        keys = ("samples_generated", "samples_sent", "frames_dropped", "frames_corrupted",
-                "frames_overflowed", "garbage_bursts", "stalls", "disconnects", "rep_count")  # fmt: skip
+        keys = (
+            *("samples_generated", "samples_sent", "frames_dropped", "frames_corrupted"),
+            *("frames_overflowed", "garbage_bursts", "stalls", "disconnects", "rep_count"),
+        )
         result["simulator"] = {k: truth.get(k) for k in keys}
     return result
 

@@ -27,8 +27,8 @@ from device_bridge.link import Link
 from device_bridge.parser import Frame, FrameParser
 from device_bridge.ring import RateMeter, SampleRing
 from device_bridge.safety import SafetyMonitor
-from device_bridge.simproc import SimulatorProcess
 from device_bridge.samples import BridgeStatus, DeviceSample, SafetyEvent, SafetyLimits
+from device_bridge.simproc import SimulatorProcess
 
 DEFAULT_BAUD = 460800
 HELLO_RETRY_S = 0.5
