@@ -31,12 +31,23 @@ def default_db_path() -> Path:
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) owner-only if missing; existing folders stay as they are."""
-    if path.is_dir():
-        return
-    try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create folder {path}: {exc.strerror}", path=str(path)) from None
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    # mkdir(parents=True) gives parents the umask's mode; each folder we create is ours to close.
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=DIR_MODE)
+            os.chmod(d, DIR_MODE)
+        except FileExistsError:
+            if not d.is_dir():
+                raise StorageError(f"{d} exists and is not a folder", path=str(d)) from None
+        except OSError as exc:
+            raise StorageError(f"cannot create folder {d}: {exc.strerror}", path=str(d)) from None
 
 
 def create_private_file(path: Path) -> None:

@@ -1,0 +1,257 @@
+"""The SQLite store on real files: round trips, a commit per rep, session states, paths,
+permissions, URLs."""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from session.snapshot import Cue, RepView, Severity
+from storage import (
+    Assessment,
+    BackendNotAvailable,
+    Calibration,
+    NotFound,
+    ProgrammeItem,
+    SessionSummary,
+    StorageError,
+    default_db_path,
+    open_store,
+)
+from storage.traces import downsample
+
+
+def _rep(i: int, *, faults: tuple[str, ...] = (), counted: bool = True) -> RepView:
+    return RepView(i, 5.0 * i, 5.0 * i + 4.5, 90.0 - i, 170.0, 0.8 + i / 100, 4.5, i % 2 == 1,
+                   counted, faults)  # fmt: skip
+
+
+def _committed_reps(db: Path) -> int:
+    # A separate connection sees only committed data.
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM reps").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_each_rep_is_committed_before_add_rep_returns(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    with open_store(db) as store:
+        w = store.begin_session("P-1", "squat")
+        w.begin_set(target_reps=5)
+        for i in range(1, 6):
+            assert _committed_reps(db) == i - 1
+            w.add_rep(_rep(i))
+            assert _committed_reps(db) == i
+        w.finish()
+
+
+def test_session_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    with open_store(db) as store:
+        w = store.begin_session("P-1", "lumbar_extension", side="", source="camera")
+        assert store.sessions("P-1")[0].status == "active"
+        assert w.begin_set(target_reps=2, load_band_n=(80.0, 120.0), started_s=1.5) == 1
+        w.add_rep(_rep(1, faults=("a.lean", "a.lean", "a.jerk")), hold_s=2.0, peak_force_n=99.5)
+        w.add_rep(_rep(2, counted=False))
+        assert w.begin_set() == 2
+        w.add_rep(_rep(1))
+        w.add_cue(Cue("a.lean", "Sit tall", Severity.WARNING, since_s=7.25))
+        w.add_cue(Cue("a.good", "Good", Severity.POSITIVE, since_s=1.0), t_s=9.0)
+        w.add_safety_event("force_limit", 12.0, "over limit", value=260.0, limit=250.0, unit="N")
+        t = np.arange(0.0, 10.0, 0.001)
+        kept = w.add_trace("machine angle", "deg", t, np.sin(t), max_rate_hz=10)
+        w.add_pain_score(4, moment="after")
+        info = w.finish(SessionSummary(end_reason="safety_stop", notes="stopped at 12 s"))
+        assert (info.status, info.end_reason, info.notes) == ("finished", "safety_stop",
+                                                              "stopped at 12 s")  # fmt: skip
+        with pytest.raises(StorageError, match="already finished"):
+            w.add_rep(_rep(3))
+
+        rec = store.load_session(w.session_id)
+        assert [s.index for s in rec.sets] == [1, 2]
+        assert rec.sets[0].load_band_n == (80.0, 120.0) and rec.sets[0].started_s == 1.5
+        assert math.isnan(rec.sets[1].load_band_n[0])
+        r1 = rec.sets[0].reps[0]
+        assert r1 == _rep_record(_rep(1, faults=("a.jerk", "a.lean")), 2.0, 99.5)
+        assert not rec.sets[0].reps[1].counted
+        assert math.isnan(rec.sets[0].reps[1].peak_force_n)  # missing stays NaN, never 0
+        assert [c.t_s for c in rec.cues] == [7.25, 9.0]
+        assert rec.cues[0].severity == Severity.WARNING
+        e = rec.safety_events[0]
+        assert (e.kind, e.value, e.limit, e.unit) == ("force_limit", 260.0, 250.0, "N")
+        tr = rec.traces[0]
+        assert len(tr.t) == kept and 150 <= kept <= 200  # 10 s at 10 Hz, min and max a bucket
+        assert tr.values.max() == pytest.approx(1.0, abs=1e-3)
+        assert np.all(np.diff(tr.t) >= 0)
+        assert [p.score for p in rec.pain_scores] == [4.0]
+
+
+def _rep_record(rep: RepView, hold_s: float, peak: float):
+    from storage import RepRecord
+
+    return RepRecord.from_rep(rep, hold_s=hold_s, peak_force_n=peak)
+
+
+def test_trace_downsampling_keeps_a_one_sample_spike() -> None:
+    t = np.linspace(0.0, 60.0, 60_001)
+    v = np.zeros_like(t)
+    v[31_234] = 500.0
+    td, vd = downsample(t, v, max_rate_hz=5)
+    assert len(td) < 700
+    assert vd.max() == 500.0 and td[np.argmax(vd)] == t[31_234]
+
+
+def test_context_manager_marks_a_failed_session_interrupted(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.sqlite") as store:
+        with pytest.raises(RuntimeError), store.begin_session("P-1", "squat") as w:
+            w.add_rep(_rep(1))
+            raise RuntimeError("camera thread died")
+        info = store.sessions("P-1")[0]
+        assert (info.status, info.end_reason) == ("interrupted", "error: RuntimeError")
+        with store.begin_session("P-1", "squat") as w2:
+            w2.add_rep(_rep(1))
+        assert store.sessions("P-1")[1].status == "finished"
+
+
+def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    with open_store(db) as store:
+        w = store.begin_session("P-1", "squat")
+        w.add_rep(_rep(1))
+        live = store.begin_session("P-1", "squat")  # still being written by this process
+        other = store.begin_session("P-1", "squat")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE sessions SET status = 'active' WHERE id IN (?, ?, ?)",
+                 (w.session_id, live.session_id, other.session_id))  # fmt: skip
+    conn.execute("UPDATE sessions SET writer_pid = ? WHERE id = ?",
+                 (int(dead.stdout), w.session_id))  # fmt: skip
+    conn.execute("UPDATE sessions SET writer_host = 'kiosk-elsewhere' WHERE id = ?",
+                 (other.session_id,))  # fmt: skip
+    conn.commit()
+    conn.close()
+    with open_store(db) as store:
+        status = {s.id: s.status for s in store.sessions("P-1")}
+    assert status[w.session_id] == "interrupted"
+    # A session whose writer is this process but not live here, also interrupted.
+    assert status[live.session_id] == "interrupted"
+    # Another machine's session: only that machine can tell whether it is still running.
+    assert status[other.session_id] == "active"
+
+
+def test_open_does_not_interrupt_a_session_being_written(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    with open_store(db) as store:
+        w = store.begin_session("P-1", "squat")
+        w.add_rep(_rep(1))
+        with open_store(db) as reader:  # e.g. a report made during a session
+            assert reader.sessions("P-1")[0].status == "active"
+        w.add_rep(_rep(2))
+        w.finish()
+        assert [r.index for r in store.load_session(w.session_id).reps] == [1, 2]
+
+
+def test_therapist_data_round_trip(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.sqlite") as store:
+        p = store.ensure_patient("LBP-001", display_name="Ann Example")
+        assert store.ensure_patient("LBP-001") == p  # idempotent, name kept
+        assert p.display_name == "Ann Example"
+        items = store.save_programme(
+            "LBP-001",
+            [ProgrammeItem("lumbar_extension", sets=2, reps=20, tempo_s=4.8,
+                           load_band_n=(60.0, 120.0), range_target_deg=54.0, norm_rom_deg=72.0)],
+            name="block 1",
+        )  # fmt: skip
+        assert items[0].id is not None and items[0].load_band_n == (60.0, 120.0)
+        store.save_programme("LBP-001", [ProgrammeItem("squat", sets=3, reps=10)])
+        assert [i.exercise_id for i in store.programme("LBP-001")] == ["squat"]
+        store.add_assessment(
+            "LBP-001",
+            Assessment("lumbar_extension", rom_deg=60.0, max_force_n=300.0, test_angle_deg=36.0),
+        )
+        a = store.assessments("LBP-001")[0]
+        assert (a.rom_deg, a.max_force_n, a.test_angle_deg) == (60.0, 300.0, 36.0)
+        assert math.isnan(a.pain_free_rom_deg) and a.assessed_at
+        store.add_pain_score("LBP-001", 6, moment="before")
+        assert [s.score for s in store.pain_scores("LBP-001")] == [6.0]
+        with pytest.raises(ValueError, match=r"0\.\.10"):
+            store.add_pain_score("LBP-001", 11)
+        store.save_calibration(
+            Calibration("MX-1", "force", -2.0, 1.01, "N", "2026-01-01T00:00:00+00:00")
+        )
+        store.save_calibration(
+            Calibration("MX-1", "force", -1.0, 1.02, "N", "2026-02-01T00:00:00+00:00")
+        )
+        assert store.latest_calibration("MX-1", "force").offset == -1.0
+        assert store.latest_calibration("MX-1", "angle") is None
+        assert [q.code for q in store.list_patients()] == ["LBP-001"]
+        with pytest.raises(NotFound, match="ZZZ"):
+            store.get_patient("ZZZ")
+
+
+@pytest.mark.parametrize("code", ["", "has space", "x" * 65, "-lead", "a/b", "Anna Müller"])
+def test_patient_codes_are_plain(tmp_path: Path, code: str) -> None:
+    with open_store(tmp_path / "s.sqlite") as store, pytest.raises(ValueError, match="code"):
+        store.ensure_patient(code)
+
+
+def test_database_and_journal_files_are_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0)  # even a permissive umask must not open the file to others
+    try:
+        db = tmp_path / "new" / "dir" / "s.sqlite"
+        with open_store(db) as store:
+            store.begin_session("P-1", "squat").add_rep(_rep(1))
+            for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                assert f.stat().st_mode & 0o777 == 0o600, f
+        for d in (tmp_path / "new", tmp_path / "new" / "dir"):
+            assert d.stat().st_mode & 0o777 == 0o700
+    finally:
+        os.umask(old)
+
+
+def test_existing_group_readable_file_is_made_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    open_store(db).close()
+    db.chmod(0o644)
+    open_store(db).close()
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_default_path_is_in_the_users_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_db_path() == tmp_path / "xdg" / "spinecoach" / "spinecoach.sqlite"
+    with open_store(None) as store:
+        assert store.location == str(default_db_path())
+    assert default_db_path().stat().st_mode & 0o777 == 0o600
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_db_path() == tmp_path / "home/.local/share/spinecoach/spinecoach.sqlite"
+
+
+def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_store(f"sqlite:///{tmp_path}/abs.sqlite") as s:  # tmp_path starts with "/"
+        assert s.location == str(tmp_path / "abs.sqlite")
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///rel.sqlite") as s:
+        assert s.location == str(tmp_path / "rel.sqlite")
+    with pytest.raises(BackendNotAvailable, match="PostgreSQL storage is planned"):
+        open_store("postgresql://kiosk@clinic-db/spinecoach")
+    with pytest.raises(StorageError, match="in-memory"):
+        open_store("sqlite://")
+    with pytest.raises(StorageError, match="unknown scheme 'mysql'"):
+        open_store("mysql://x/y")
+    with pytest.raises(NotFound, match="no database"):
+        open_store(tmp_path / "missing.sqlite", create=False)
+    assert not (tmp_path / "missing.sqlite").exists()
