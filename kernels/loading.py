@@ -261,13 +261,17 @@ def _rep_summary(s: np.ndarray, buf: np.ndarray, p: np.ndarray) -> LoadRep:
     )
 
 
+def _channel(values, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+
+
 def _samples(name: str, t, force, angle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ts = np.ascontiguousarray(t, dtype=np.float64).reshape(-1)
-    fs = np.ascontiguousarray(force, dtype=np.float64).reshape(-1)
-    if angle is None:
-        an = np.full(ts.shape[0], np.nan)
-    else:
-        an = np.ascontiguousarray(angle, dtype=np.float64).reshape(-1)
+    n = ts.shape[0]
+    fs = _channel(force, n)
+    an = _channel(angle, n)
     if fs.shape != ts.shape or an.shape != ts.shape:
         raise ValueError(
             f"{name}: expected t, force and angle of one length (k,), got {ts.shape}, "

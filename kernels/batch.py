@@ -1,0 +1,277 @@
+"""Re-analysis of a whole recorded session at once, with the live frame kernel.
+
+When a therapist changes a threshold, the recorded pose and machine samples run through
+:func:`analyse_session` with a new :class:`kernels.checks.ExerciseChecks` configuration. The
+loop over frames is compiled, and each frame goes through the very kernel the live loop uses,
+so the batch result equals what the live checks would have shown, frame for frame.
+
+Layout of a recording (plain arrays, no per-frame Python objects):
+
+* ``t`` (f,) frame times, seconds;
+* ``image`` (f, n, 3 or 4) image landmarks, x and y image-normalised, visibility last;
+* ``world`` (f, n, 3) world landmarks, metres (NaN when the source has none);
+* ``device_t``, ``force``, ``angle`` (m,) machine samples on the frame clock (s, N, deg);
+* ``frame_start`` (f + 1,) offsets: frame ``i`` owns samples ``frame_start[i]`` to
+  ``frame_start[i + 1] - 1`` (the samples that arrived since the previous frame).
+
+For signals alone (no pose), :func:`kernels.reps.count_reps`, :func:`kernels.rom.track_range`
+and :func:`kernels.loading.track_loading` are the lighter batch entry points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from kernels import checks as ck
+from kernels import loading as ld
+from kernels import reps as rp
+from kernels.checks import ExerciseChecks, _frame_step
+from kernels.config import JIT
+from kernels.rom import frame_offsets
+from kernels.rules import _initial_state as _fresh_rule_state
+
+
+@njit(**JIT)
+def _frame_run(
+    ts,
+    image_xy,
+    world,
+    vis,
+    aspect,
+    kind,
+    lms,
+    nlm,
+    rparams,
+    rstate,
+    signal_rule,
+    rep_params,
+    rep_state,
+    rom_params,
+    rom_state,
+    load_params,
+    load_state,
+    load_bins,
+    hold_reset,
+    hold_gap,
+    hold_state,
+    in_position,
+    frame_start,
+    dev_t,
+    force,
+    angle,
+    status_out,
+    value_out,
+    out,
+    rep_out,
+    rep_frame,
+    load_out,
+    bins_out,
+    bins_start,
+):
+    # Returns the number of reps written. Per rep: its row, its frame, the loading state at
+    # its end and its angle bins (bins_start[k] .. bins_start[k + 1] - 1 in bins_out).
+    xy_buf = np.empty((image_xy.shape[1], 2))
+    rows = np.empty((4, rep_out.shape[1]))
+    n_reps = 0
+    n_bins = 0
+    bins_start[0] = 0
+    for f in range(ts.shape[0]):
+        a = frame_start[f]
+        b = frame_start[f + 1]
+        k = _frame_step(
+            ts[f],
+            image_xy[f],
+            world[f],
+            vis[f],
+            aspect,
+            xy_buf,
+            kind,
+            lms,
+            nlm,
+            rparams,
+            rstate,
+            signal_rule,
+            rep_params,
+            rep_state,
+            rom_params,
+            rom_state,
+            load_params,
+            load_state,
+            load_bins,
+            hold_reset,
+            hold_gap,
+            hold_state,
+            in_position[f],
+            dev_t[a:b],
+            force[a:b],
+            angle[a:b],
+            status_out[f],
+            value_out[f],
+            out[f],
+            rows,
+        )
+        if k > 0:
+            ld._close_bin(load_params, load_state, load_bins)
+            for j in range(k):
+                for c in range(rows.shape[1]):
+                    rep_out[n_reps, c] = rows[j, c]
+                rep_frame[n_reps] = f
+                for c in range(load_state.shape[0]):
+                    load_out[n_reps, c] = load_state[c]
+                nb = int(load_state[ld.S_N_BINS]) if j == k - 1 else 0
+                for c in range(nb):
+                    bins_out[n_bins, 0] = load_bins[c, 0]
+                    bins_out[n_bins, 1] = load_bins[c, 1]
+                    n_bins += 1
+                n_reps += 1
+                bins_start[n_reps] = n_bins
+    return n_reps
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAnalysis:
+    """Per frame: ``status`` int8 (f, r), ``value`` float64 (f, r) per rule; ``frame`` float64
+    (f, N_OUT) with the columns ``kernels.checks.O_*`` (phase, progress, count, peak, safety
+    flags, force, band, rate, time under tension, hold, driving signal, posture ok).
+    Per rep: ``reps`` with ``rep_frame`` (the frame each ended on) and ``loads`` (None for a
+    rep without machine samples). ``keys``: the rules' keys, the columns of status / value."""
+
+    keys: tuple[str, ...]
+    status: np.ndarray
+    value: np.ndarray
+    frame: np.ndarray
+    reps: tuple[rp.RepRecord, ...]
+    rep_frame: np.ndarray
+    loads: tuple[ld.LoadRep | None, ...]
+
+    def column(self, index: int) -> np.ndarray:
+        """One ``kernels.checks.O_*`` column, e.g. ``column(O_COUNT)``."""
+        return self.frame[:, index]
+
+    @property
+    def count(self) -> int:
+        return int(self.frame[-1, ck.O_COUNT]) if self.frame.shape[0] else 0
+
+    @property
+    def safety_frames(self) -> np.ndarray:
+        """Indices of the frames on which a pain-free or force limit was crossed."""
+        f = self.frame
+        return np.flatnonzero((f[:, ck.O_ROM_OVER] == 1.0) | (f[:, ck.O_LOAD_OVER] == 1.0))
+
+
+def _f64(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.ascontiguousarray(a, dtype=np.float64)
+    if out.shape != shape:
+        raise ValueError(f"analyse_session: expected {name} {shape}, got {out.shape}")
+    return out
+
+
+def analyse_session(
+    checks: ExerciseChecks,
+    t: np.ndarray,
+    image: np.ndarray,
+    world: np.ndarray | None = None,
+    device_t: np.ndarray | None = None,
+    force: np.ndarray | None = None,
+    angle: np.ndarray | None = None,
+    frame_start: np.ndarray | None = None,
+    in_position: np.ndarray | None = None,
+) -> SessionAnalysis:
+    """Run ``checks``' configuration over a whole recording (layout in the module docstring)
+    from a fresh state; ``checks``' own live state is untouched. ``world`` None: no world
+    landmarks. ``in_position`` (f,) bool for the hold timer, None: the rep's TOP zone.
+    """
+    n = checks.n_landmarks
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[1] != n or img.shape[2] not in (3, 4):
+        raise ValueError(f"analyse_session: expected image (frames, {n}, 3 or 4), got {img.shape}")
+    nf = img.shape[0]
+    ts = _f64("t", t, (nf,))
+    xy = np.ascontiguousarray(img[:, :, :2], dtype=np.float64)
+    vis = np.ascontiguousarray(img[:, :, -1], dtype=np.float64)
+    wd = np.full((nf, n, 3), np.nan) if world is None else _f64("world", world, (nf, n, 3))
+    if device_t is None:
+        dev_t = np.empty(0)
+        fs = np.empty(0)
+        an = np.empty(0)
+        offsets = np.zeros(nf + 1, dtype=np.int64)
+    else:
+        dev_t, fs, an = ld._samples("analyse_session", device_t, force, angle)
+        offsets = frame_offsets("analyse_session", frame_start, dev_t.shape[0])
+        if offsets.shape[0] != nf + 1:
+            raise ValueError(
+                f"analyse_session: expected frame_start ({nf + 1},), got {offsets.shape}"
+            )
+    if in_position is None:
+        placed = np.full(nf, -1, dtype=np.int64)
+    else:
+        placed = np.ascontiguousarray(in_position, dtype=np.bool_).astype(np.int64)
+        if placed.shape != (nf,):
+            raise ValueError(f"analyse_session: expected in_position ({nf},), got {placed.shape}")
+
+    rs = checks.rule_set
+    tb = rs.table
+    r = len(rs)
+    status = np.empty((nf, r), dtype=np.int8)
+    value = np.empty((nf, r), dtype=np.float64)
+    frame = np.empty((nf, ck.N_OUT), dtype=np.float64)
+    n_signal = dev_t.shape[0] if checks.signal_index < 0 else nf
+    cap = n_signal // 2 + ck.MAX_REPS_PER_FRAME
+    rep_out = np.empty((cap, rp.N_REC))
+    rep_frame = np.empty(cap, dtype=np.int64)
+    load_out = np.empty((cap, ld.N_LSTATE))
+    bins_out = np.empty((max(dev_t.shape[0], 1), 2))
+    bins_start = np.empty(cap + 1, dtype=np.int64)
+    load_state, load_bins = ld._initial_state()
+    n_reps = _frame_run(
+        ts,
+        xy,
+        wd,
+        vis,
+        rs.aspect,
+        tb.kind,
+        tb.landmarks,
+        tb.n_landmarks,
+        tb.params,
+        _fresh_rule_state(r),
+        checks.signal_index,
+        checks.rep_params,
+        rp._initial_state(),
+        checks.rom_params,
+        np.array([np.nan, np.nan, 0.0]),
+        checks.load_params,
+        load_state,
+        load_bins,
+        checks.hold_reset_on_break,
+        checks.hold_max_gap_s,
+        np.array([0.0, np.nan, 0.0]),
+        placed,
+        offsets,
+        dev_t,
+        fs,
+        an,
+        status,
+        value,
+        frame,
+        rep_out,
+        rep_frame,
+        load_out,
+        bins_out,
+        bins_start,
+    )
+    reps = tuple(rp.RepRecord.from_row(rep_out[i], checks.out_is_concentric) for i in range(n_reps))
+    loads: list[ld.LoadRep | None] = []
+    for i in range(n_reps):
+        s = load_out[i].copy()
+        if s[ld.S_N] > 0 or s[ld.S_N_BINS] > 0:
+            bins = bins_out[bins_start[i] : bins_start[i + 1]].copy()
+            s[ld.S_N_BINS] = bins.shape[0]
+            loads.append(ld._rep_summary(s, bins, checks.load_params))
+        else:
+            loads.append(None)
+    return SessionAnalysis(
+        rs.keys, status, value, frame, reps, rep_frame[:n_reps].copy(), tuple(loads)
+    )
