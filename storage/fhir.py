@@ -233,19 +233,31 @@ def _assessment(b: _Builder, a: Assessment, subject: str) -> None:
     when = _instant(a.assessed_at)
     method = _exercise(a.exercise_id, a.side)
     b.observation(
-        subject, _local("range-of-motion"), "exam", when,
-        value=quantity(a.rom_deg, "deg"), method=method,
-    )  # fmt: skip
+        subject,
+        _local("range-of-motion"),
+        "exam",
+        when,
+        value=quantity(a.rom_deg, "deg"),
+        method=method,
+    )
     angle = _component("test-angle", valueQuantity=quantity(a.test_angle_deg, "deg"))
     b.observation(
-        subject, _local("max-isometric-force"), "exam", when,
-        value=quantity(a.max_force_n, "N"), method=method,
+        subject,
+        _local("max-isometric-force"),
+        "exam",
+        when,
+        value=quantity(a.max_force_n, "N"),
+        method=method,
         components=[angle] if angle and math.isfinite(a.max_force_n) else None,
-    )  # fmt: skip
+    )
     b.observation(
-        subject, _local("pain-free-range-of-motion"), "exam", when,
-        value=quantity(a.pain_free_rom_deg, "deg"), method=method,
-    )  # fmt: skip
+        subject,
+        _local("pain-free-range-of-motion"),
+        "exam",
+        when,
+        value=quantity(a.pain_free_rom_deg, "deg"),
+        method=method,
+    )
 
 
 def _pain(b: _Builder, p: PainScore, subject: str, part_of: str | None) -> None:
@@ -254,9 +266,13 @@ def _pain(b: _Builder, p: PainScore, subject: str, part_of: str | None) -> None:
         "text": f"Pain score ({p.moment})",
     }
     b.observation(
-        subject, code, "survey", _instant(p.recorded_at),
-        value=quantity(p.score, "score"), part_of=part_of,
-    )  # fmt: skip
+        subject,
+        code,
+        "survey",
+        _instant(p.recorded_at),
+        value=quantity(p.score, "score"),
+        part_of=part_of,
+    )
 
 
 def _session(b: _Builder, s: SessionRecord, subject: str) -> None:
@@ -276,17 +292,27 @@ def _session(b: _Builder, s: SessionRecord, subject: str) -> None:
     for st in s.sets:
         for r in st.reps:
             b.observation(
-                subject, _local("rep", f"Set {st.index} rep {r.index}"), "therapy",
-                _plus(start, r.end_s), components=_rep_components(r), part_of=proc, method=method,
-            )  # fmt: skip
+                subject,
+                _local("rep", f"Set {st.index} rep {r.index}"),
+                "therapy",
+                _plus(start, r.end_s),
+                components=_rep_components(r),
+                part_of=proc,
+                method=method,
+            )
     for e in s.safety_events:
         limit = _component("safety-limit", valueQuantity=quantity(e.limit, e.unit))
         q = quantity(e.value, e.unit)
         b.observation(
-            subject, _local("safety-event", f"{e.kind}: {e.message}".strip(": ")), "therapy",
-            _plus(start, e.t_s), value=q, components=[limit] if limit and q else None,
-            part_of=proc, method=method,
-        )  # fmt: skip
+            subject,
+            _local("safety-event", f"{e.kind}: {e.message}".strip(": ")),
+            "therapy",
+            _plus(start, e.t_s),
+            value=q,
+            components=[limit] if limit and q else None,
+            part_of=proc,
+            method=method,
+        )
     for p in s.pain_scores:
         _pain(b, p, subject, proc)
 
