@@ -114,7 +114,7 @@ class SimulatedMachine:
         self.breach = False
         self.tx = bytearray()
         self.tx_sent = 0  # bytes handed to the terminal since boot
-        self.tx_frames: deque[tuple[int, int]] = deque()  # (end offset, log index)
+        self.tx_frames: deque[tuple[int, int, bool]] = deque()  # (end offset, log index, clean)
         self.tx_lost = 0
         self.credit = 0.0
         self.last_pace = now
@@ -243,10 +243,12 @@ class SimulatedMachine:
                 fate = "corrupted"
                 truth["frames_corrupted"] += 1
             self.tx += frame
+        index = -1
         if self.log is not None:
             self.log.append([seq, t_us, raw, fate, t_host, None])
-            if fate != "dropped" and fate != "overflow":
-                self.tx_frames.append((self.tx_sent + len(self.tx), len(self.log) - 1))
+            index = len(self.log) - 1
+        if fate in ("sent", "corrupted"):
+            self.tx_frames.append((self.tx_sent + len(self.tx), index, fate == "sent"))
 
     def _garbage(self, now: float) -> None:
         if now - self.t0 < self._next_garbage:
@@ -276,13 +278,10 @@ class SimulatedMachine:
         self.tx_sent += sent
         done = time.monotonic()
         while self.tx_frames and self.tx_frames[0][0] <= self.tx_sent:
-            _, i = self.tx_frames.popleft()
+            _, i, clean = self.tx_frames.popleft()
             if self.log is not None:
                 self.log[i][5] = done
-                if self.log[i][3] == "sent":
-                    self.truth["samples_sent"] += 1
-            else:
-                self.truth["samples_sent"] += 1
+            self.truth["samples_sent"] += clean
 
     def _heartbeat(self, now: float) -> None:
         if now < self.next_heartbeat:

@@ -1,0 +1,97 @@
+"""The bridge and the framing over pyserial's ``loop://``: a port that echoes what is written."""
+
+from __future__ import annotations
+
+import pytest
+from device_fixtures import wait_for
+
+from device_bridge import (
+    CommandTimeout,
+    DeviceBridge,
+    DeviceSpecError,
+    NotConnected,
+    SafetyLimits,
+    open_device,
+)
+from device_bridge import protocol as p
+from device_bridge.link import Link
+from device_bridge.parser import FrameParser
+
+
+def test_frames_survive_a_pyserial_port_in_chunks():
+    link = Link("loop://", 115200)
+    link.open()
+    try:
+        sample = p.FrameType.SAMPLE
+        frames = [p.encode_frame(sample, i, p.encode_sample(i, (i, -i))) for i in range(200)]
+        link.write(b"\x00\xa5garbage" + b"".join(frames))
+        parser = FrameParser()
+        got = []
+        while len(got) < 200:
+            data = link.read()
+            assert data, "loop:// returned nothing before all frames came back"
+            got += parser.feed(data)
+        assert [p.decode_sample(f.payload, 2) for f in got] == [(i, (i, -i)) for i in range(200)]
+        assert parser.resyncs == 0  # leading bytes before the first frame are not a lost sync
+    finally:
+        link.close()
+
+
+def test_bridge_on_a_silent_line_reports_not_responding_and_commands_time_out():
+    bridge = DeviceBridge("loop://", stall_timeout_s=0.3, command_timeout_s=0.2).start()
+    try:
+        assert wait_for(lambda: bridge.status().state == "connecting", 2.0)
+        assert wait_for(lambda: bridge.status().state == "not_responding", 2.0)
+        st = bridge.status()
+        assert "no answer to hello" in st.message
+        assert st.samples == 0 and st.crc_errors == 0
+        assert bridge._ignored > 0  # its own hello requests came back and were not taken as data
+        with pytest.raises(CommandTimeout, match=r"ping: expected an ACK within 0\.200 s"):
+            bridge.ping()
+        with pytest.raises(CommandTimeout, match="tare"):
+            bridge.tare()
+        # Without a machine the limits still apply on the host; nothing to send yet.
+        bridge.set_limits(SafetyLimits(max_force_n=500))
+        assert bridge.limits == SafetyLimits(max_force_n=500)
+        assert bridge.hello is None and bridge.latest() is None and bridge.drain() == []
+    finally:
+        bridge.close()
+    assert bridge.status().state == "closed"
+
+
+def test_missing_port_is_a_state_with_a_reason_not_a_crash(tmp_path):
+    bridge = DeviceBridge(str(tmp_path / "ttyUSB9")).start()
+    try:
+        assert wait_for(lambda: "cannot open" in bridge.status().message, 2.0)
+        assert bridge.status().state == "connecting"
+        with pytest.raises(NotConnected, match="expected a connected machine"):
+            bridge.ping()
+    finally:
+        bridge.close()
+
+
+def test_tare_names_the_channels_it_knows():
+    bridge = DeviceBridge("loop://")
+    with pytest.raises(ValueError, match="expected 'angle' or 'force', got 'torque'"):
+        bridge.tare(["torque"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("", "expected auto, sim:MODEL"), ("sim:rowing", "expected one of")],
+)
+def test_bad_device_spec_names_what_was_expected(spec, message):
+    with pytest.raises(DeviceSpecError, match=message):
+        open_device(spec)
+
+
+def test_simulator_arguments_need_a_simulator():
+    with pytest.raises(DeviceSpecError, match="need --device sim:MODEL"):
+        open_device("loop://", simulator_args=["--garbage-every", "1"])
+
+
+def test_open_device_with_a_url_gives_a_bridge_on_that_url():
+    bridge = open_device("loop://", limits=SafetyLimits(max_force_n=10))
+    assert isinstance(bridge, DeviceBridge) and bridge.target == "loop://"
+    assert bridge.limits == SafetyLimits(max_force_n=10)
+    bridge.close()
