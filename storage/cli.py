@@ -1,0 +1,97 @@
+"""``report`` and ``export`` subcommands. ``main.py`` passes the words after the subcommand:
+
+    report --patient CODE --out FILE.pdf|.png|.html [--db PATH]
+    export --patient CODE --format csv|json|fhir --out PATH [--db PATH] [--bundle-type T]
+
+Bad input gives one line on stderr and exit code 2; nothing is created on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage import export as export_mod
+from storage import open_store
+from storage.errors import StorageError
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+def _parser(prog: str) -> _Parser:
+    ap = _Parser(prog=prog)
+    ap.add_argument("--patient", required=True, help="pseudonymous patient code")
+    ap.add_argument("--out", required=True, type=Path, help="output file (folder for CSV)")
+    ap.add_argument("--db", default=None, help="database file or URL (default: user data dir)")
+    return ap
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def report_main(argv: Sequence[str] | None = None) -> int:
+    prog = "spinecoach report"
+    ap = _parser(prog)
+    try:
+        args = ap.parse_args(argv)
+        from storage import report
+
+        if args.out.suffix.lower() not in report.FORMATS:
+            raise ValueError(
+                f"--out: expected a file ending in .pdf, .png or .html, got {args.out}"
+            )
+        with open_store(args.db, create=False) as store:
+            out = report.report_patient(store, args.patient, args.out)
+    except (_UsageError, StorageError, ValueError) as exc:
+        return _fail(prog, str(exc))
+    print(f"{prog}: wrote {out}")
+    return EXIT_OK
+
+
+def export_main(argv: Sequence[str] | None = None) -> int:
+    prog = "spinecoach export"
+    ap = _parser(prog)
+    ap.add_argument("--format", required=True, choices=export_mod.FORMATS)
+    ap.add_argument(
+        "--bundle-type",
+        default="collection",
+        choices=("collection", "transaction"),
+        help="FHIR Bundle type (fhir only)",
+    )
+    try:
+        args = ap.parse_args(argv)
+        with open_store(args.db, create=False) as store:
+            written = export_mod.export_patient(
+                store, args.patient, args.format, args.out, bundle_type=args.bundle_type
+            )
+    except (_UsageError, StorageError, ValueError) as exc:
+        return _fail(prog, str(exc))
+    where = args.out if args.format == "csv" else written[0]
+    print(f"{prog}: wrote {where} ({len(written)} file(s))")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m storage.cli report|export ...`` for use without ``main.py``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"report": report_main, "export": export_main}
+    if not argv or argv[0] not in commands:
+        return _fail("spinecoach", "expected a subcommand: report or export")
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
