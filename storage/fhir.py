@@ -89,7 +89,7 @@ def _plus(text: str, seconds: float) -> str:
 def quantity(value: float, unit: str) -> dict[str, Any] | None:
     if value is None or not math.isfinite(value):
         return None
-    q: dict[str, Any] = {"value": round(float(value), 4)}
+    q: dict[str, Any] = {"value": value if isinstance(value, int) else round(float(value), 4)}
     if unit in UCUM_UNITS:
         code, text = UCUM_UNITS[unit]
         q.update(unit=text, system=UCUM, code=code)
