@@ -34,13 +34,15 @@ TRACK: Colour = (62, 66, 76)
 TEXT: Colour = (248, 248, 248)
 TEXT_DIM: Colour = (178, 184, 194)
 GREY: Colour = (150, 150, 150)
+# "Unknown" is light grey, not mid grey: mid grey and bluish green merge for deuteranopes.
+LIGHT_GREY: Colour = (200, 200, 200)
 WHITE: Colour = (255, 255, 255)
 
 STATUS_COLOUR: dict[RuleStatus, Colour] = {
     RuleStatus.OK: BLUISH_GREEN,
     RuleStatus.WARNING: ORANGE,
     RuleStatus.FAULT: VERMILLION,
-    RuleStatus.UNKNOWN: GREY,
+    RuleStatus.UNKNOWN: LIGHT_GREY,
 }
 STATUS_ICON: dict[RuleStatus, str] = {
     RuleStatus.OK: "ok",
@@ -68,6 +70,12 @@ _text_cache: OrderedDict[tuple[str, int, Colour], pygame.Surface] = OrderedDict(
 _TEXT_CACHE_SIZE = 768  # bounded: a frame needs a few dozen strings, numbers change slowly
 
 
+def _forget_fonts() -> None:
+    # Font objects die with pygame.quit(); a later pygame.init() must load them afresh.
+    _fonts.clear()
+    _text_cache.clear()
+
+
 def font(size: int) -> pygame.font.Font:
     """pygame's bundled default font at ``size`` pixels (no font files to ship)."""
     size = max(8, int(size))
@@ -75,6 +83,8 @@ def font(size: int) -> pygame.font.Font:
     if f is None:
         if not pygame.font.get_init():
             pygame.font.init()
+        if not _fonts:
+            pygame.register_quit(_forget_fonts)  # quit callbacks run once: register per load
         f = pygame.font.Font(None, size)
         _fonts[size] = f
     return f
@@ -148,8 +158,8 @@ def icon(surface: pygame.Surface, kind: str, center: tuple[float, float], radius
         pygame.draw.line(surface, WHITE, (cx - d, cy - d), (cx + d, cy + d), lw + 1)
         pygame.draw.line(surface, WHITE, (cx - d, cy + d), (cx + d, cy - d), lw + 1)
     elif kind == "unknown":
-        pygame.draw.circle(surface, GREY, (cx, cy), r, width=lw)
-        text(surface, "?", round(1.5 * r), GREY, (cx, cy + r * 0.08), "center")
+        pygame.draw.circle(surface, LIGHT_GREY, (cx, cy), r, width=lw)
+        text(surface, "?", round(1.5 * r), LIGHT_GREY, (cx, cy + r * 0.08), "center")
     elif kind == "stop":
         pts = [
             (

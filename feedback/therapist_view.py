@@ -330,9 +330,13 @@ class TherapistView:
             style.text(
                 surface, rule.label, ts, colour, (cols[1], y), max_width=cols[2] - cols[1] - 8
             )
-            vc = style.STATUS_COLOUR[rule.status] if rule.status != RuleStatus.OK else style.TEXT
+            # Small type stays white for contrast; the icon in the first column carries status.
             style.text(
-                surface, f"{style.fmt_number(rule.value, '.1f')} {rule.unit}", ts, vc, (cols[2], y)
+                surface,
+                f"{style.fmt_number(rule.value, '.1f')} {rule.unit}",
+                ts,
+                style.TEXT,
+                (cols[2], y),
             )
             style.text(
                 surface,

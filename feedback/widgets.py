@@ -70,7 +70,7 @@ def _zone(surface, bar: pygame.Rect, lo: float, hi: float, scale_max: float, lab
     pygame.draw.rect(surface, style.BLUISH_GREEN, strip)
     for x in (x0, x1):
         pygame.draw.line(surface, style.WHITE, (x, bar.y - strip_h - 3), (x, bar.bottom), 2)
-    surf = style.render(label, size, style.BLUISH_GREEN)
+    surf = style.render(label, size, style.TEXT_DIM)  # small type: contrast over hue
     cx = min(max(strip.centerx, bar.x + surf.get_width() // 2), bar.right - surf.get_width() // 2)
     surface.blit(surf, surf.get_rect(midbottom=(cx, strip.y - 1)))
 
@@ -91,7 +91,7 @@ def _limit(surface, bar: pygame.Rect, value: float, scale_max: float, label: str
     )
     anchor = "topright" if x > bar.centerx else "topleft"
     dx = -t - 2 if anchor == "topright" else t + 2
-    style.text(surface, label, size, style.VERMILLION, (x + dx, bar.bottom + 6), anchor)
+    style.text(surface, label, size, style.TEXT_DIM, (x + dx, bar.bottom + 6), anchor)
 
 
 def bar_track(surface: pygame.Surface, bar: pygame.Rect) -> None:
