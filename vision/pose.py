@@ -55,3 +55,21 @@ class Pose:
     @property
     def has_world(self) -> bool:
         return bool(np.isfinite(self.world).any())
+
+
+def pose_from_mediapipe(result: object, timestamp: float) -> Pose:
+    """Convert a MediaPipe Pose result (legacy solutions API) into our ``Pose``.
+
+    Returns ``Pose.empty`` when no person was found. Duck-typed so MediaPipe is only imported
+    by the estimator.
+    """
+    landmarks = getattr(result, "pose_landmarks", None)
+    if landmarks is None:
+        return Pose.empty(timestamp)
+    image = np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], dtype=np.float32)
+    world_lms = getattr(result, "pose_world_landmarks", None)
+    if world_lms is None:
+        world = np.full(_WORLD_SHAPE, np.nan, dtype=np.float32)
+    else:
+        world = np.array([(p.x, p.y, p.z) for p in world_lms.landmark], dtype=np.float32)
+    return Pose(timestamp=timestamp, image=image, world=world)

@@ -1,0 +1,1 @@
+"""The per-frame loop that wires sources, kernels, session engine, screens and storage."""

@@ -1,0 +1,140 @@
+"""Command line: ``python main.py [options]``, ``python main.py report|export ...``.
+
+Bad input prints one line, ``main.py: error: ...``, and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments or input files: one clear line for the user, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="main.py",
+        description="SpineCoach: camera and machine guided exercise for low back pain.",
+        epilog="Subcommands: 'main.py report --help', 'main.py export --help'.",
+    )
+    p.add_argument("--source", help="camera index (0), video file, image folder, recording "
+                   "(.screc or KERAAL .json), or 'none' for machine-only; default: camera 0, "
+                   "else the bundled recording")  # fmt: skip
+    p.add_argument("--exercise", help="exercise id (see --list-exercises); default: squat, "
+                   "or the exercise a recording names")  # fmt: skip
+    p.add_argument("--device", help="machine: auto, sim:MODEL, a port path or a pyserial URL")
+    p.add_argument("--sim-arg", action="append", default=[], metavar="ARG",
+                   help="extra simulator switch for --device sim:MODEL (repeatable), e.g. "
+                   "--sim-arg=--overload-at=12")  # fmt: skip
+    p.add_argument("--headless", action="store_true", help="run the loop without a window")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N pose frames")
+    p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--summary-json", type=Path, metavar="PATH", help="write the session summary")
+    p.add_argument("--record", type=Path, metavar="PATH", help="record the session (.screc)")
+    p.add_argument("--record-video", type=Path, metavar="PATH",
+                   help="write the frames with the skeleton overlay to a video file")  # fmt: skip
+    p.add_argument(
+        "--profile", type=Path, metavar="TOML", help="patient profile with personal targets"
+    )
+    p.add_argument("--db", type=Path, metavar="PATH", help="session database (SQLite file)")
+    p.add_argument("--patient", metavar="CODE", help="pseudonymous patient code")
+    p.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
+    p.add_argument("--lang", default="en", help="cue language (en, de)")
+    p.add_argument("--mute", action="store_true", help="no sound")
+    p.add_argument("--list-exercises", action="store_true", help="list the exercise library")
+    p.add_argument("--check-exercises", nargs="*", metavar="FILE",
+                   help="validate exercise files (default: the whole library)")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _list_exercises() -> int:
+    from exercises.library import load_library
+
+    for ex in load_library().values():
+        driver = f"machine angle ({ex.machine})" if ex.signal.source == "machine" else (
+            f"camera {ex.signal.label}")  # fmt: skip
+        print(f"{ex.id:28} {ex.category:8} {ex.mode:5} view={ex.view:6} {driver}  - {ex.name}")
+    return 0
+
+
+def _check_exercises(files: list[str]) -> int:
+    from exercises.errors import ExerciseError
+    from exercises.library import definition_files
+    from exercises.schema import load_exercise_file
+
+    paths = [Path(f) for f in files] or definition_files()
+    failed = 0
+    for path in paths:
+        try:
+            ex = load_exercise_file(path)
+            print(f"ok      {path} ({ex.id}: {len(ex.rules)} rules)")
+        except ExerciseError as exc:
+            failed += 1
+            print(f"invalid {exc}")
+    print(f"{len(paths) - failed} valid, {failed} invalid")
+    return 0 if failed == 0 else 1
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if args.list_exercises:
+        return _list_exercises()
+    if args.check_exercises is not None:
+        return _check_exercises(args.check_exercises)
+    from app.session_setup import prepare
+
+    runner, summary_path = prepare(args)
+    from app.loop import summarize
+
+    try:
+        if args.headless:
+            runner.run_headless()
+        else:
+            from app.gui import run_window
+
+            run_window(runner)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()
+        if runner.opts.session_writer is not None:
+            runner.finish_storage()
+    summary = summarize(runner)
+    if summary_path:
+        summary_path.write_text(json.dumps(summary, indent=2))
+    if args.headless:
+        print(
+            f"{summary['exercise']}: {summary['rep_count']} reps, {summary['frames']} frames, "
+            f"{summary['frames_with_pose']} with a person, {summary['pose_fps']} poses/s"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in ("report", "export"):
+            from storage import cli as storage_cli
+
+            return (storage_cli.report_main if argv[0] == "report" else storage_cli.export_main)(
+                argv[1:]
+            )
+        return run(argv)
+    except UsageError as exc:
+        print(f"main.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,311 @@
+"""The per-frame loop: poses and machine samples in, session engine, screen and recorder out.
+
+Stage order every display frame: inputs (pose results, machine samples, safety events) ->
+engine -> snapshot -> screen update, events, draw -> recording. Headless runs the same loop
+without the screen, as fast as the pose stream allows (or paced when a machine is attached,
+so both clocks agree).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.inputs import InputChoice, open_stream
+from app.streams import PoseResult, PoseStream
+from exercises.schema import ExerciseDef
+from recording.format import RecordingWriter
+from session.engine import SessionConfig, SessionEngine
+from session.snapshot import Snapshot, SourceStatus
+from session.targets import PatientProfile
+from vision.replay import PoseReplay
+
+DISPLAY_FPS = 60.0
+
+
+@dataclass
+class RunOptions:
+    choice: InputChoice
+    exercise: ExerciseDef
+    headless: bool = False
+    max_frames: int | None = None
+    seconds: float | None = None
+    device: str | None = None
+    simulator_args: tuple[str, ...] = ()
+    profile: PatientProfile | None = None
+    record: Path | None = None
+    record_video: Path | None = None
+    kiosk: bool = False
+    lang: str = "en"
+    mute: bool = False
+    loop_replay: bool = False
+    session_writer: object | None = None  # storage.SessionWriter, when --db/--patient are given
+
+
+@dataclass
+class RunStats:
+    started: float = field(default_factory=time.monotonic)
+    poses: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+    inference_s: list[float] = field(default_factory=list)
+    ui_frames: int = 0
+    ui_frame_s: list[float] = field(default_factory=list)
+    device_samples: int = 0
+
+
+class Runner:
+    """Owns the sources, the engine and (optionally) the screen for one session."""
+
+    def __init__(self, opts: RunOptions, replay: PoseReplay | None = None) -> None:
+        self.opts = opts
+        live = opts.choice.kind == "camera"
+        paced = (not opts.headless) or opts.device is not None
+        self.open_ended = opts.choice.kind in ("video", "replay") and opts.device is None
+        config = SessionConfig(
+            setup_s=0.0 if self.open_ended else 1.0,
+            countdown_s=0.0 if self.open_ended else 3.0,
+            open_ended=self.open_ended,
+            lang=opts.lang,
+        )
+        self.engine = SessionEngine(opts.exercise, opts.profile, config)
+        self.stream: PoseStream | None = open_stream(
+            opts.choice, lossless=opts.headless and not live, paced=paced, replay=replay
+        )
+        self.bridge = None
+        if opts.device:
+            from device_bridge import SafetyLimits, open_device
+
+            tg = self.engine.targets
+            limits = None
+            if math.isfinite(tg.load_limit_n):
+                limits = SafetyLimits(max_force_n=tg.load_limit_n)
+            self.bridge = open_device(
+                opts.device, limits=limits, simulator_args=opts.simulator_args
+            )
+            self.bridge.start()
+        self.t0 = time.monotonic()
+        self.stats = RunStats(started=self.t0)
+        self.recorder: RecordingWriter | None = None
+        if opts.record:
+            self.recorder = RecordingWriter(
+                opts.record,
+                {"fps": self.stream.fps if self.stream else 0.0, "exercise": opts.exercise.id,
+                 "source": opts.choice.spec},
+            )  # fmt: skip
+        self.video_out = None
+        self._last_frame: np.ndarray | None = None
+        self._aspect_set = False
+        self._reps_stored = 0
+        self._cues_stored = 0
+
+    # -- one frame ---------------------------------------------------------------------------
+
+    def clock(self) -> float:
+        return time.monotonic() - self.t0
+
+    def pump(self, wait_s: float = 0.0) -> list[PoseResult]:
+        """Feed the engine everything that arrived; returns the pose results fed."""
+        results = self.stream.poll(wait_s) if self.stream else []
+        if not self.stream and wait_s:
+            time.sleep(wait_s)
+        self._pump_machine()
+        for r in results:
+            if not self._aspect_set and r.image is not None:
+                h, w = r.image.shape[:2]
+                self.engine.measures.set_aspect(w / h)
+                self._aspect_set = True
+            self.engine.on_pose(r.media_time, r.pose)
+            self.stats.poses += 1
+            if math.isfinite(r.inference_s):
+                self.stats.inference_s.append(r.inference_s)
+            self.stats.latencies_s.append(r.done_at - r.captured_at)
+            if r.image is not None:
+                self._last_frame = r.image
+            if self.recorder:
+                self.recorder.pose(r.media_time, r.pose)
+            if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
+                break
+        self._store_progress()
+        return results
+
+    def _pump_machine(self) -> None:
+        if self.bridge is None:
+            return
+        samples = self.bridge.drain()
+        for ev in self.bridge.safety_events():
+            self.engine.on_safety(ev.host_time_s - self.t0, ev.kind, ev.value, ev.limit)
+        if not samples:
+            return
+        self.stats.device_samples += len(samples)
+        angles = np.fromiter((s.angle_deg for s in samples), dtype=np.float64, count=len(samples))
+        forces = np.fromiter((s.force_n for s in samples), dtype=np.float64, count=len(samples))
+        t = samples[-1].host_time_s - self.t0
+        self.engine.on_machine(t, angles, forces)
+        if self.recorder:
+            for s in samples:
+                self.recorder.device(
+                    s.host_time_s - self.t0, s.seq, s.device_time_s, s.angle_deg, s.force_n
+                )
+
+    def _store_progress(self) -> None:
+        """Every finished rep and every cue goes to storage and the recording at once."""
+        eng, w = self.engine, self.opts.session_writer
+        new_reps = eng.reps[self._reps_stored :]
+        new_cues = eng.cues.log[self._cues_stored :]
+        self._reps_stored += len(new_reps)
+        self._cues_stored += len(new_cues)
+        if w is not None:
+            for rep in new_reps:
+                w.add_rep(rep)
+            for cue in new_cues:
+                w.add_cue(cue, cue.t)
+        if self.recorder:
+            for rep in new_reps:
+                self.recorder.event(
+                    rep.end_s, {"type": "rep", "index": rep.index, "counted": rep.counted}
+                )
+            if new_reps:
+                self.recorder.flush()
+
+    def status(self) -> tuple[SourceStatus, SourceStatus | None]:
+        cam = SourceStatus("camera", "off")
+        if self.stream is not None:
+            state = {"camera": "ok", "video": "ok", "replay": "replay"}[self.opts.choice.kind]
+            msg = ""
+            if self.stream.error is not None:
+                state, msg = "lost", str(self.stream.error)
+            cam = SourceStatus("camera", state, self.pose_fps(), self.stream.dropped, 0, msg)
+        machine = None
+        if self.bridge is not None:
+            st = self.bridge.status()
+            state = {"ok": "ok", "connecting": "reconnecting", "reconnecting": "reconnecting",
+                     "not_responding": "lost", "closed": "lost"}.get(st.state, "lost")  # fmt: skip
+            if state == "ok" and self.opts.device and self.opts.device.startswith("sim:"):
+                state = "simulated"
+            machine = SourceStatus(
+                "machine", state, st.rate_hz, st.seq_gaps, st.crc_errors, st.message
+            )
+        return cam, machine
+
+    def pose_fps(self) -> float:
+        elapsed = time.monotonic() - self.stats.started
+        return self.stats.poses / elapsed if elapsed > 0 else math.nan
+
+    def snapshot(self) -> Snapshot:
+        cam, machine = self.status()
+        return self.engine.snapshot(
+            self.clock() if not self.open_ended else None,
+            frame=self._last_frame,
+            camera=cam,
+            machine=machine,
+            pose_fps=self.pose_fps(),
+        )
+
+    @property
+    def finished(self) -> bool:
+        if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
+            return True
+        if self.opts.seconds is not None and self.clock() >= self.opts.seconds:
+            return True
+        if self.engine.phases.phase == "done":
+            return True
+        return self.stream is not None and self.stream.exhausted and not self.opts.loop_replay
+
+    def close(self) -> None:
+        end_t = self.engine._now if self.open_ended else self.clock()
+        self.engine.finish(end_t)
+        self._store_progress()
+        if self.stream:
+            self.stream.close()
+        if self.bridge:
+            self.bridge.close()
+        if self.recorder:
+            for tr in self.engine.phases.log:
+                self.recorder.event(
+                    tr.t, {"type": "phase", "to": str(tr.target), "reason": tr.reason}
+                )
+            self.recorder.close()
+
+    # -- loops -------------------------------------------------------------------------------
+
+    def run_headless(self) -> None:
+        period = 1.0 / DISPLAY_FPS
+        while not self.finished:
+            wait = 0.2 if (self.stream is not None and self.bridge is None) else period
+            self.pump(wait)
+            self.snapshot()
+            if self.stream is not None and self.stream.error is not None and self.stream.exhausted:
+                break
+
+
+def summarize(runner: Runner) -> dict:
+    eng, st = runner.engine, runner.stats
+    wall = time.monotonic() - st.started
+    reps = [
+        {
+            "index": r.index,
+            "start_s": round(r.start_s, 3),
+            "end_s": round(r.end_s, 3),
+            "min_angle_deg": round(r.min_angle_deg, 1),
+            "max_angle_deg": round(r.max_angle_deg, 1),
+            "range_fraction": round(r.range_fraction, 3),
+            "duration_s": round(r.duration_s, 3),
+            "tempo_ok": r.tempo_ok,
+            "counted": r.counted,
+            "faults": list(r.faults),
+        }
+        for r in eng.reps
+    ]
+    med = lambda xs: round(statistics.median(xs) * 1000, 2) if xs else None  # noqa: E731
+    p95 = lambda xs: round(float(np.percentile(xs, 95)) * 1000, 2) if xs else None  # noqa: E731
+    return {
+        "exercise": eng.exercise.id,
+        "source": runner.opts.choice.spec,
+        "frames": eng.counts.frames,
+        "frames_with_pose": eng.counts.frames_with_pose,
+        "pose_fps": round(st.poses / wall, 2) if wall > 0 else None,
+        "rep_count": eng.rep_count,
+        "partial_reps": sum(1 for r in eng.reps if not r.counted),
+        "reps": [r for r in reps if r["counted"]],
+        "partials": [r for r in reps if not r["counted"]],
+        "holds": [
+            {
+                "start_s": round(h.start_s, 3),
+                "end_s": round(h.end_s, 3),
+                "hold_s": round(h.hold_s, 3),
+                "completed": h.completed,
+            }
+            for h in eng.holds
+        ],
+        "hold_s": round(sum(h.hold_s for h in eng.holds), 3),
+        "faults": [{"t": round(t, 3), "key": k, "level": lvl} for t, k, lvl in eng.fault_log],
+        "cues": [
+            {"t": round(c.t, 3), "key": c.key, "text": c.text, "severity": c.severity.name.lower()}
+            for c in eng.cues.log
+        ],
+        "transitions": [
+            {"t": round(tr.t, 3), "from": str(tr.source), "to": str(tr.target), "reason": tr.reason}
+            for tr in eng.phases.log
+        ],
+        "safety_events": [
+            {"t": round(e.t, 3), "kind": e.kind, "value": e.value, "limit": e.limit}
+            for e in eng.safety_events
+        ],
+        "targets": {
+            "start": eng.targets.start,
+            "target": eng.targets.target,
+            "pain_free_limit": eng.targets.pain_free_limit,
+            "source": eng.targets.source,
+        },
+        "device_samples": st.device_samples,
+        "dropped_frames": runner.stream.dropped if runner.stream else 0,
+        "inference_ms_median": med(st.inference_s),
+        "latency_ms_median": med(st.latencies_s),
+        "latency_ms_p95": p95(st.latencies_s),
+        "wall_s": round(wall, 3),
+    }

@@ -1,0 +1,106 @@
+"""From parsed arguments to a ready ``Runner``: every bad input becomes a ``UsageError``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.cli import UsageError
+from app.inputs import BUNDLED_RECORDING, choose_input, peek_replay
+from app.loop import Runner, RunOptions
+from exercises.errors import ExerciseError, UnknownExercise
+from exercises.library import get_exercise
+from session.targets import load_profile
+from vision.errors import VisionError
+
+DEFAULT_EXERCISE = "squat"
+
+
+def _exercise_id(args: argparse.Namespace, header: dict) -> str:
+    if args.exercise:
+        return args.exercise
+    named = header.get("exercise", "")
+    try:
+        if named:
+            get_exercise(named)
+            return named
+    except UnknownExercise:
+        pass
+    return DEFAULT_EXERCISE
+
+
+def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
+    from app.gui import display_available
+
+    if not args.headless and not display_available():
+        print("main.py: no display found: running headless (pass --headless to silence this)")
+        args.headless = True
+    for name in ("max_frames", "seconds"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')}: expected a positive number, got {value}")
+    if args.summary_json and not args.summary_json.parent.exists():
+        raise UsageError(f"--summary-json: folder does not exist: {args.summary_json.parent}")
+    try:
+        choice = choose_input(args.source)
+        replay = peek_replay(choice)
+    except VisionError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        exercise = get_exercise(_exercise_id(args, replay.header if replay else {}))
+    except (UnknownExercise, ExerciseError) as exc:
+        raise UsageError(str(exc).strip('"')) from None
+    if exercise.signal.source == "machine" and not args.device:
+        args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
+    profile = None
+    if args.profile:
+        try:
+            profile = load_profile(args.profile)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    writer = None
+    if args.db or args.patient:
+        writer = _open_writer(args, exercise.id, choice.spec)
+    opts = RunOptions(
+        choice=choice,
+        exercise=exercise,
+        headless=args.headless,
+        max_frames=args.max_frames,
+        seconds=args.seconds,
+        device=args.device,
+        simulator_args=tuple(args.sim_arg),
+        profile=profile,
+        record=args.record,
+        record_video=args.record_video,
+        kiosk=args.kiosk,
+        lang=args.lang,
+        mute=args.mute,
+        loop_replay=args.source is None
+        and choice.spec == str(BUNDLED_RECORDING)
+        and not args.headless,
+        session_writer=writer,
+    )
+    try:
+        runner = Runner(opts, replay=replay)
+    except VisionError as exc:
+        raise UsageError(str(exc)) from None
+    except Exception as exc:
+        from device_bridge import DeviceError
+
+        if isinstance(exc, DeviceError):
+            raise UsageError(f"--device: {exc}") from None
+        raise
+    return runner, args.summary_json
+
+
+def _open_writer(args: argparse.Namespace, exercise_id: str, source: str):
+    from storage import StorageError, open_store
+
+    if not args.patient:
+        raise UsageError("--db needs --patient CODE (the pseudonymous patient code)")
+    try:
+        store = open_store(args.db)
+        store.recover_interrupted()
+        return store.begin_session(args.patient, exercise_id, source=source)
+    except (StorageError, ValueError) as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,1 @@
+"""Exercise definitions as TOML data (one file per exercise), their loader and validation."""

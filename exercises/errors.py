@@ -1,0 +1,22 @@
+"""Errors for malformed exercise files: they name the file, the key, what was expected and found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ExerciseError(ValueError):
+    def __init__(self, file: str | Path, key: str, expected: str, found: object) -> None:
+        self.file = str(file)
+        self.key = key
+        self.expected = expected
+        self.found = found
+        super().__init__(f"{self.file}: {key}: expected {expected}, found {found!r}")
+
+
+class UnknownExercise(LookupError):
+    def __init__(self, exercise_id: str, known: list[str]) -> None:
+        self.exercise_id = exercise_id
+        super().__init__(
+            f"unknown exercise {exercise_id!r}; known exercises: {', '.join(sorted(known))}"
+        )

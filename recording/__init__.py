@@ -1,0 +1,1 @@
+"""The project's session recording format (``recording/format.py``)."""

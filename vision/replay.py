@@ -1,0 +1,115 @@
+"""Landmark replay: recorded pose sequences played without a camera or model.
+
+Two formats: the project's own ``.screc`` recordings and the BlazePose JSON of the KERAAL
+low-back-pain dataset (``{"positions": {frame: {Joint_name: [x, y, z]}}}``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from recording.format import DeviceRecord, EventRecord, read_recording
+from vision.errors import RecordingError, SourceNotFound
+from vision.landmarks import INDEX, NUM_LANDMARKS
+from vision.pose import Pose
+
+KERAAL_FPS = 30.0  # the dataset's videos and Kinect stream run at 30 Hz
+
+
+class PoseReplay:
+    """Plays a pose sequence in order. ``Pose.timestamp`` is the time within the recording."""
+
+    def __init__(
+        self,
+        poses: list[Pose],
+        fps: float,
+        name: str,
+        device: list[DeviceRecord] | None = None,
+        events: list[EventRecord] | None = None,
+        header: dict | None = None,
+    ) -> None:
+        if not poses:
+            raise RecordingError(f"{name}: the recording holds no pose frames")
+        self.poses = poses
+        self.fps = fps
+        self.name = name
+        self.device = device or []
+        self.events = events or []
+        self.header = header or {}
+        self._i = 0
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    def read(self) -> Pose | None:
+        if self._i >= len(self.poses):
+            return None
+        pose = self.poses[self._i]
+        self._i += 1
+        return pose
+
+    def rewind(self) -> None:
+        self._i = 0
+
+    def close(self) -> None:
+        self._i = len(self.poses)
+
+
+def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
+    """Read a KERAAL BlazePose JSON file into poses. Visibility is 1 (the file has none);
+    world landmarks are NaN (the file has only image-normalised coordinates)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceNotFound(f"recording not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+        positions = data["positions"]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordingError(f"{path}: not valid JSON ({exc})") from None
+    except (KeyError, TypeError):
+        raise RecordingError(
+            f'{path}: expected a BlazePose JSON object with a "positions" key'
+        ) from None
+    if not isinstance(positions, dict) or not positions:
+        raise RecordingError(f'{path}: "positions" must map frame numbers to joints, found none')
+    try:
+        frames = sorted(positions.items(), key=lambda kv: float(kv[0]))
+    except ValueError:
+        raise RecordingError(f'{path}: frame keys must be numbers like "1.0"') from None
+    poses: list[Pose] = []
+    for i, (key, joints) in enumerate(frames):
+        image = np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
+        if not isinstance(joints, dict):
+            raise RecordingError(f"{path}: frame {key}: expected an object of joints")
+        for joint, xyz in joints.items():
+            idx = INDEX.get(joint.lower())
+            if idx is None:
+                continue
+            if not (isinstance(xyz, list) and len(xyz) == 3):
+                raise RecordingError(f"{path}: frame {key}, joint {joint}: expected [x, y, z]")
+            image[idx, :3] = xyz
+            image[idx, 3] = 1.0
+        world = np.full((NUM_LANDMARKS, 3), np.nan, dtype=np.float32)
+        detected = bool(np.isfinite(image[:, 0]).any())
+        poses.append(Pose(i / fps, image, world, detected=detected))
+    return poses
+
+
+def open_replay(path: str | Path) -> PoseReplay:
+    """A ``.screc`` recording or a KERAAL BlazePose ``.json`` file."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceNotFound(f"recording not found: {path}")
+    if path.suffix == ".json":
+        return PoseReplay(load_keraal(path), KERAAL_FPS, path.name)
+    rec = read_recording(path)
+    fps = rec.fps if math.isfinite(rec.fps) and rec.fps > 0 else 30.0
+    return PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header)
+
+
+def is_replay_path(spec: str) -> bool:
+    return spec.endswith((".screc", ".json"))
