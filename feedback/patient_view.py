@@ -157,6 +157,8 @@ class PatientView:
         self._frame_src: np.ndarray | None = None
         self._frame_key: tuple | None = None
         self._frame_surf: pygame.Surface | None = None
+        self._rgb32: pygame.Surface | None = None
+        self._scaled: pygame.Surface | None = None
         self._fit: tuple[float, float, float] | None = None  # centre x, centre y, span
         self._shade: dict[tuple[int, int], pygame.Surface] = {}
 
@@ -177,7 +179,7 @@ class PatientView:
         return self.layout_for(size).pause_button.collidepoint(pos)
 
     def close(self) -> None:
-        self._frame_surf = None
+        self._frame_surf = self._rgb32 = self._scaled = None
         self._frame_src = None
         self._shade.clear()
 
@@ -288,12 +290,22 @@ class PatientView:
         )
 
     def _frame_surface(self, frame: np.ndarray, r: pygame.Rect) -> pygame.Surface:
+        """The camera image scaled to ``r``; redone only when a new image arrives."""
         key = (r.size, self.mirror)
         if frame is not self._frame_src or key != self._frame_key:
             arr = np.ascontiguousarray(frame[:, :, :3], dtype=np.uint8)
-            src = pygame.image.frombuffer(arr.tobytes(), (arr.shape[1], arr.shape[0]), "RGB")
-            surf = pygame.transform.smoothscale(src, r.size)
-            self._frame_surf = pygame.transform.flip(surf, True, False) if self.mirror else surf
+            size = (arr.shape[1], arr.shape[0])
+            src = pygame.image.frombuffer(arr, size, "RGB")
+            # smoothscale is about 3x faster from 32-bit pixels than from packed 24-bit ones.
+            if self._rgb32 is None or self._rgb32.get_size() != size:
+                self._rgb32 = pygame.Surface(size, 0, 32)
+            self._rgb32.blit(src, (0, 0))
+            if self._scaled is None or self._scaled.get_size() != r.size:
+                self._scaled = pygame.Surface(r.size, 0, 32)
+            pygame.transform.smoothscale(self._rgb32, r.size, self._scaled)
+            self._frame_surf = (
+                pygame.transform.flip(self._scaled, True, False) if self.mirror else self._scaled
+            )
             self._frame_src, self._frame_key = frame, key
         return self._frame_surf
 
