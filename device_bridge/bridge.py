@@ -344,16 +344,18 @@ class DeviceBridge:
             self._ignored += 1  # a host->machine frame, e.g. our own echoed by a loopback
             return
         self._last_frame_t = now
-        if self._last_seq is None or t == p.FrameType.HELLO:
-            delta = 1  # a hello may follow a reboot, which restarts the machine's counter
-        else:
-            delta = (f.seq - self._last_seq) % p.SEQ_MODULO
-            if delta == 0 or delta >= p.SEQ_MODULO // 2:
-                self._dropped_backwards += 1  # a repeat or an old frame: never pass it on
-                return
-            if delta > 1:
-                self._seq_gaps += 1
-                self._lost_frames += delta - 1
+        delta = None if self._last_seq is None else (f.seq - self._last_seq) % p.SEQ_MODULO
+        if delta is None or (t == p.FrameType.HELLO and not 0 < delta < p.SEQ_MODULO // 2):
+            # A new connection, or a hello after a reboot restarted the machine's counter:
+            # go on in a fresh block of 65536, so seq keeps rising and seq % 65536 is still
+            # the number on the wire.
+            delta = (-self._seq_total - 1) % p.SEQ_MODULO + 1 + f.seq
+        elif delta == 0 or delta >= p.SEQ_MODULO // 2:
+            self._dropped_backwards += 1  # a repeat or an old frame: never pass it on
+            return
+        elif delta > 1:
+            self._seq_gaps += 1
+            self._lost_frames += delta - 1
         self._last_seq = f.seq
         self._seq_total += delta
         if t == p.FrameType.SAMPLE:

@@ -12,8 +12,10 @@ STATES = ("connecting", "ok", "reconnecting", "not_responding", "closed")
 class DeviceSample:
     """One machine sample, calibrated.
 
-    ``seq``: the bridge's sample counter; it never goes backwards, also across reconnects,
-    and skips where frames were lost. ``device_time_s``: the machine's clock since its boot.
+    ``seq``: the machine's frame number, unwrapped; it never goes backwards, also across
+    reconnects, and ``seq % 65536`` is the number on the wire. It skips over the machine's
+    other frames (heartbeats, answers) and over lost frames.
+    ``device_time_s``: the machine's clock since its boot.
     ``host_time_s``: the same instant on the host's ``time.monotonic()`` clock, comparable with
     camera frame timestamps. ``extra``: channels after angle and force, in HELLO order.
     """
