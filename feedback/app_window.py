@@ -25,6 +25,15 @@ from feedback.therapist_view import TherapistView
 from session.snapshot import Snapshot
 
 PATIENT, THERAPIST = "patient", "therapist"
+_INPUT_EVENTS = frozenset(
+    (
+        pygame.KEYDOWN,
+        pygame.MOUSEBUTTONDOWN,
+        pygame.FINGERDOWN,
+        pygame.MOUSEWHEEL,
+        pygame.MOUSEMOTION,
+    )
+)
 
 
 def open_display(size: tuple[int, int] = (1280, 720), kiosk: bool = False) -> pygame.Surface:
@@ -130,7 +139,8 @@ class Screen:
 
     def handle_event(self, event: pygame.event.Event) -> list[Intent]:
         if self.kiosk is not None:
-            self.kiosk.touch()
+            if event.type in _INPUT_EVENTS:
+                self.kiosk.touch()  # window and system events are not a person at the kiosk
             if self.showing_kiosk:
                 return self._kiosk_event(event)
             if event.type == pygame.QUIT or (

@@ -239,3 +239,11 @@ def test_source_loss_in_session_draws_the_banner(screen):
     screen.draw(surf)
     banner = screen.patient.layout_for(SIZE).status_banner
     assert tuple(surf.get_at((banner.right - 6, banner.centery)))[:3] == style.YELLOW
+
+
+def test_window_events_do_not_keep_a_session_alive(screen, clock):
+    type_keys(screen, "4711")
+    clock.now += 59
+    screen.handle_event(pygame.event.Event(pygame.WINDOWEXPOSED))
+    clock.now += 2
+    assert screen.update(patient_snapshot(person=False)) == [EndSession("idle")]
