@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
+# FFmpeg's own log lines ("moov atom not found") would bury our one-line errors.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import cv2  # noqa: E402
 import numpy as np
 
 from vision.errors import CameraUnavailable, NotAVideo, SourceNotFound

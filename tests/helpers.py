@@ -1,0 +1,46 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = (ROOT / ".." / "shared" / "testdata").resolve()
+
+
+def shared_data(relative: str) -> Path:
+    """A file from ../shared/testdata; skips the test when the shared data is not there."""
+    path = TESTDATA / relative
+    if not path.exists():
+        pytest.skip(f"shared test data missing: {path}")
+    return path
+
+
+def run_main(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "SDL_VIDEODRIVER": "dummy",
+        "SDL_AUDIODRIVER": "dummy",
+        "GLOG_minloglevel": "2",
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_summary(tmp_path: Path, *args: str, name: str = "summary.json") -> dict:
+    out = tmp_path / name
+    proc = run_main(*args, "--headless", "--summary-json", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(out.read_text())

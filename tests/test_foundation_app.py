@@ -1,0 +1,124 @@
+"""main.py end to end: the real model on real recordings, bad inputs, one drawn frame."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.helpers import run_main, run_summary, shared_data
+
+# Ground truth: 7 reps with the bottoms near these frames (60 fps).
+SQUAT_BOTTOMS = (50, 160, 274, 382, 493, 605, 715)
+
+
+@pytest.fixture(scope="module")
+def squat_summary(tmp_path_factory, squat_video):
+    tmp = tmp_path_factory.mktemp("squat")
+    return run_summary(tmp, "--source", str(squat_video), "--exercise", "squat")
+
+
+def test_squat_video_counts_seven_reps_through_main(squat_summary):
+    s = squat_summary
+    assert s["exercise"] == "squat"
+    assert s["rep_count"] == 7
+    assert s["frames"] == 787 and s["frames_with_pose"] >= 780
+    assert s["pose_fps"] > 0
+    for rep, bottom in zip(s["reps"], SQUAT_BOTTOMS, strict=True):
+        assert rep["start_s"] < bottom / 60.0 < rep["end_s"]
+        # The knee swings about 45 deg to 166 deg.
+        assert 35.0 < rep["min_angle_deg"] < 65.0
+        assert 145.0 < rep["max_angle_deg"] < 180.0
+        assert rep["counted"] and rep["faults"] == []
+
+
+def test_multi_person_backlit_demo_runs_without_nonsense(tmp_path):
+    video = shared_data("sports2d_demo/demo.mp4")
+    s = run_summary(tmp_path, "--source", str(video), "--exercise", "squat")
+    assert 225 <= s["frames"] <= 232  # 7.7 s at 30 fps
+    for rep in s["reps"] + s["partials"]:
+        for key in ("min_angle_deg", "max_angle_deg"):
+            assert math.isnan(rep[key]) or 0.0 <= rep[key] <= 180.0
+
+
+def _one_line_error(proc, *fragments):
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_file_is_one_clear_line_and_exit_2(tmp_path):
+    proc = run_main("--source", str(tmp_path / "nope.mp4"), "--headless")
+    _one_line_error(proc, "nope.mp4", "no such file")
+
+
+def test_text_file_posing_as_video_is_rejected(tmp_path):
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("not a video at all\n")
+    proc = run_main("--source", str(fake), "--headless")
+    _one_line_error(proc, "cannot decode", "clip.mp4")
+
+
+def test_unknown_exercise_lists_the_known_ones(squat_video):
+    proc = run_main("--source", str(squat_video), "--exercise", "moonwalk", "--headless")
+    _one_line_error(proc, "unknown exercise 'moonwalk'", "squat")
+
+
+def test_bad_option_value_is_one_line(squat_video):
+    proc = run_main("--source", str(squat_video), "--max-frames", "zero", "--headless")
+    _one_line_error(proc, "--max-frames")
+
+
+def test_bundled_recording_runs_without_camera(tmp_path):
+    s = run_summary(tmp_path, "--max-frames", "60")
+    assert s["source"].endswith("keraal_flank_stretch.screc")
+    assert s["frames"] == 60 and s["frames_with_pose"] == 60
+
+
+def test_window_draws_the_skeleton_of_a_real_pose():
+    """One frame of the real loop on the KERAAL replay, drawn on a real pygame surface."""
+    import pygame
+
+    from app.inputs import choose_input
+    from app.loop import Runner, RunOptions
+    from exercises.library import get_exercise
+    from feedback.app_window import Screen
+
+    choice = choose_input(str(shared_data("keraal_lbp/draw_skeleton/dataSampleKeraal/"
+                                          "G3-BP-ELK-P1T1-Unknown-C-0.json")))  # fmt: skip
+    runner = Runner(RunOptions(choice, get_exercise("squat"), headless=True))
+    try:
+        while runner.stats.poses < 20:
+            runner.pump(0.5)
+        snap = runner.snapshot()
+    finally:
+        runner.close()
+    pygame.init()
+    surface = pygame.Surface((1280, 720))
+    screen = Screen((1280, 720), mirror=False)
+    screen.update(snap)
+    screen.draw(surface)
+    area = screen.patient.layout_for((1280, 720)).image_area
+    pts = screen.patient.landmark_pixels(snap, area)
+    background = surface.get_at((area.x + 2, area.bottom - 3))[:3]
+    # Midpoints of the thighs and upper arms: skeleton colour, not the canvas.
+    hits = 0
+    for a, b in ((23, 25), (24, 26), (11, 13), (12, 14)):
+        x, y = (pts[a] + pts[b]) / 2
+        if surface.get_at((round(x), round(y)))[:3] != background:
+            hits += 1
+    assert hits == 4
+    assert np.isfinite(snap.landmarks).all()
+    screen.close()
+    pygame.quit()
+
+
+def test_summary_json_has_the_documented_fields(squat_summary):
+    for key in ("exercise", "frames", "frames_with_pose", "pose_fps", "rep_count", "reps"):
+        assert key in squat_summary
+    assert {"start_s", "end_s", "min_angle_deg", "max_angle_deg"} <= set(squat_summary["reps"][0])
+    json.dumps(squat_summary)
