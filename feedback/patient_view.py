@@ -161,6 +161,7 @@ class PatientView:
         self._scaled: pygame.Surface | None = None
         self._fit: tuple[float, float, float] | None = None  # centre x, centre y, span
         self._shade: dict[tuple[int, int], pygame.Surface] = {}
+        self._static: tuple[PatientLayout, pygame.Surface] | None = None
 
     # lifecycle -------------------------------------------------------------------------
     def update(self, snapshot: Snapshot) -> None:
@@ -181,11 +182,12 @@ class PatientView:
     def close(self) -> None:
         self._frame_surf = self._rgb32 = self._scaled = None
         self._frame_src = None
+        self._static = None
         self._shade.clear()
 
     def draw(self, surface: pygame.Surface) -> None:
         lay = self.layout_for(surface.get_size())
-        surface.fill(style.BACKGROUND)
+        surface.blit(self._static_layer(lay), (0, 0))
         snap = self._snap
         if snap is None:
             style.text(
@@ -205,6 +207,21 @@ class PatientView:
         self._draw_source_banner(surface, lay, snap)
         if snap.safety_stop:
             self._draw_safety(surface, lay, snap)
+
+    def _static_layer(self, lay: PatientLayout) -> pygame.Surface:
+        """Background and panels, drawn once per layout: rounded panels are the costliest
+        part of a frame and never change."""
+        if self._static is None or self._static[0] is not lay:
+            bg = pygame.Surface(lay.size)
+            bg.fill(style.BACKGROUND)
+            pygame.draw.rect(bg, style.PANEL, lay.top_bar)
+            pygame.draw.rect(bg, (6, 7, 9), lay.image_area)
+            boxes = (lay.reps_box, lay.range_box, lay.load_box, lay.tempo_box, lay.hold_box)
+            for b in (*boxes, lay.cue_box):
+                if b is not None:
+                    style.panel(bg, b)
+            self._static = (lay, bg)
+        return self._static[1]
 
     # mapping ---------------------------------------------------------------------------
     def _aspect(self, snap: Snapshot) -> float:
@@ -250,7 +267,6 @@ class PatientView:
 
     # parts -----------------------------------------------------------------------------
     def _draw_top(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
-        pygame.draw.rect(surface, style.PANEL, lay.top_bar)
         m = lay.pause_button.y
         style.text(
             surface,
@@ -311,7 +327,6 @@ class PatientView:
 
     def _draw_image(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
         area = lay.image_area
-        pygame.draw.rect(surface, (6, 7, 9), area)
         if snap.frame is not None:
             r = image_rect(area, (snap.frame.shape[1], snap.frame.shape[0]))
             surface.blit(self._frame_surface(snap.frame, r), r)
@@ -515,7 +530,6 @@ class PatientView:
         t = lay.title_size
         # reps and sets
         b = lay.reps_box
-        style.panel(surface, b)
         pad = max(8, round(b.w * 0.05))
         style.text(surface, "Reps", t, style.TEXT_DIM, (b.x + pad, b.y + pad * 0.8))
         reps = f"{snap.rep_count}" + (f" / {snap.reps_target}" if snap.reps_target else "")
@@ -538,7 +552,6 @@ class PatientView:
         )
         # range of motion
         b = lay.range_box
-        style.panel(surface, b)
         p = snap.range_progress
         value = f"{p:.0%}" if math.isfinite(p) else "--"
         colour = (
@@ -553,7 +566,6 @@ class PatientView:
         # load
         if lay.load_box is not None:
             b = lay.load_box
-            style.panel(surface, b)
             f = snap.force_n
             colour = (
                 widgets.load_fill_colour(f, snap.load_band_n, snap.load_limit_n)
@@ -566,13 +578,11 @@ class PatientView:
             )
         # tempo
         b = lay.tempo_box
-        style.panel(surface, b)
         phase = {"up": "Up", "down": "Down", "hold": "Hold"}.get(snap.tempo_phase, "")
         self._box_title(surface, b, "Tempo", phase, t, style.SKY_BLUE)
         widgets.tempo_guide(surface, lay.tempo_bar, snap.tempo_position)
         # hold
         b = lay.hold_box
-        style.panel(surface, b)
         if snap.hold_target_s > 0:
             held = min(snap.hold_s, 999.0)
             done = held >= snap.hold_target_s
@@ -590,7 +600,6 @@ class PatientView:
 
     def _draw_cue(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
         b = lay.cue_box
-        style.panel(surface, b)
         cue = snap.cue
         if cue is None:
             return

@@ -121,12 +121,14 @@ class TherapistView:
         self.selected = 0
         self._clock = clock
         self._draw_times: deque[float] = deque(maxlen=120)
+        self._static: tuple[TherapistLayout, pygame.Surface] | None = None
 
     def update(self, snapshot: Snapshot) -> None:
         self._snap = snapshot
 
     def close(self) -> None:
         self._draw_times.clear()
+        self._static = None
 
     def layout_for(self, size: tuple[int, int]) -> TherapistLayout:
         if self._layout is None or self._layout.size != tuple(size):
@@ -171,14 +173,24 @@ class TherapistView:
                     self.selected = i
         return []
 
+    def _static_layer(self, lay: TherapistLayout) -> pygame.Surface:
+        """Background and panels, drawn once per layout."""
+        if self._static is None or self._static[0] is not lay:
+            bg = pygame.Surface(lay.size)
+            bg.fill(style.BACKGROUND)
+            pygame.draw.rect(bg, style.PANEL, lay.top_bar)
+            for r in (lay.traces, lay.rules, lay.status, lay.targets, lay.reps):
+                style.panel(bg, r)
+            self._static = (lay, bg)
+        return self._static[1]
+
     # drawing ---------------------------------------------------------------------------
     def draw(self, surface: pygame.Surface) -> None:
         self._draw_times.append(self._clock())
         lay = self.layout_for(surface.get_size())
-        surface.fill(style.BACKGROUND)
+        surface.blit(self._static_layer(lay), (0, 0))
         snap = self._snap
         ts = lay.text_size
-        pygame.draw.rect(surface, style.PANEL, lay.top_bar)
         if snap is None:
             style.text(
                 surface, "Waiting for a session", ts, style.TEXT_DIM, lay.top_bar.center, "center"
@@ -216,7 +228,6 @@ class TherapistView:
         self._draw_reps(surface, lay, snap)
 
     def _draw_traces(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
-        style.panel(surface, lay.traces)
         traces = snap.traces[:3]
         if not traces:
             style.text(
@@ -310,7 +321,6 @@ class TherapistView:
 
     def _draw_rules(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
         r = lay.rules
-        style.panel(surface, r)
         ts, rh = lay.text_size, lay.row_h
         cols = (r.x + 12, r.x + 12 + rh, r.x + r.w * 0.52, r.x + r.w * 0.72)
         y = r.y + 8
@@ -350,7 +360,6 @@ class TherapistView:
 
     def _draw_status(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
         r = lay.status
-        style.panel(surface, r)
         ts, rh = lay.text_size, lay.row_h
         y = r.y + 8
         for src in (snap.camera, snap.machine):
@@ -369,7 +378,6 @@ class TherapistView:
 
     def _draw_targets(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
         r = lay.targets
-        style.panel(surface, r)
         ts = lay.text_size
         style.text(
             surface,
@@ -402,7 +410,6 @@ class TherapistView:
 
     def _draw_reps(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
         r = lay.reps
-        style.panel(surface, r)
         ts, rh = lay.text_size, lay.row_h
         cols = [r.x + 12 + r.w * f for f in (0.0, 0.12, 0.34, 0.55, 0.7)]
         y = r.y + 8
