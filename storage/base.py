@@ -3,6 +3,7 @@ clinic with several kiosks is meant to implement the same methods later."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from abc import ABC, abstractmethod
@@ -11,6 +12,7 @@ from types import TracebackType
 
 import numpy as np
 
+from storage.errors import StorageError
 from storage.records import (
     Assessment,
     Calibration,
@@ -125,7 +127,9 @@ class SessionWriter(ABC):
             return
         if exc_type is None:
             self.finish()
-        else:
+            return
+        # Keep the original error if this fails too; the next open marks it interrupted.
+        with contextlib.suppress(StorageError):
             self.abandon(f"error: {exc_type.__name__}")
 
     @property

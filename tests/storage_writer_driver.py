@@ -1,7 +1,8 @@
 """Records a session slowly through the SessionWriter API, for crash tests.
 
-Prints ``session ID`` once started and ``rep N`` after rep N is committed (flushed), so a test
-that kills this process knows exactly what was committed. Usage:
+Prints ``session ID`` once started, ``writing N`` just before rep N is handed to the writer
+and ``rep N`` once it is committed (each line flushed), so a test that kills this process knows
+what was committed and whether the kill fell inside the rep's write. Usage:
 
     python tests/storage_writer_driver.py --db FILE --patient CODE [--reps N] [--delay S]
 """
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             counted=True,
             faults=("machine.jerk",) if i % 5 == 0 else (),
         )
+        print(f"writing {i}", flush=True)
         writer.add_rep(rep, hold_s=1.0, peak_force_n=100.0 + math.sin(i) * 10)
         print(f"rep {i}", flush=True)
         t += 5.0

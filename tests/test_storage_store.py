@@ -110,6 +110,38 @@ def test_trace_downsampling_keeps_a_one_sample_spike() -> None:
     assert vd.max() == 500.0 and td[np.argmax(vd)] == t[31_234]
 
 
+def _naive_downsample(t: np.ndarray, v: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: one bucket at a time (t non-decreasing)."""
+    bucket = np.floor((t - t[0]) * rate).astype(np.int64)
+    groups = [np.flatnonzero(bucket == b) for b in np.unique(bucket)]
+    if len(groups) * 2 >= len(t):
+        return t, v.astype(np.float32)
+    keep: set[int] = set()
+    for g in groups:
+        if np.isnan(v[g]).all():
+            keep.add(int(g[0]))
+        else:
+            keep |= {int(g[np.nanargmin(v[g])]), int(g[np.nanargmax(v[g])])}
+    idx = np.array(sorted(keep))
+    return t[idx], v[idx].astype(np.float32)
+
+
+def test_trace_downsampling_matches_the_reference() -> None:
+    rng = np.random.default_rng(11)
+    for case in range(40):
+        n = int(rng.integers(1, 3000))
+        t = np.cumsum(rng.uniform(0.0, 0.02, n))
+        v = np.round(rng.normal(0.0, 3.0, n))  # rounding makes ties
+        v[rng.random(n) < 0.1] = np.nan
+        if case % 5 == 0:
+            v[: n // 2] = np.nan  # whole buckets missing
+        rate = float(rng.choice([1.0, 5.0, 25.0, 100.0]))
+        got_t, got_v = downsample(t, v, rate)
+        ref_t, ref_v = _naive_downsample(t, v, rate)
+        np.testing.assert_array_equal(got_t, ref_t, err_msg=f"case {case}")
+        np.testing.assert_array_equal(got_v, ref_v, err_msg=f"case {case}")
+
+
 def test_context_manager_marks_a_failed_session_interrupted(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.sqlite") as store:
         with pytest.raises(RuntimeError), store.begin_session("P-1", "squat") as w:
