@@ -71,7 +71,7 @@ class SQLiteStore(Store):
 
         An existing file is never recreated or overwritten: if it is not a readable
         SpineCoach database, ``CorruptDatabase`` says so and the file stays byte-identical."""
-        self._path = Path(path).expanduser().absolute()
+        self._path = Path(os.path.realpath(Path(path).expanduser()))
         p = str(self._path)
         if self._path.is_dir():
             raise StorageError(f"{p} is a folder; expected a database file path", path=p)

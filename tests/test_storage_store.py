@@ -29,8 +29,9 @@ from storage.traces import downsample
 
 
 def _rep(i: int, *, faults: tuple[str, ...] = (), counted: bool = True) -> RepView:
-    return RepView(i, 5.0 * i, 5.0 * i + 4.5, 90.0 - i, 170.0, 0.8 + i / 100, 4.5, i % 2 == 1,
-                   counted, faults)  # fmt: skip
+    return RepView(
+        i, 5.0 * i, 5.0 * i + 4.5, 90.0 - i, 170.0, 0.8 + i / 100, 4.5, i % 2 == 1, counted, faults
+    )
 
 
 def _committed_reps(db: Path) -> int:
@@ -71,8 +72,11 @@ def test_session_round_trip(tmp_path: Path) -> None:
         kept = w.add_trace("machine angle", "deg", t, np.sin(t), max_rate_hz=10)
         w.add_pain_score(4, moment="after")
         info = w.finish(SessionSummary(end_reason="safety_stop", notes="stopped at 12 s"))
-        assert (info.status, info.end_reason, info.notes) == ("finished", "safety_stop",
-                                                              "stopped at 12 s")  # fmt: skip
+        assert (info.status, info.end_reason, info.notes) == (
+            "finished",
+            "safety_stop",
+            "stopped at 12 s",
+        )
         with pytest.raises(StorageError, match="already finished"):
             w.add_rep(_rep(3))
 
@@ -161,15 +165,23 @@ def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: P
         w.add_rep(_rep(1))
         live = store.begin_session("P-1", "squat")  # still being written by this process
         other = store.begin_session("P-1", "squat")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE sessions SET status = 'active' WHERE id IN (?, ?, ?)",
-                 (w.session_id, live.session_id, other.session_id))  # fmt: skip
-    conn.execute("UPDATE sessions SET writer_pid = ? WHERE id = ?",
-                 (int(dead.stdout), w.session_id))  # fmt: skip
-    conn.execute("UPDATE sessions SET writer_host = 'kiosk-elsewhere' WHERE id = ?",
-                 (other.session_id,))  # fmt: skip
+    conn.execute(
+        "UPDATE sessions SET status = 'active' WHERE id IN (?, ?, ?)",
+        (w.session_id, live.session_id, other.session_id),
+    )
+    conn.execute(
+        "UPDATE sessions SET writer_pid = ? WHERE id = ?", (int(dead.stdout), w.session_id)
+    )
+    conn.execute(
+        "UPDATE sessions SET writer_host = 'kiosk-elsewhere' WHERE id = ?", (other.session_id,)
+    )
     conn.commit()
     conn.close()
     with open_store(db) as store:
@@ -200,10 +212,19 @@ def test_therapist_data_round_trip(tmp_path: Path) -> None:
         assert p.display_name == "Ann Example"
         items = store.save_programme(
             "LBP-001",
-            [ProgrammeItem("lumbar_extension", sets=2, reps=20, tempo_s=4.8,
-                           load_band_n=(60.0, 120.0), range_target_deg=54.0, norm_rom_deg=72.0)],
+            [
+                ProgrammeItem(
+                    "lumbar_extension",
+                    sets=2,
+                    reps=20,
+                    tempo_s=4.8,
+                    load_band_n=(60.0, 120.0),
+                    range_target_deg=54.0,
+                    norm_rom_deg=72.0,
+                )
+            ],
             name="block 1",
-        )  # fmt: skip
+        )
         assert items[0].id is not None and items[0].load_band_n == (60.0, 120.0)
         store.save_programme("LBP-001", [ProgrammeItem("squat", sets=3, reps=10)])
         assert [i.exercise_id for i in store.programme("LBP-001")] == ["squat"]
