@@ -7,7 +7,6 @@ readings every display frame) and takes one immutable ``Snapshot`` per display f
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -31,6 +30,7 @@ from session.snapshot import (
     Trace,
 )
 from session.targets import PatientProfile, Targets, resolve_targets
+from session.traces import TraceBuffer
 from vision.landmarks import SKELETON
 from vision.pose import Pose
 
@@ -124,8 +124,8 @@ class SessionEngine:
         self._hold_start = math.nan
         self._rep_started = math.nan
         self._safety_cue: str | None = None
-        self._signal_trace: deque[tuple[float, float]] = deque(maxlen=4000)
-        self._force_trace: deque[tuple[float, float]] = deque(maxlen=4000)
+        self._signal_trace = TraceBuffer()
+        self._force_trace = TraceBuffer()
         self._now = 0.0
         self.set_reps = 0
         if self.config.open_ended:
@@ -214,7 +214,7 @@ class SessionEngine:
         if angles.size == 0:
             return
         self._force = float(forces[-1])
-        self._force_trace.append((t, self._force))
+        self._force_trace.append(t, self._force)
         if self.exercise.signal.source == "machine":
             self._signal = float(angles[-1])
             self._drive(t, angles)
@@ -240,7 +240,7 @@ class SessionEngine:
 
     def _person_in_view(self, vis: np.ndarray) -> bool:
         lms = list(self.measures.signal_landmarks())
-        return not lms or bool(np.all(np.nan_to_num(vis[lms]) >= 0.5))
+        return not lms or bool(np.all(vis[lms] >= 0.5))  # NaN compares False: not in view
 
     def _advance(self, t: float) -> None:
         """Phase timers and person-in-view checks."""
@@ -271,7 +271,7 @@ class SessionEngine:
         """Range, reps, holds and faults on the driving signal's samples of this frame."""
         finite = values[np.isfinite(values)]
         if finite.size:
-            self._signal_trace.append((t, float(finite[-1])))
+            self._signal_trace.append(t, float(finite[-1]))
         if self.phases.phase != Phase.WORKING:
             return
         rom = self.rom.update(values)
@@ -434,10 +434,10 @@ class SessionEngine:
                     worst[s] = RuleStatus(st)
         return tuple(worst)
 
-    def _trace(self, label: str, unit: str, buf: deque[tuple[float, float]], now: float) -> Trace:
-        pts = [p for p in buf if now - p[0] <= TRACE_S]
-        arr = np.array(pts, dtype=np.float64).reshape(-1, 2)
-        return Trace(label, unit, arr[:, 0], arr[:, 1])
+    @staticmethod
+    def _trace(label: str, unit: str, buf: TraceBuffer, now: float) -> Trace:
+        t, v = buf.window(now, TRACE_S)
+        return Trace(label, unit, t, v)
 
     def snapshot(
         self,

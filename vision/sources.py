@@ -11,7 +11,7 @@ from pathlib import Path
 # FFmpeg's own log lines ("moov atom not found") would bury our one-line errors.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-import cv2  # noqa: E402
+import cv2
 import numpy as np
 
 from vision.errors import CameraUnavailable, NotAVideo, SourceNotFound
