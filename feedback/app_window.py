@@ -10,19 +10,22 @@ Esc asks for the therapist PIN instead).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pygame
 
-from feedback import kiosk_view
+from feedback import kiosk_view, style
 from feedback.audio import Audio, SoundCues
 from feedback.intents import EndSession, Intent, Pause, Quit, Resume
 from feedback.kiosk import BACK, CANCEL, OK, Kiosk, KioskState, PinPurpose
 from feedback.patient_view import PatientView
 from feedback.therapist_view import TherapistView
 from session.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 PATIENT, THERAPIST = "patient", "therapist"
 _INPUT_EVENTS = frozenset(
@@ -70,6 +73,7 @@ class Screen:
         self.therapist = TherapistView(clock)
         self._cues = SoundCues(audio) if audio is not None else None
         self._snap: Snapshot | None = None
+        self._draw_failed = False
 
     # lifecycle -------------------------------------------------------------------------
     @property
@@ -96,6 +100,31 @@ class Screen:
 
     def draw(self, surface: pygame.Surface) -> None:
         self.size = surface.get_size()
+        if self.kiosk is None:
+            self._draw(surface)  # at a desk a traceback is what a developer wants to see
+            return
+        try:
+            self._draw(surface)
+        except Exception:
+            # Unattended kiosk: a bad frame must not end on a traceback. Log it (once per
+            # run of failures) and show a neutral notice; the next good snapshot recovers.
+            if not self._draw_failed:
+                log.exception("drawing failed; showing the fallback screen")
+            self._draw_failed = True
+            surface.fill(style.BACKGROUND)
+            h = surface.get_height()
+            style.text(
+                surface,
+                "One moment please...",
+                h * 0.07,
+                style.TEXT,
+                surface.get_rect().center,
+                "center",
+            )
+        else:
+            self._draw_failed = False
+
+    def _draw(self, surface: pygame.Surface) -> None:
         if self.showing_kiosk:
             kiosk_view.draw_kiosk(surface, self.kiosk)
         elif self.view == THERAPIST:
@@ -150,6 +179,8 @@ class Screen:
                 return []
         elif event.type == pygame.QUIT:
             return [Quit()]
+        if event.type == pygame.MOUSEBUTTONDOWN and getattr(event, "touch", False):
+            return []  # SDL's mouse copy of a touch; the FINGERDOWN is handled instead
         pos = self._pointer(event)
         if event.type == pygame.KEYDOWN:
             if event.key == pygame.K_t:

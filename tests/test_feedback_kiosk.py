@@ -247,3 +247,20 @@ def test_window_events_do_not_keep_a_session_alive(screen, clock):
     screen.handle_event(pygame.event.Event(pygame.WINDOWEXPOSED))
     clock.now += 2
     assert screen.update(patient_snapshot(person=False)) == [EndSession("idle")]
+
+
+def test_a_broken_frame_shows_a_notice_not_a_traceback(screen, caplog):
+    type_keys(screen, "4711")
+    bad = Snapshot(t=1.0, exercise_id="x", exercise_name="X", phase="working",
+                   frame=np.zeros((4,), dtype=np.uint8))  # fmt: skip
+    screen.update(bad)
+    surf = pygame.Surface(SIZE)
+    screen.draw(surf)
+    assert "drawing failed" in caplog.text
+    # Only the notice: the centre holds type, the panels of the patient view are absent.
+    px = pygame.surfarray.array3d(surf)
+    assert (px.min(axis=2) > 200).sum() > 200
+    assert tuple(surf.get_at((SIZE[0] - 20, SIZE[1] // 2)))[:3] == style.BACKGROUND
+    screen.update(patient_snapshot())
+    screen.draw(surf)  # recovers with the next good snapshot
+    assert tuple(surf.get_at((SIZE[0] - 20, SIZE[1] // 2)))[:3] != style.BACKGROUND

@@ -146,3 +146,18 @@ def test_empty_snapshot_draws():
     draw(view)
     view.update(Snapshot(t=0.0, exercise_id="x", exercise_name="X", phase="setup"))
     draw(view)
+
+
+def test_touch_on_a_plus_button_counts_once():
+    screen = Screen(SIZE)
+    screen.update(snapshot())
+    screen.handle_event(key(pygame.K_t))
+    screen.draw(pygame.Surface(SIZE))
+    _, _, plus = therapist_layout(SIZE).target_buttons(1)[0]
+    finger = pygame.event.Event(
+        pygame.FINGERDOWN, x=plus.centerx / SIZE[0], y=plus.centery / SIZE[1]
+    )
+    mouse_copy = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=plus.center, button=1, touch=True)
+    assert screen.handle_event(finger) + screen.handle_event(mouse_copy) == [
+        AdjustTarget("range_target", 0.05)
+    ]
