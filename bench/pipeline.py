@@ -126,21 +126,22 @@ def main() -> int:
     if args.json:
         print(json.dumps(out))
         return 0
-    print(f"source: {out['source']} ({out['frames']} frames)")
-    print(
-        f"inference only   : {out['inference_only_fps']:7.2f} frames/s ({out['inference_ms_median']} ms/frame median)"
-    )
-    print(
-        f"full pipeline    : {out['pipeline_fps']:7.2f} frames/s   ratio {out['ratio']:.3f} (goal >= 0.90)"
-    )
-    print(
-        f"engine per frame : {out['engine_us_median']} us median, {out['engine_us_p95']} us p95 (smoothing, rules, reps, cues, snapshot)"
-    )
-    print(
-        f"paced at source fps, newest frame only: {out['paced_pose_fps']} poses/s, {out['paced_dropped_frames']} frames dropped"
-    )
-    print(f"capture -> result latency: {out['latency_ms_median']} ms median, {out['latency_ms_p95']} ms p95 "
-          f"(budget: inference + one display frame = {out['latency_budget_ms']} ms)")  # fmt: skip
+    o = out
+    lines = [
+        f"source: {o['source']} ({o['frames']} frames)",
+        f"inference only   : {o['inference_only_fps']:7.2f} frames/s "
+        f"({o['inference_ms_median']} ms/frame median)",
+        f"full pipeline    : {o['pipeline_fps']:7.2f} frames/s   ratio {o['ratio']:.3f} "
+        "(goal >= 0.90)",
+        f"engine per frame : {o['engine_us_median']} us median, {o['engine_us_p95']} us p95 "
+        "(smoothing, rules, reps, cues, snapshot)",
+        f"paced at source fps, newest frame only: {o['paced_pose_fps']} poses/s, "
+        f"{o['paced_dropped_frames']} frames dropped",
+        f"capture -> result latency: {o['latency_ms_median']} ms median, "
+        f"{o['latency_ms_p95']} ms p95 (budget: inference + one display frame = "
+        f"{o['latency_budget_ms']} ms)",
+    ]
+    print("\n".join(lines))
     return 0
 
 
