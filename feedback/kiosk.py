@@ -142,12 +142,13 @@ class Kiosk:
 
     def __init__(
         self,
-        guard: PinGuard,
+        guard: PinGuard | None = None,
         idle_timeout_s: float = 90.0,
         code_length: tuple[int, int] = (4, 8),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.guard = guard
+        """``guard`` defaults to the PIN file in the user's config folder."""
+        self.guard = guard if guard is not None else PinGuard(PinStore(), clock=clock)
         self.idle_timeout_s = idle_timeout_s
         self.code_length = code_length
         self._clock = clock

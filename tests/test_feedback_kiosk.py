@@ -264,3 +264,13 @@ def test_a_broken_frame_shows_a_notice_not_a_traceback(screen, caplog):
     screen.update(patient_snapshot())
     screen.draw(surf)  # recovers with the next good snapshot
     assert tuple(surf.get_at((SIZE[0] - 20, SIZE[1] // 2)))[:3] != style.BACKGROUND
+
+
+def test_default_pin_file_lives_in_the_user_config_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    k = Kiosk()
+    assert k.guard.store.path == tmp_path / "spinecoach" / "therapist_pin.json"
+    assert k.guard.check(PIN) == PinResult.NOT_SET  # no PIN yet: refused, nothing unlocked
+    k.guard.store.set_pin(PIN)
+    assert stat.S_IMODE(k.guard.store.path.parent.stat().st_mode) & 0o077 == 0
+    assert k.guard.check(PIN) == PinResult.OK
