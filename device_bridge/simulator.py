@@ -262,7 +262,9 @@ class SimulatedMachine:
     def _pace(self, now: float) -> None:
         """Hand bytes to the terminal no faster than the line's baud rate."""
         bps = self.baud / 10.0
-        self.credit = min(self.credit + (now - self.last_pace) * bps, bps * 0.004 + 64)
+        # A UART drains its buffer while the firmware is busy; a simulator process that the OS
+        # scheduled late may catch up to that, but never beyond what the buffer held.
+        self.credit = min(self.credit + (now - self.last_pace) * bps, self.tx_buffer)
         self.last_pace = now
         if not self.tx:
             self.credit = min(self.credit, 64.0)  # an idle UART does not bank time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from device_fixtures import wait_for
 
@@ -95,3 +97,34 @@ def test_open_device_with_a_url_gives_a_bridge_on_that_url():
     assert isinstance(bridge, DeviceBridge) and bridge.target == "loop://"
     assert bridge.limits == SafetyLimits(max_force_n=10)
     bridge.close()
+
+
+def _feed(bridge: DeviceBridge, ftype: int, seq: int, payload: bytes) -> None:
+    # Straight into the reader's frame handler: the wrap-around cases take hours on a wire.
+    from device_bridge.parser import Frame
+
+    bridge._handle(Frame(ftype, seq, payload), now=1000.0 + seq * 1e-6)
+
+
+def test_sequence_and_device_clock_wrap_around_without_gaps_or_going_back():
+    bridge = DeviceBridge("loop://")
+    bridge._connected = True
+    bridge._link.write = lambda data: None  # the handshake's START goes nowhere
+    channels = (p.Channel("angle", "deg", 0.01, -30, 90), p.Channel("force", "N", 0.1, 0, 3000))
+    hello = p.Hello((1, 0), "m", "S1", "f", 1000, channels)
+    _feed(bridge, p.FrameType.HELLO, 65528, p.encode_hello(hello))
+    t0 = (1 << 32) - 3000  # device clock 3 ms before its u32 microsecond wrap
+    seqs = [65529 + i for i in range(14)]
+    for i, seq in enumerate(seqs):
+        _feed(bridge, p.FrameType.SAMPLE, seq % 65536, p.encode_sample(t0 + 1000 * i, (i, 0)))
+    _feed(bridge, p.FrameType.SAMPLE, seqs[-1] % 65536, p.encode_sample(t0, (99, 0)))  # repeat
+    samples = bridge.drain()
+    assert [s.seq for s in samples] == seqs  # unwrapped: 65536 follows 65535
+    assert [round(s.angle_deg * 100) for s in samples] == list(range(14))
+    times = [s.device_time_s for s in samples]
+    assert all(b - a == pytest.approx(0.001) for a, b in itertools.pairwise(times))
+    st = bridge.status()
+    assert (st.seq_gaps, st.lost_frames, st.dropped_backwards) == (0, 0, 1)
+    _feed(bridge, p.FrameType.SAMPLE, (seqs[-1] + 4) % 65536, p.encode_sample(t0 + 20000, (1, 0)))
+    st = bridge.status()
+    assert (st.seq_gaps, st.lost_frames) == (1, 3)
