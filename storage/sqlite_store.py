@@ -22,7 +22,7 @@ from storage.records import (
     SessionInfo,
     SessionRecord,
 )
-from storage.sqlite_db import Db
+from storage.sqlite_db import Db, translate
 from storage.sqlite_read import load_session, pain_rows, session_info
 from storage.sqlite_writer import SQLiteSessionWriter, is_live, now_utc
 
@@ -62,6 +62,47 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _inspect(path: Path, timeout_s: float) -> int:
+    """Check the file on a read-only connection; return its schema version.
+
+    Read-only so that refusing a file cannot change it: a read-write connection would
+    checkpoint a leftover WAL journal into the file as it closes."""
+    p = str(path)
+    try:
+        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, timeout=timeout_s)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open {p}: {exc}", path=p) from None
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = user_version(conn)
+        n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+    except sqlite3.Error as exc:
+        raise translate(exc, p, "open the database", timeout_s) from None
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        found = "; ".join(line for r in problems for line in r.splitlines() if "***" not in line)
+        raise CorruptDatabase(
+            f"{p} is damaged (integrity check: {found}); it was left "
+            "untouched - restore it from a backup or move it aside",
+            path=p,
+        )
+    if app_id != APPLICATION_ID and (version != 0 or n_objects):
+        raise CorruptDatabase(
+            f"{p} is an SQLite database but not a SpineCoach one (application_id "
+            f"{app_id:#x}, expected {APPLICATION_ID:#x}); it was left untouched",
+            path=p,
+        )
+    if version > LATEST_VERSION:
+        raise SchemaTooNew(
+            f"{p} has schema version {version}, written by a newer SpineCoach; this one "
+            f"knows versions up to {LATEST_VERSION}. Update SpineCoach to open it.",
+            path=p,
+        )
+    return version
+
+
 class SQLiteStore(Store):
     def __init__(
         self, path: str | os.PathLike[str], *, timeout_s: float = 5.0, create: bool = True
@@ -91,6 +132,7 @@ class SQLiteStore(Store):
                     path=p,
                 )
             paths.create_private_file(self._path)
+        version = _inspect(self._path, timeout_s)
         uri = self._path.as_uri() + "?mode=rw"  # rw, never rwc: a vanished file is an error
         try:
             conn = sqlite3.connect(
@@ -102,40 +144,14 @@ class SQLiteStore(Store):
         self._db = Db(conn, p, timeout_s)
         self._writers: list[SQLiteSessionWriter] = []
         try:
-            self._version = self._prepare()
+            self._version = self._prepare(version)
         except BaseException:
             conn.close()
             raise
 
     # opening ----------------------------------------------------------------------------
-    def _prepare(self) -> int:
+    def _prepare(self, version: int) -> int:
         db, p = self._db, self._db.path
-        try:
-            # Read-only checks first: nothing is written until the file is known to be ours.
-            app_id = int(db.conn.execute("PRAGMA application_id").fetchone()[0])
-            version = user_version(db.conn)
-            n_objects = db.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            problems = [r[0] for r in db.conn.execute("PRAGMA quick_check(5)").fetchall()]
-        except sqlite3.Error as exc:
-            raise db.error(exc, "open the database") from None
-        if problems != ["ok"]:
-            raise CorruptDatabase(
-                f"{p} is damaged (integrity check: {'; '.join(problems)}); it was left "
-                "untouched - restore it from a backup or move it aside",
-                path=p,
-            )
-        if app_id != APPLICATION_ID and (version != 0 or n_objects):
-            raise CorruptDatabase(
-                f"{p} is an SQLite database but not a SpineCoach one (application_id "
-                f"{app_id:#x}, expected {APPLICATION_ID:#x}); it was left untouched",
-                path=p,
-            )
-        if version > LATEST_VERSION:
-            raise SchemaTooNew(
-                f"{p} has schema version {version}, written by a newer SpineCoach; this one "
-                f"knows versions up to {LATEST_VERSION}. Update SpineCoach to open it.",
-                path=p,
-            )
         try:
             db.conn.execute("PRAGMA foreign_keys = ON")
             mode = db.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

@@ -3,6 +3,8 @@ traceback from sqlite3, and the file left byte-for-byte as it was."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,8 +28,10 @@ def _db_with_reps(path: Path, n: int = 400) -> None:
 
 def _assert_untouched(path: Path, before: bytes, err: StorageError) -> None:
     assert path.read_bytes() == before
-    assert str(path) in str(err)
-    assert not Path(f"{path}-wal").exists()
+    assert str(path) in str(err) and "\n" not in str(err)
+    # Reading a WAL-mode file may create an empty journal beside it; nothing is written to it.
+    wal = Path(f"{path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_garbage_file_is_refused_untouched(tmp_path: Path) -> None:
@@ -55,6 +59,42 @@ def test_damaged_page_is_refused_untouched(tmp_path: Path) -> None:
         open_store(db)
     _assert_untouched(db, before, err.value)
     assert "backup" in str(err.value)
+
+
+_CRASH_AFTER_COMMIT = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("INSERT INTO cues (session_id, t_s, cue_key, severity) VALUES (1, 1.0, 'k', 1)")
+print("committed", flush=True)
+time.sleep(60)
+"""
+
+
+def test_damaged_file_with_a_crash_journal_is_refused_untouched(tmp_path: Path) -> None:
+    # A writer killed after a commit leaves the commit in the WAL journal. Refusing the damaged
+    # file must not fold that journal into it (a read-write connection would, on close).
+    db = tmp_path / "clinic.sqlite"
+    _db_with_reps(db)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CRASH_AFTER_COMMIT, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "committed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    wal = Path(f"{db}-wal")
+    assert wal.stat().st_size > 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'reps'").fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page_size : root * page_size] = b"\xa5" * page_size
+    db.write_bytes(bytes(data))
+    before, wal_before = db.read_bytes(), wal.read_bytes()
+    with pytest.raises(CorruptDatabase, match="damaged") as err:
+        open_store(db)
+    assert db.read_bytes() == before and wal.read_bytes() == wal_before
+    assert str(db) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_truncated_file_is_refused_untouched(tmp_path: Path) -> None:
