@@ -58,6 +58,7 @@ class _Rep:
     duration: float
     amplitude: float
     jerk_at: float  # seconds into the rep, NaN for none
+    overshoot: bool = False
     peak: float = math.nan  # largest measured excursion from the start angle, signed
 
 
@@ -70,7 +71,7 @@ class PatientModel:
     reps_per_set: int = 20
     rest_s: float = 30.0
     start_delay_s: float = 1.0
-    overshoot_at: tuple[float, ...] = ()
+    overshoot_at: tuple[float, ...] = ()  # the rep in progress at each time overshoots
     overshoot_deg: float = 12.0
     overload_at: tuple[float, ...] = ()
     overload_n: float = 900.0
@@ -105,7 +106,12 @@ class PatientModel:
         jerk = (
             rng.uniform(0.1, 0.8) * duration if rng.random() < self.jerk_probability else math.nan
         )
-        self.reps.append(_Rep(i + 1, self._next_start, duration, amplitude, jerk))
+        start = self._next_start
+        span = abs(self.spec.end_deg - self.spec.start_deg)
+        overshoot = any(start <= at < start + duration for at in self.overshoot_at)
+        if overshoot:  # this rep goes past the end of the range
+            amplitude += self.overshoot_deg / span
+        self.reps.append(_Rep(i + 1, start, duration, amplitude, jerk, overshoot))
         self._next_start += duration
 
     def _fatigue(self, rep: _Rep | None) -> float:
@@ -133,8 +139,6 @@ class PatientModel:
                 k = _bump(t - rep.start - rep.jerk_at, 0.12)
                 angle += 3.0 * direction * k
                 force += 0.6 * spec.load_n * k
-        for at in self.overshoot_at:
-            angle += self.overshoot_deg * direction * _bump(t - at, 0.6)
         for at in self.overload_at:
             force += self.overload_n * min(1.0, 3.0 * _bump(t - at, 0.3))
         angle += self._rng.gauss(0.0, self.angle_noise_deg)
@@ -144,6 +148,10 @@ class PatientModel:
             if math.isnan(rep.peak) or abs(excursion) > abs(rep.peak):
                 rep.peak = excursion
         return angle, force
+
+    def overshoot_peaks(self) -> list[float]:
+        """When the overshooting reps reach the far end (middle of their hold), patient time."""
+        return [r.start + 0.47 * r.duration for r in self.reps if r.overshoot]
 
     def completed_reps(self, t: float) -> list[_Rep]:
         return [r for r in self.reps if r.start + r.duration <= t]

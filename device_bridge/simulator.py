@@ -341,8 +341,8 @@ class SimulatedMachine:
         ]
         truth["overload_times_s"] = list(self.patient.overload_at)
         truth["overload_host_s"] = [self.t0 + x for x in self.patient.overload_at]
-        truth["overshoot_times_s"] = list(self.patient.overshoot_at)
-        truth["overshoot_host_s"] = [self.t0 + x for x in self.patient.overshoot_at]
+        truth["overshoot_times_s"] = self.patient.overshoot_peaks()
+        truth["overshoot_host_s"] = [self.t0 + x for x in self.patient.overshoot_peaks()]
         truth["tx_lost_frames"] = self.tx_lost
         return truth
 
@@ -363,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--reps", type=int, default=20, help="reps a set")
     ap.add_argument("--rest", type=float, default=30.0, help="rest between sets, s")
     ap.add_argument("--start-delay", type=float, default=1.0, help="seconds before the first rep")
-    ap.add_argument("--overshoot-at", type=_csv, default=(), metavar="T[,T...]")
+    ap.add_argument("--overshoot-at", type=_csv, default=(), metavar="T[,T...]",
+                    help="the rep in progress at these times goes past the range")  # fmt: skip
     ap.add_argument("--overshoot-deg", type=float, default=12.0)
     ap.add_argument("--overload-at", type=_csv, default=(), metavar="T[,T...]")
     ap.add_argument("--overload-n", type=float, default=900.0)
