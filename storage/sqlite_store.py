@@ -11,8 +11,8 @@ from pathlib import Path
 
 from storage import paths
 from storage.base import SessionWriter, Store, check_pain_score, check_patient_code
-from storage.errors import CorruptDatabase, NotFound, SchemaTooNew, StorageError
-from storage.migrate import APPLICATION_ID, LATEST_VERSION, migrate, user_version
+from storage.errors import NotFound, StorageError
+from storage.migrate import LATEST_VERSION, migrate, user_version
 from storage.records import (
     Assessment,
     Calibration,
@@ -22,11 +22,10 @@ from storage.records import (
     SessionInfo,
     SessionRecord,
 )
-from storage.sqlite_db import Db, translate
+from storage.sqlite_db import Db
+from storage.sqlite_open import backup_before_migration, check_header, inspect, pid_alive
 from storage.sqlite_read import load_session, pain_rows, session_info
 from storage.sqlite_writer import SQLiteSessionWriter, is_live, now_utc
-
-_MAGIC = b"SQLite format 3\x00"
 
 
 def _f(x: float | None) -> float:
@@ -36,71 +35,6 @@ def _f(x: float | None) -> float:
 def _n(x: float) -> float | None:
     """NaN to NULL explicitly (SQLite would do it too; a PostgreSQL driver would not)."""
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-def _check_header(path: Path) -> None:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_MAGIC))
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
-    if head and head != _MAGIC:
-        raise CorruptDatabase(
-            f"{path} is not a SpineCoach database: expected an SQLite 3 file starting with "
-            f"'SQLite format 3', found {head[:16]!r}; it was left untouched",
-            path=str(path),
-        )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, belongs to someone else
-    return True
-
-
-def _inspect(path: Path, timeout_s: float) -> int:
-    """Check the file on a read-only connection; return its schema version.
-
-    Read-only so that refusing a file cannot change it: a read-write connection would
-    checkpoint a leftover WAL journal into the file as it closes."""
-    p = str(path)
-    try:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, timeout=timeout_s)
-    except sqlite3.Error as exc:
-        raise StorageError(f"cannot open {p}: {exc}", path=p) from None
-    try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        version = user_version(conn)
-        n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
-    except sqlite3.Error as exc:
-        raise translate(exc, p, "open the database", timeout_s) from None
-    finally:
-        conn.close()
-    if problems != ["ok"]:
-        found = "; ".join(line for r in problems for line in r.splitlines() if "***" not in line)
-        raise CorruptDatabase(
-            f"{p} is damaged (integrity check: {found}); it was left "
-            "untouched - restore it from a backup or move it aside",
-            path=p,
-        )
-    if app_id != APPLICATION_ID and (version != 0 or n_objects):
-        raise CorruptDatabase(
-            f"{p} is an SQLite database but not a SpineCoach one (application_id "
-            f"{app_id:#x}, expected {APPLICATION_ID:#x}); it was left untouched",
-            path=p,
-        )
-    if version > LATEST_VERSION:
-        raise SchemaTooNew(
-            f"{p} has schema version {version}, written by a newer SpineCoach; this one "
-            f"knows versions up to {LATEST_VERSION}. Update SpineCoach to open it.",
-            path=p,
-        )
-    return version
 
 
 class SQLiteStore(Store):
@@ -118,7 +52,7 @@ class SQLiteStore(Store):
             raise StorageError(f"{p} is a folder; expected a database file path", path=p)
         exists = self._path.exists()
         if exists:
-            _check_header(self._path)
+            check_header(self._path)
             paths.restrict(self._path)
         elif not create:
             raise NotFound(f"no database at {p}; expected an existing SpineCoach file", path=p)
@@ -132,7 +66,7 @@ class SQLiteStore(Store):
                     path=p,
                 )
             paths.create_private_file(self._path)
-        version = _inspect(self._path, timeout_s)
+        version = inspect(self._path, timeout_s)
         uri = self._path.as_uri() + "?mode=rw"  # rw, never rwc: a vanished file is an error
         try:
             conn = sqlite3.connect(
@@ -163,7 +97,7 @@ class SQLiteStore(Store):
         if str(mode).lower() != "wal":
             raise StorageError(f"cannot switch {p} to WAL journal mode (got {mode!r})", path=p)
         if 0 < version < LATEST_VERSION:
-            self._backup_before_migration(version)
+            backup_before_migration(self._db, self._path, version)
         try:
             migrate(db.conn)
         except sqlite3.Error as exc:
@@ -174,23 +108,6 @@ class SQLiteStore(Store):
                 paths.restrict(side)
         self.recover_interrupted()
         return user_version(db.conn)
-
-    def _backup_before_migration(self, version: int) -> None:
-        """A copy of the old file beside it, so a failed or regretted migration loses nothing."""
-        target = self._path.with_name(f"{self._path.name}.v{version}.bak")
-        n = 1
-        while target.exists():
-            n += 1
-            target = self._path.with_name(f"{self._path.name}.v{version}.{n}.bak")
-        paths.create_private_file(target)
-        dst = sqlite3.connect(target)
-        try:
-            with self._db.lock:
-                self._db.conn.backup(dst)
-        except sqlite3.Error as exc:
-            raise self._db.error(exc, f"back up before migrating to {target}") from None
-        finally:
-            dst.close()
 
     # Store ------------------------------------------------------------------------------
     @property
@@ -444,7 +361,7 @@ class SQLiteStore(Store):
             if whost != host or wpid is None:
                 continue  # another kiosk's session: only that kiosk can tell whether it is alive
             mine = wpid == os.getpid()
-            if not (is_live(self._db.path, sid) if mine else _pid_alive(int(wpid))):
+            if not (is_live(self._db.path, sid) if mine else pid_alive(int(wpid))):
                 dead.append(int(sid))
         if dead:
             with self._db.transaction("mark interrupted sessions") as c:
