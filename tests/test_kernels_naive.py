@@ -30,8 +30,11 @@ calm = st.floats(-2.0, 2.0, allow_nan=False)
 
 
 def close(a, b) -> bool:
-    return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9, atol=1e-9,
-                            equal_nan=True))  # fmt: skip
+    return bool(
+        np.allclose(
+            np.asarray(a, float), np.asarray(b, float), rtol=1e-9, atol=1e-9, equal_nan=True
+        )
+    )
 
 
 @st.composite
@@ -85,10 +88,15 @@ N_LM = 8  # a small skeleton keeps collisions between a rule's landmarks likely
 def rules(draw):
     kind = draw(st.sampled_from(list(RuleKind)))
     lo_n, hi_n = {
-        RuleKind.ANGLE: (3, 3), RuleKind.INCLINATION: (2, 2), RuleKind.ALIGNMENT: (3, 3),
-        RuleKind.SYMMETRY: (6, 6), RuleKind.OFFSET: (4, 4), RuleKind.ROTATION: (4, 4),
-        RuleKind.LATERAL_LEAN: (4, 4), RuleKind.VISIBILITY: (1, 6),
-    }[kind]  # fmt: skip
+        RuleKind.ANGLE: (3, 3),
+        RuleKind.INCLINATION: (2, 2),
+        RuleKind.ALIGNMENT: (3, 3),
+        RuleKind.SYMMETRY: (6, 6),
+        RuleKind.OFFSET: (4, 4),
+        RuleKind.ROTATION: (4, 4),
+        RuleKind.LATERAL_LEAN: (4, 4),
+        RuleKind.VISIBILITY: (1, 6),
+    }[kind]
     n = draw(st.integers(lo_n, hi_n))
     lms = tuple(draw(st.integers(0, N_LM - 1)) for _ in range(n))
     scale = 1.0 if kind in (RuleKind.OFFSET, RuleKind.VISIBILITY) else 60.0
@@ -140,10 +148,12 @@ def test_rules_match_reference(data, n_rules, frames, aspect):
         assert close(value, want_value)
     # Batch over the same frames from a fresh state gives the same statuses.
     if frames:
-        img = np.concatenate([np.array([p[0] for p in seq]), np.array([p[2] for p in seq])[..., None]], axis=2)  # fmt: skip
+        img = np.concatenate(
+            [np.array([p[0] for p in seq]), np.array([p[2] for p in seq])[..., None]], axis=2
+        )
         b_status, _ = rs.run(img, np.array([p[1] for p in seq]), np.array(ts))
         fresh = naive.NaiveRules(rule_list, aspect=aspect)
-        want = [fresh.evaluate(xy, wd, vis, t)[0] for (xy, wd, vis), t in zip(seq, ts, strict=True)]  # fmt: skip
+        want = [fresh.evaluate(xy, wd, vis, t)[0] for (xy, wd, vis), t in zip(seq, ts, strict=True)]
         assert b_status.tolist() == want
 
 
@@ -223,8 +233,16 @@ def test_rep_counter_matches_reference(sig, down, tempo):
     for r, w in zip(got, want, strict=True):
         assert r.counted == w["counted"]
         assert (int(r.tempo_out), int(r.tempo_hold), int(r.tempo_back)) == w["tempo"]
-        for name in ("start_s", "end_s", "min_value", "max_value", "peak_progress", "out_s",
-                     "hold_s", "back_s"):  # fmt: skip
+        for name in (
+            "start_s",
+            "end_s",
+            "min_value",
+            "max_value",
+            "peak_progress",
+            "out_s",
+            "hold_s",
+            "back_s",
+        ):
             assert getattr(r, name) == pytest.approx(w[name], abs=1e-9)
     batch = count_reps(np.array(ts), np.array(vs), start, target, tempo=tempo)
     assert batch.reps == tuple(got)
@@ -263,8 +281,9 @@ def test_loading_matches_reference(data, frames):
     for b in blocks:
         s = mon.update(np.array([x[0] for x in b]), np.array([x[1] for x in b]))
         live.append((s.band, s.rate_n_s, s.rate_exceeded, s.over_limit, s.tut_s))
-    want = naive.loading(blocks, 150.0, 300.0, limit=500.0, rate_limit=2000.0, rate_hz=5.0,
-                         max_gap_s=0.1)  # fmt: skip
+    want = naive.loading(
+        blocks, 150.0, 300.0, limit=500.0, rate_limit=2000.0, rate_hz=5.0, max_gap_s=0.1
+    )
     assert [(x[0], x[2], x[3]) for x in live] == [(w[0], w[2], w[3]) for w in want]
     assert close([(x[1], x[4]) for x in live], [(w[1], w[4]) for w in want]) or not frames
     flat_t = np.array([x[0] for b in blocks for x in b], dtype=float)
@@ -284,13 +303,26 @@ def test_loading_matches_reference(data, frames):
 def test_frame_checks_live_equal_batch_equal_reference(data, frames):
     from vision.landmarks import INDEX as I
 
-    knee = Rule("knee", RuleKind.ANGLE, (I["left_hip"], I["left_knee"], I["left_ankle"]),
-                low=40.0, high=180.0, debounce_s=0.0)  # fmt: skip
-    trunk = Rule("trunk", RuleKind.INCLINATION, (I["left_hip"], I["left_shoulder"]),
-                 high=40.0, fault_margin=10.0, hysteresis=3.0)  # fmt: skip
+    knee = Rule(
+        "knee",
+        RuleKind.ANGLE,
+        (I["left_hip"], I["left_knee"], I["left_ankle"]),
+        low=40.0,
+        high=180.0,
+        debounce_s=0.0,
+    )
+    trunk = Rule(
+        "trunk",
+        RuleKind.INCLINATION,
+        (I["left_hip"], I["left_shoulder"]),
+        high=40.0,
+        fault_margin=10.0,
+        hysteresis=3.0,
+    )
     rule_list = [knee, trunk]
-    checks = ExerciseChecks(rule_list, start=170.0, target=90.0, signal_rule="knee",
-                            pain_free_limit=60.0)  # fmt: skip
+    checks = ExerciseChecks(
+        rule_list, start=170.0, target=90.0, signal_rule="knee", pain_free_limit=60.0
+    )
     ts = data.draw(times(frames, allow_backwards=False))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     img = np.full((frames, 33, 4), np.nan)
@@ -301,11 +333,17 @@ def test_frame_checks_live_equal_batch_equal_reference(data, frames):
         img[f, I["left_ankle"]] = (0.5, 0.9, 0, 1)
         img[f, I["left_knee"]] = (0.5, 0.7, 0, 1)
         img[f, I["left_hip"]] = (0.5 + 0.2 * math.sin(k), 0.7 + 0.2 * math.cos(k), 0, 1)
-        img[f, I["left_shoulder"]] = (*(img[f, I["left_hip"], :2] + rng.normal(0, 0.15, 2) + (0, -0.3)), 0, 1)  # fmt: skip
+        img[f, I["left_shoulder"]] = (
+            *(img[f, I["left_hip"], :2] + rng.normal(0, 0.15, 2) + (0, -0.3)),
+            0,
+            1,
+        )
         if rng.random() < 0.1:
             img[f, I["left_knee"], 3] = 0.1  # the knee drops out of view
-    live = [checks.update(t, img[f, :, :2], np.full((33, 3), np.nan), img[f, :, 3])
-            for f, t in enumerate(ts)]  # fmt: skip
+    live = [
+        checks.update(t, img[f, :, :2], np.full((33, 3), np.nan), img[f, :, 3])
+        for f, t in enumerate(ts)
+    ]
     batch = analyse_session(checks, np.array(ts), img)
     assert np.array_equal(batch.status, np.array([r.status for r in live]).reshape(frames, 2))
     assert batch.frame[:, O_COUNT].tolist() == [r.count for r in live]
@@ -314,8 +352,10 @@ def test_frame_checks_live_equal_batch_equal_reference(data, frames):
     assert batch.reps == tuple(x for r in live for x in r.reps)
     # Against the references: rules frame by frame, reps on the knee rule's values.
     ref = naive.NaiveRules(rule_list)
-    want = [ref.evaluate(img[f, :, :2], np.full((33, 3), np.nan), img[f, :, 3], t)
-            for f, t in enumerate(ts)]  # fmt: skip
+    want = [
+        ref.evaluate(img[f, :, :2], np.full((33, 3), np.nan), img[f, :, 3], t)
+        for f, t in enumerate(ts)
+    ]
     assert [r.status.tolist() for r in live] == [w[0] for w in want]
     phases, reps = naive.reps(ts, [w[1][0] for w in want], 170.0, 90.0)
     assert [int(r.phase) for r in live] == phases
