@@ -17,7 +17,7 @@ from typing import Any
 
 from calibration import CalibrationStore
 from device_bridge.bridge import DEFAULT_BAUD
-from device_bridge.errors import DeviceError
+from device_bridge.errors import DeviceError, DeviceNotFound
 from device_bridge.factory import open_device
 from device_bridge.faults import add_fault_arguments, fault_argv
 from device_bridge.samples import SafetyLimits
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DeviceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not result["samples"]:
+        print(f"error: {DeviceNotFound(args.device, result['message'])}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

@@ -225,7 +225,8 @@ class DeviceBridge:
             seq = self._host_seq
             self._host_seq = (seq + 1) % p.SEQ_MODULO
             pending = _Pending(seq, ftype)
-            self._pending[seq] = pending
+            if ftype != p.FrameType.HELLO_REQUEST:  # answered by a HELLO, not an ACK
+                self._pending[seq] = pending
             self._link.write(p.encode_frame(ftype, seq, payload))
         return pending
 
@@ -345,7 +346,8 @@ class DeviceBridge:
             return
         self._last_frame_t = now
         delta = None if self._last_seq is None else (f.seq - self._last_seq) % p.SEQ_MODULO
-        if delta is None or (t == p.FrameType.HELLO and not 0 < delta < p.SEQ_MODULO // 2):
+        restarted = delta is None or not 0 < delta < p.SEQ_MODULO // 2
+        if delta is None or (t == p.FrameType.HELLO and restarted):
             # A new connection, or a hello after a reboot restarted the machine's counter:
             # go on in a fresh block of 65536, so seq keeps rising and seq % 65536 is still
             # the number on the wire.
@@ -361,7 +363,7 @@ class DeviceBridge:
         if t == p.FrameType.SAMPLE:
             self._on_sample_frame(f, now)
         elif t == p.FrameType.HELLO:
-            self._on_hello(f, now)
+            self._on_hello(f, now, restarted)
         elif t in (p.FrameType.ACK, p.FrameType.NACK):
             self._on_ack(f)
         elif t == p.FrameType.HEARTBEAT:
@@ -369,16 +371,15 @@ class DeviceBridge:
         else:
             self._ignored += 1  # a newer machine's frame type: skipped by design
 
-    def _on_hello(self, f: Frame, now: float) -> None:
+    def _on_hello(self, f: Frame, now: float, restarted: bool) -> None:
         try:
             hello = p.decode_hello(f.payload)
         except ProtocolError as exc:
             self._message = f"{self.label}: {exc}"
             return
-        # Also on a second hello in one connection: the machine may have rebooted silently,
-        # so its clock starts over and the stream must be asked for again.
-        self._clock.reset()
-        self._last_t_us = None
+        if restarted:  # a new connection, or the machine rebooted: its clock starts over
+            self._clock.reset()
+            self._last_t_us = None
         self._conn_hello = hello
         self._hello = hello
         self._angle_i = hello.channel_index("angle")

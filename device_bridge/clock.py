@@ -16,6 +16,7 @@ class ClockMap:
     def __init__(self, block_s: float = 0.5, blocks: int = 60) -> None:
         self._block_s = block_s
         self._minima: deque[tuple[float, float]] = deque(maxlen=blocks)
+        self._last_host = float("-inf")  # kept across resets: host time never goes back
         self.reset()
 
     def reset(self) -> None:
@@ -26,7 +27,6 @@ class ClockMap:
         self._offset = float("inf")
         self._drift = 0.0
         self._d0 = 0.0
-        self._last_host = float("-inf")
 
     @property
     def drift_ppm(self) -> float:

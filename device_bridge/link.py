@@ -30,8 +30,15 @@ class Link:
 
     def open(self) -> None:
         try:
+            # A real port is locked to this process: two readers on one port would each get
+            # half the frames and report it as loss.
+            lock = {} if "://" in self.target else {"exclusive": True}
             self._port = serial.serial_for_url(
-                self.target, baudrate=self.baudrate, timeout=READ_TIMEOUT_S, write_timeout=0.5
+                self.target,
+                baudrate=self.baudrate,
+                timeout=READ_TIMEOUT_S,
+                write_timeout=0.5,
+                **lock,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise Disconnected(f"cannot open {self.target}: {exc}") from exc

@@ -14,7 +14,7 @@ import pytest
 from device_fixtures import bridge_on, sent_frames, simulator, wait_for
 
 from calibration import CalibrationStore, ChannelCalibration, MachineCalibration
-from device_bridge import CommandRejected, CommandTimeout, SafetyLimits
+from device_bridge import CommandRejected, CommandTimeout, SafetyLimits, probe
 
 ROOT = Path(__file__).resolve().parent.parent
 ANGLE_SCALE, FORCE_SCALE = 0.01, 0.1  # the simulator's counts
@@ -39,6 +39,10 @@ def test_handshake_reports_the_machine_and_its_channels(tmp_path):
         st = bridge.status()
         assert st.state == "ok" and "RT-1004" in st.message
         assert bridge.ping() < 0.2
+        # The port is locked to its bridge: a second reader cannot steal half the frames.
+        assert probe(sim.link) is None
+        time.sleep(0.2)
+        assert bridge.status().seq_gaps == 0
 
 
 def test_ten_seconds_at_1000_hz_without_a_gap_and_every_sample_accounted_for(tmp_path):

@@ -47,8 +47,9 @@ def test_clock_map_never_goes_backwards_and_restarts_on_reset():
         mapped = clock.observe(k * 0.001, 50.0 + k * 0.001 + (0.01 if k % 100 == 0 else 0.0))
         assert mapped >= last
         last = mapped
-    clock.reset()
-    assert clock.observe(0.0, 10.0) == pytest.approx(10.0)
+    clock.reset()  # the machine rebooted: its clock starts at zero again
+    assert clock.observe(0.0, 60.0) == pytest.approx(60.0)
+    assert clock.observe(0.001, 60.001) == pytest.approx(60.001)
 
 
 def test_ring_keeps_the_newest_and_counts_what_it_had_to_drop():
@@ -143,3 +144,29 @@ def test_calibration_default_path_follows_the_environment(tmp_path, monkeypatch)
     monkeypatch.delenv("SPINECOACH_CALIBRATION")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_path() == tmp_path / "spinecoach" / "calibration.json"
+
+
+def test_calibration_command_line_sets_zero_from_the_machine_and_two_point(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "cal.json"
+
+    def cli(*args: str) -> str:
+        cmd = [sys.executable, "-m", "calibration", "--file", str(path), *args]
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    # The simulated machine reads about 8 N at rest (its sensor bias) before the first rep.
+    assert "LE-1001: force zero set" in cli(
+        "zero", "--device", "sim:lumbar_extension", "--channel", "force", "--seconds", "0.3"
+    )
+    cli("two-point", "--serial", "LE-1001", "--channel", "angle", "--reading-a", "1.0",
+        "--true-a", "0", "--reading-b", "31.0", "--true-b", "30.6")  # fmt: skip
+    cal = CalibrationStore(path).get("LE-1001")
+    assert cal.force.zero == pytest.approx(8.0, abs=1.0) and cal.force.scale == 1.0
+    assert cal.angle.apply(31.0) == pytest.approx(30.6)
+    assert "LE-1001: angle zero 1 scale 1.02" in cli("show")
