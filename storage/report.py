@@ -51,7 +51,8 @@ def _integer_x(ax: Axes, label: str) -> None:
 
 
 def _date(text: str) -> str:
-    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    """Stored times are UTC; the therapist reads the clinic's local time, zone named."""
+    return datetime.fromisoformat(text).astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
 
 def overview_figure(h: PatientHistory) -> Figure:
@@ -64,7 +65,7 @@ def overview_figure(h: PatientHistory) -> Figure:
     first = _date(sessions[0].info.started_at) if n else "-"
     last = _date(sessions[-1].info.started_at) if n else "-"
     fig.suptitle(
-        f"Patient {h.patient.code} - progress over {n} session(s), {first} to {last} (UTC)",
+        f"Patient {h.patient.code} - progress over {n} session(s), {first} to {last}",
         fontsize=13,
     )
     x = np.arange(1, n + 1)
@@ -130,6 +131,7 @@ def overview_figure(h: PatientHistory) -> Figure:
         dose = [_dose(h, s) for s in sessions]
         if any(d > 0 for d in dose):
             ax.plot(x, dose, "_", color=_TARGET, markersize=20, mew=2, label="dose")
+        ax.set_ylim(0, 1.15 * max([*dose, *(f.reps_total for f in figs), 1]))
         _integer_x(ax, "session")
         ax.legend(fontsize=7)
     else:
@@ -196,7 +198,7 @@ def session_figure(h: PatientHistory, s: SessionRecord) -> Figure:
     side = f" ({info.side})" if info.side else ""
     stop = f", {len(s.safety_events)} safety event(s)" if s.safety_events else ""
     fig.suptitle(
-        f"Patient {h.patient.code} - {info.exercise_id}{side}, {_date(info.started_at)} UTC - "
+        f"Patient {h.patient.code} - {info.exercise_id}{side}, {_date(info.started_at)} - "
         f"{info.status} {info.end_reason}".rstrip()
         + f"\n{f.reps_counted} of {f.reps_total} reps counted{stop}",
         fontsize=12,
@@ -257,7 +259,7 @@ def session_figure(h: PatientHistory, s: SessionRecord) -> Figure:
     if s.traces:
         tr = s.traces[0]
         ax.set_title(f"Trace: {tr.label}")
-        ax.plot(tr.t, tr.values, linewidth=0.8, color=_TARGET)
+        ax.plot(*_break_gaps(tr.t, tr.values), linewidth=0.8, color=_TARGET)
         ax.set_xlabel("session time (s)")
         ax.set_ylabel(tr.unit)
         for e in s.safety_events:
@@ -275,6 +277,12 @@ def session_figure(h: PatientHistory, s: SessionRecord) -> Figure:
         ax.set_title("Trace")
         _empty(ax, "no trace stored")
     return fig
+
+
+def _break_gaps(t: np.ndarray, v: np.ndarray, gap_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """NaN between samples more than ``gap_s`` apart, so rests are not drawn as movement."""
+    cut = np.flatnonzero(np.diff(t) > gap_s) + 1
+    return np.insert(t.astype(float), cut, np.nan), np.insert(v.astype(float), cut, np.nan)
 
 
 def _png(fig: Figure, dpi: int = 100) -> bytes:
@@ -322,8 +330,8 @@ def _html(h: PatientHistory, figs: list[tuple[str, Figure]]) -> str:
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>",
         "</head><body>",
         f"<h1>Patient {html.escape(h.patient.code)}</h1>",
-        f"<p>Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC.</p>",
-        "<table><tr><th>session</th><th>started (UTC)</th><th>exercise</th><th>status</th>"
+        f"<p>Generated {_date(datetime.now(UTC).isoformat())}.</p>",
+        "<table><tr><th>session</th><th>started</th><th>exercise</th><th>status</th>"
         "<th>reps counted</th><th>largest range (deg)</th><th>on tempo</th></tr>",
         *rows,
         "</table>",
