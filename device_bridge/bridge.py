@@ -101,6 +101,7 @@ class DeviceBridge:
         self._dropped_backwards = 0
         self._ignored = 0
         self._seq_total = -1
+        self.reader_errors = 0
         self._new_connection(time.monotonic())
 
     # --- public ---------------------------------------------------------------------------
@@ -294,6 +295,11 @@ class DeviceBridge:
                 self._pump()
             except Disconnected as exc:
                 self._message = f"{exc}; reconnecting"
+            except Exception as exc:
+                # A bug (or an on_sample callback) must not silently end the only reader:
+                # report it, drop the connection and start over as after a lost port.
+                self._message = f"reader error {exc!r}; reconnecting"
+                self.reader_errors += 1
             finally:
                 self._lost()
             if self._conn_hello is not None:

@@ -263,3 +263,18 @@ def test_monitor_json_reports_the_configured_rate_clean_and_with_faults():
     assert faulty["crc_errors"] > 0 and faulty["seq_gaps"] > 0
     assert faulty["simulator"]["frames_corrupted"] >= faulty["seq_gaps"]
     assert faulty["simulator"]["garbage_bursts"] >= 5
+
+
+def test_a_failing_sample_callback_does_not_kill_the_reader(tmp_path):
+    calls = []
+
+    def on_sample(sample) -> None:
+        calls.append(sample.seq)
+        if len(calls) == 50:
+            raise RuntimeError("consumer bug")
+
+    with simulator(tmp_path) as sim, bridge_on(sim, on_sample=on_sample) as bridge:
+        assert bridge.wait_ready(5.0)
+        assert wait_for(lambda: bridge.reader_errors == 1, 3.0)
+        n = len(calls)
+        assert wait_for(lambda: len(calls) > n + 200 and bridge.status().state == "ok", 5.0)
