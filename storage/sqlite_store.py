@@ -7,6 +7,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from storage import paths
@@ -35,6 +36,10 @@ def _f(x: float | None) -> float:
 def _n(x: float) -> float | None:
     """NaN to NULL explicitly (SQLite would do it too; a PostgreSQL driver would not)."""
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+# An active session with nothing recorded for this long is over, whoever wrote it.
+STALE_AFTER_S = 12 * 3600.0
 
 
 class SQLiteStore(Store):
@@ -353,13 +358,19 @@ class SQLiteStore(Store):
 
     def recover_interrupted(self) -> tuple[int, ...]:
         host = socket.gethostname()
+        stale_before = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_S)
         rows = self._db.query(
-            "SELECT id, writer_host, writer_pid FROM sessions WHERE status = 'active'"
+            "SELECT id, writer_host, writer_pid, COALESCE(last_activity_at, started_at) "
+            "FROM sessions WHERE status = 'active'"
         )
         dead = []
-        for sid, whost, wpid in rows:
+        for sid, whost, wpid, last in rows:
             if whost != host or wpid is None:
-                continue  # another kiosk's session: only that kiosk can tell whether it is alive
+                # Another machine's session: only it can tell whether it still runs, unless
+                # nothing has been recorded for longer than any session lasts.
+                if datetime.fromisoformat(last) < stale_before:
+                    dead.append(int(sid))
+                continue
             mine = wpid == os.getpid()
             if not (is_live(self._db.path, sid) if mine else pid_alive(int(wpid))):
                 dead.append(int(sid))

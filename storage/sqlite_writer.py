@@ -13,6 +13,7 @@ from storage.base import SessionWriter, check_pain_score
 from storage.errors import StorageError
 from storage.records import CueLike, RepLike, RepRecord, SessionInfo, SessionSummary
 from storage.sqlite_db import Db
+from storage.sqlite_read import session_info
 
 # Sessions being written by this process, so opening a second store in the same process does
 # not take a live session for a crashed one.
@@ -207,8 +208,6 @@ class SQLiteSessionWriter(SessionWriter):
         self._check_open()
         s = summary or SessionSummary()
         self._end("finished", s.end_reason, s.notes or None)
-        from storage.sqlite_read import session_info
-
         return session_info(self._db, self.session_id)
 
     def abandon(self, reason: str) -> None:

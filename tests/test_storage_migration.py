@@ -220,7 +220,8 @@ def test_version_1_database_migrates_with_data_intact(tmp_path: Path) -> None:
         assert store.schema_version == LATEST_VERSION > 1
         assert store.get_patient("LBP-017").code == "LBP-017"
         sessions = store.sessions("LBP-017")
-        assert [s.status for s in sessions] == ["finished", "active"]  # other kiosk: untouched
+        # Left active on another kiosk months ago: stale, so interrupted.
+        assert [s.status for s in sessions] == ["finished", "interrupted"]
         rec = store.load_session(1)
         assert [r.index for r in rec.reps] == [1, 2, 3]
         assert rec.reps[2].faults == ("squat.knee_valgus", "squat.trunk_lean")

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,7 @@ def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: P
         w.add_rep(_rep(1))
         live = store.begin_session("P-1", "squat")  # still being written by this process
         other = store.begin_session("P-1", "squat")
+        stale = store.begin_session("P-1", "squat")
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
@@ -173,14 +175,19 @@ def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: P
     )
     conn = sqlite3.connect(db)
     conn.execute(
-        "UPDATE sessions SET status = 'active' WHERE id IN (?, ?, ?)",
-        (w.session_id, live.session_id, other.session_id),
+        "UPDATE sessions SET status = 'active' WHERE id IN (?, ?, ?, ?)",
+        (w.session_id, live.session_id, other.session_id, stale.session_id),
     )
     conn.execute(
         "UPDATE sessions SET writer_pid = ? WHERE id = ?", (int(dead.stdout), w.session_id)
     )
     conn.execute(
-        "UPDATE sessions SET writer_host = 'kiosk-elsewhere' WHERE id = ?", (other.session_id,)
+        "UPDATE sessions SET writer_host = 'kiosk-elsewhere' WHERE id IN (?, ?)",
+        (other.session_id, stale.session_id),
+    )
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    conn.execute(
+        "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (two_days_ago, stale.session_id)
     )
     conn.commit()
     conn.close()
@@ -189,8 +196,10 @@ def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: P
     assert status[w.session_id] == "interrupted"
     # A session whose writer is this process but not live here, also interrupted.
     assert status[live.session_id] == "interrupted"
-    # Another machine's session: only that machine can tell whether it is still running.
+    # Another machine's session: only that machine can tell whether it is still running ...
     assert status[other.session_id] == "active"
+    # ... unless nothing was recorded in it for longer than any session lasts.
+    assert status[stale.session_id] == "interrupted"
 
 
 def test_open_does_not_interrupt_a_session_being_written(tmp_path: Path) -> None:
