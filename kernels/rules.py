@@ -31,8 +31,9 @@ Status of a value ``v`` against ``low``, ``high`` and ``fault_margin``: OK insid
 ``[low, high]``; WARNING up to ``fault_margin`` outside; FAULT beyond; capped at the rule's
 ``severity``. **Hysteresis**: to improve (FAULT -> WARNING -> OK) the value must come
 ``hysteresis`` further inside the boundary than it took to worsen. **Debounce**: a new status is
-reported only once it has persisted for ``debounce_s`` seconds, so one noisy frame never
-flashes a cue. Every rule starts UNKNOWN.
+reported only once it has persisted for ``debounce_s`` seconds (to within a microsecond, so
+0.1 s means three frame steps at 30 fps), so one noisy frame never flashes a cue; 0 reports
+every frame's status at once. Every rule starts UNKNOWN.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ from kernels.config import JIT
 
 OK, WARNING, FAULT, UNKNOWN = 0, 1, 2, 3  # equal to session.snapshot.RuleStatus
 MAX_LANDMARKS = 6
+# Frame times are sums of float steps: 0.3 - 0.2 < 0.1. A microsecond of slack keeps a
+# debounce of exactly three frames at 30 fps from taking four.
+DEBOUNCE_SLACK_S = 1e-6
 
 
 class RuleKind(IntEnum):
@@ -350,7 +354,7 @@ def _evaluate(image_xy, world, vis, t, kind, lms, nlm, params, state, status_out
             if raw != int(state[r, ST_CANDIDATE]) or not (t >= state[r, ST_SINCE]):
                 state[r, ST_CANDIDATE] = raw
                 state[r, ST_SINCE] = t
-            if t - state[r, ST_SINCE] >= params[r, C_DEBOUNCE]:
+            if t - state[r, ST_SINCE] >= params[r, C_DEBOUNCE] - DEBOUNCE_SLACK_S:
                 state[r, ST_REPORTED] = raw
                 reported = raw
         status_out[r] = reported

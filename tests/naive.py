@@ -183,7 +183,7 @@ class NaiveRules:
                 if raw != self.candidate[r] or not (t >= self.since[r]):
                     self.candidate[r] = raw
                     self.since[r] = t
-                if t - self.since[r] >= rule.debounce_s:
+                if t - self.since[r] >= rule.debounce_s - 1e-6:
                     self.reported[r] = raw
             statuses.append(self.reported[r])
             values.append(value)
