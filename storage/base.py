@@ -40,10 +40,15 @@ def check_patient_code(code: str) -> str:
     return code
 
 
-def check_pain_score(score: float) -> float:
+PAIN_MOMENTS = ("before", "during", "after", "assessment")
+
+
+def check_pain_score(score: float, moment: str = "after") -> float:
     score = float(score)
     if not (0.0 <= score <= 10.0):
         raise ValueError(f"pain score: expected 0..10, got {score}")
+    if moment not in PAIN_MOMENTS:
+        raise ValueError(f"pain score moment: expected one of {PAIN_MOMENTS}, got {moment!r}")
     return score
 
 

@@ -261,7 +261,7 @@ class SQLiteStore(Store):
     def add_pain_score(
         self, patient_code: str, score: float, moment: str = "before", session_id: int | None = None
     ) -> int:
-        score = check_pain_score(score)
+        score = check_pain_score(score, moment)
         self.ensure_patient(patient_code)
         with self._db.transaction("save pain score") as c:
             return int(

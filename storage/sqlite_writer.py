@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
@@ -87,7 +88,8 @@ class SQLiteSessionWriter(SessionWriter):
         self._set_index = index
         return index
 
-    def _touch(self, c) -> None:
+    def _touch(self, c: sqlite3.Connection) -> None:
+        """Kept per rep so a crashed session ends at its last activity, not at its start."""
         c.execute(
             "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (now_utc(), self.session_id)
         )
@@ -185,7 +187,7 @@ class SQLiteSessionWriter(SessionWriter):
 
     def add_pain_score(self, score: float, moment: str = "after") -> None:
         self._check_open()
-        score = check_pain_score(score)
+        score = check_pain_score(score, moment)
         with self._db.transaction("store pain score") as c:
             c.execute(
                 "INSERT INTO pain_scores (patient_id, session_id, recorded_at, moment, score) "

@@ -248,6 +248,8 @@ def test_therapist_data_round_trip(tmp_path: Path) -> None:
         assert [s.score for s in store.pain_scores("LBP-001")] == [6.0]
         with pytest.raises(ValueError, match=r"0\.\.10"):
             store.add_pain_score("LBP-001", 11)
+        with pytest.raises(ValueError, match="moment"):
+            store.add_pain_score("LBP-001", 3, moment="later")
         store.save_calibration(
             Calibration("MX-1", "force", -2.0, 1.01, "N", "2026-01-01T00:00:00+00:00")
         )
