@@ -15,20 +15,15 @@ from collections.abc import Callable, Iterable
 
 from calibration import CalibrationStore, MachineCalibration
 from device_bridge import protocol as p
-from device_bridge.clock import ClockMap
-from device_bridge.errors import (
-    CommandRejected,
-    CommandTimeout,
-    Disconnected,
-    NotConnected,
-    ProtocolError,
-)
+from device_bridge.commands import CommandTable, Pending
+from device_bridge.errors import Disconnected, NotConnected, ProtocolError
 from device_bridge.link import Link
 from device_bridge.parser import Frame, FrameParser
 from device_bridge.ring import RateMeter, SampleRing
 from device_bridge.safety import SafetyMonitor
 from device_bridge.samples import BridgeStatus, DeviceSample, SafetyEvent, SafetyLimits
 from device_bridge.simproc import SimulatorProcess
+from device_bridge.stream import FrameSequence, Order, SampleDecoder
 
 DEFAULT_BAUD = 460800
 HELLO_RETRY_S = 0.5
@@ -36,17 +31,6 @@ START_RETRY_S = 1.0
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
 _TARE_MASK = {"angle": p.TARE_ANGLE, "force": p.TARE_FORCE}
-
-
-class _Pending:
-    __slots__ = ("device_us", "error", "event", "ftype", "reason", "seq", "t")
-
-    def __init__(self, seq: int, ftype: int) -> None:
-        self.seq, self.ftype, self.t = seq, ftype, time.monotonic()
-        self.event = threading.Event()
-        self.reason = 0
-        self.device_us = 0
-        self.error: Exception | None = None
 
 
 class DeviceBridge:
@@ -71,36 +55,31 @@ class DeviceBridge:
         self.simulator: SimulatorProcess | None = None  # set when the bridge owns one
         self._link = Link(target, baudrate)
         self._parser = FrameParser()
-        self._clock = ClockMap()
+        self._sequence = FrameSequence()
+        self._decoder = SampleDecoder()
+        self._commands = CommandTable()
         self._ring = SampleRing(ring_capacity)
         self._safety = SafetyMonitor(limits)
         self._events: deque[SafetyEvent] = deque(maxlen=4096)
+        self._events_lock = threading.Lock()
         self._store = calibration_store
-        self._cal = MachineCalibration()
         self._stall_timeout = stall_timeout_s
         self._command_timeout = command_timeout_s
         self._on_sample = on_sample
         self._on_close = on_close
-        self._write_lock = threading.Lock()
-        self._events_lock = threading.Lock()
-        self._pending: dict[int, _Pending] = {}
-        self._host_seq = 0
+        self._write_lock = threading.Lock()  # one writer at a time, and never on a closed port
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._want_streaming = True
         self._closed = False
-        self._message = "not started"
-        self._hello: p.Hello | None = None
         self._connected = False
         self._ever_handshaken = False
+        self._message = "not started"
+        self._hello: p.Hello | None = None
         self._rate = RateMeter()
         self._samples = 0
-        self._seq_gaps = 0
-        self._lost_frames = 0
         self._reconnects = 0
-        self._dropped_backwards = 0
         self._ignored = 0
-        self._seq_total = -1
         self.reader_errors = 0
         self._new_connection(time.monotonic())
 
@@ -137,7 +116,11 @@ class DeviceBridge:
 
     @property
     def calibration(self) -> MachineCalibration:
-        return self._cal
+        return self._decoder.calibration
+
+    @property
+    def limits(self) -> SafetyLimits | None:
+        return self._safety.limits
 
     def latest(self) -> DeviceSample | None:
         return self._ring.latest()
@@ -152,10 +135,6 @@ class DeviceBridge:
             self._events.clear()
         return out
 
-    @property
-    def limits(self) -> SafetyLimits | None:
-        return self._safety.limits
-
     def status(self) -> BridgeStatus:
         now = time.monotonic()
         state, message = self._state(now)
@@ -164,11 +143,11 @@ class DeviceBridge:
             rate_hz=self._rate.rate(self._samples, now),
             samples=self._samples,
             crc_errors=self._parser.crc_errors,
-            seq_gaps=self._seq_gaps,
-            lost_frames=self._lost_frames,
+            seq_gaps=self._sequence.gaps,
+            lost_frames=self._sequence.lost,
             resyncs=self._parser.resyncs,
             reconnects=self._reconnects,
-            dropped_backwards=self._dropped_backwards,
+            dropped_backwards=self._sequence.repeats + self._decoder.backwards,
             ring_overflows=self._ring.overflows,
             message=message,
         )
@@ -218,44 +197,28 @@ class DeviceBridge:
 
     # --- commands -------------------------------------------------------------------------
 
-    def _post(self, ftype: int, payload: bytes = b"") -> _Pending:
+    def _post(self, ftype: int, payload: bytes = b"") -> Pending:
         with self._write_lock:
             if not self._connected:
                 name = p.FrameType(ftype).name.lower()
                 raise NotConnected(f"{name}: expected a connected machine; {self._message}")
-            seq = self._host_seq
-            self._host_seq = (seq + 1) % p.SEQ_MODULO
-            pending = _Pending(seq, ftype)
-            if ftype != p.FrameType.HELLO_REQUEST:  # answered by a HELLO, not an ACK
-                self._pending[seq] = pending
-            self._link.write(p.encode_frame(ftype, seq, payload))
-        return pending
+            # A hello request is answered by a HELLO, not an ACK: nothing to wait for.
+            cmd = self._commands.new(ftype, expect_answer=ftype != p.FrameType.HELLO_REQUEST)
+            self._link.write(p.encode_frame(ftype, cmd.seq, payload))
+        return cmd
 
     def _command(self, ftype: int, payload: bytes, timeout: float | None) -> int:
         if threading.current_thread() is self._thread:
             raise RuntimeError("commands cannot wait for their ACK on the reader thread")
-        name = p.FrameType(ftype).name.lower()
-        timeout = self._command_timeout if timeout is None else timeout
-        pending = self._post(ftype, payload)
-        if not pending.event.wait(timeout):
-            with self._write_lock:
-                self._pending.pop(pending.seq, None)
-            raise CommandTimeout(name, timeout)
-        if pending.error is not None:
-            raise pending.error
-        if pending.reason:
-            try:
-                reason = p.NackReason(pending.reason).name.lower()
-            except ValueError:
-                reason = f"reason {pending.reason}"
-            raise CommandRejected(name, reason)
-        return pending.device_us
+        cmd = self._post(ftype, payload)
+        return self._commands.wait(cmd, self._command_timeout if timeout is None else timeout)
 
     def _limits_payload(self, limits: SafetyLimits | None) -> bytes:
+        """The limits in the machine's own units (it knows nothing of our calibration)."""
         inf = float("inf")
         if limits is None:
             return p.LIMITS.pack(inf, -inf, inf)
-        cal = self._cal
+        cal = self._decoder.calibration
         a, b = cal.angle.invert(limits.min_angle_deg), cal.angle.invert(limits.max_angle_deg)
         fmax = cal.force.invert(limits.max_force_n)
         return p.LIMITS.pack(fmax, min(a, b), max(a, b))
@@ -264,16 +227,14 @@ class DeviceBridge:
 
     def _new_connection(self, now: float) -> None:
         self._parser.reset()
-        self._clock.reset()
+        self._sequence.new_connection()
+        self._decoder.restart()
         self._conn_hello: p.Hello | None = None
         self._conn_samples = 0
         self._conn_counted = False
         self._connect_t = now
         self._last_frame_t: float | None = None
         self._last_sample_t = -1.0
-        self._last_seq: int | None = None
-        self._last_t_us: int | None = None
-        self._t_us = 0
         self._hello_req_t = -1e9
         self._start_t = -1e9
 
@@ -287,8 +248,7 @@ class DeviceBridge:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
-            now = time.monotonic()
-            self._new_connection(now)
+            self._new_connection(time.monotonic())
             self._connected = True
             self._message = f"{self.label} open, waiting for the machine's hello"
             try:
@@ -310,10 +270,7 @@ class DeviceBridge:
         with self._write_lock:
             self._connected = False
             self._link.close()
-            pending, self._pending = self._pending, {}
-        for cmd in pending.values():
-            cmd.error = Disconnected(f"{self.label}: connection lost before the ACK")
-            cmd.event.set()
+        self._commands.fail_all(Disconnected(f"{self.label}: connection lost before the ACK"))
 
     def _pump(self) -> None:
         link, parser, handle = self._link, self._parser, self._handle
@@ -333,6 +290,7 @@ class DeviceBridge:
             if now - self._hello_req_t >= HELLO_RETRY_S:
                 self._hello_req_t = now
                 self._post(p.FrameType.HELLO_REQUEST)
+                self._commands.prune(now)
         elif (
             self._want_streaming
             and self._last_sample_t < self._start_t
@@ -340,10 +298,6 @@ class DeviceBridge:
         ):
             self._start_t = now
             self._post(p.FrameType.START, p.START.pack(0))
-        if len(self._pending) > 64:
-            with self._write_lock:
-                for seq in [s for s, c in self._pending.items() if now - c.t > 10.0]:
-                    del self._pending[seq]
 
     def _handle(self, f: Frame, now: float) -> None:
         t = f.ftype
@@ -351,27 +305,17 @@ class DeviceBridge:
             self._ignored += 1  # a host->machine frame, e.g. our own echoed by a loopback
             return
         self._last_frame_t = now
-        delta = None if self._last_seq is None else (f.seq - self._last_seq) % p.SEQ_MODULO
-        restarted = delta is None or not 0 < delta < p.SEQ_MODULO // 2
-        if delta is None or (t == p.FrameType.HELLO and restarted):
-            # A new connection, or a hello after a reboot restarted the machine's counter:
-            # go on in a fresh block of 65536, so seq keeps rising and seq % 65536 is still
-            # the number on the wire.
-            delta = (-self._seq_total - 1) % p.SEQ_MODULO + 1 + f.seq
-        elif delta == 0 or delta >= p.SEQ_MODULO // 2:
-            self._dropped_backwards += 1  # a repeat or an old frame: never pass it on
+        order = self._sequence.accept(f.seq, t == p.FrameType.HELLO)
+        if order is Order.REPEATED:
             return
-        elif delta > 1:
-            self._seq_gaps += 1
-            self._lost_frames += delta - 1
-        self._last_seq = f.seq
-        self._seq_total += delta
         if t == p.FrameType.SAMPLE:
             self._on_sample_frame(f, now)
         elif t == p.FrameType.HELLO:
-            self._on_hello(f, now, restarted)
+            self._on_hello(f, now, order is Order.RESTARTED)
         elif t in (p.FrameType.ACK, p.FrameType.NACK):
-            self._on_ack(f)
+            cmd = self._commands.answer(f)
+            if cmd is not None and cmd.reason:
+                self._message = f"{self.label}: {cmd.name} refused by the machine"
         elif t == p.FrameType.HEARTBEAT:
             self._on_heartbeat(f, now)
         else:
@@ -384,19 +328,11 @@ class DeviceBridge:
             self._message = f"{self.label}: {exc}"
             return
         if restarted:  # a new connection, or the machine rebooted: its clock starts over
-            self._clock.reset()
-            self._last_t_us = None
+            self._decoder.restart()
+        cal = self._store.get(hello.serial) if self._store is not None else MachineCalibration()
+        self._decoder.configure(hello, cal)
         self._conn_hello = hello
         self._hello = hello
-        self._angle_i = hello.channel_index("angle")
-        self._force_i = hello.channel_index("force")
-        self._angle_i = 0 if self._angle_i is None else self._angle_i
-        self._force_i = 1 if self._force_i is None else self._force_i
-        known = {self._angle_i, self._force_i}
-        self._extra_i = tuple(i for i in range(len(hello.channels)) if i not in known)
-        self._scales = tuple(ch.scale for ch in hello.channels)
-        if self._store is not None:
-            self._cal = self._store.get(hello.serial)
         if self._ever_handshaken and not self._conn_counted:
             self._reconnects += 1
         self._conn_counted = True
@@ -412,37 +348,10 @@ class DeviceBridge:
             self._post(p.FrameType.START, p.START.pack(0))
 
     def _on_sample_frame(self, f: Frame, now: float) -> None:
-        hello = self._conn_hello
-        if hello is None:
-            self._ignored += 1  # cannot decode channels before the hello
+        sample = self._decoder.decode(f.payload, self._sequence.number, now)
+        if sample is None:
             return
-        try:
-            t_us, raw = p.decode_sample(f.payload, len(hello.channels))
-        except ProtocolError:
-            self._ignored += 1
-            return
-        if self._last_t_us is not None:
-            d = (t_us - self._last_t_us) % p.DEVICE_CLOCK_MODULO
-            if d >= p.DEVICE_CLOCK_MODULO // 2:
-                self._dropped_backwards += 1
-                return
-            self._t_us += d
-        else:
-            self._t_us = t_us
-        self._last_t_us = t_us
-        device_s = self._t_us * 1e-6
-        host_s = self._clock.observe(device_s, now)
-        sc = self._scales
-        cal = self._cal
-        ai, fi = self._angle_i, self._force_i
-        sample = DeviceSample(
-            seq=self._seq_total,
-            device_time_s=device_s,
-            host_time_s=host_s,
-            angle_deg=cal.angle.apply(raw[ai] * sc[ai]),
-            force_n=cal.force.apply(raw[fi] * sc[fi]),
-            extra=tuple(raw[i] * sc[i] for i in self._extra_i),
-        )
+        # Safety first: a breach is recorded before the sample is visible to anyone.
         events = self._safety.check(sample)
         if events:
             with self._events_lock:
@@ -455,36 +364,17 @@ class DeviceBridge:
         if self._on_sample is not None:
             self._on_sample(sample)
 
-    def _on_ack(self, f: Frame) -> None:
-        if len(f.payload) < p.ACK.size:
-            self._ignored += 1
-            return
-        seq, ftype, reason, device_us = p.ACK.unpack_from(f.payload)
-        with self._write_lock:
-            cmd = self._pending.get(seq)
-            if cmd is None or cmd.ftype != ftype:
-                return  # an answer that came after its command timed out
-            del self._pending[seq]
-        if f.ftype == p.FrameType.NACK and not reason:
-            reason = p.NackReason.NOT_NOW
-        cmd.reason = reason if f.ftype == p.FrameType.NACK else 0
-        cmd.device_us = device_us
-        if cmd.reason and not cmd.event.is_set():
-            self._message = f"{self.label}: {p.FrameType(ftype).name.lower()} refused by machine"
-        cmd.event.set()
-
     def _on_heartbeat(self, f: Frame, now: float) -> None:
         if len(f.payload) < p.HEARTBEAT.size:
             return
         _, flags, _ = p.HEARTBEAT.unpack_from(f.payload)
-        streaming = bool(flags & p.HeartbeatFlag.STREAMING)
         if (
             self._want_streaming
-            and not streaming
+            and not flags & p.HeartbeatFlag.STREAMING
             and self._conn_hello is not None
             and now - self._start_t >= START_RETRY_S
         ):
-            self._start_t = now
+            self._start_t = now  # the machine lost our START (or rebooted): ask again
             self._post(p.FrameType.START, p.START.pack(0))
 
     # --- state ----------------------------------------------------------------------------
