@@ -269,7 +269,8 @@ def analyse_session(
         if s[ld.S_N] > 0 or s[ld.S_N_BINS] > 0:
             bins = bins_out[bins_start[i] : bins_start[i + 1]].copy()
             s[ld.S_N_BINS] = bins.shape[0]
-            loads.append(ld._rep_summary(s, bins, checks.load_params))
+            segments = ck.rep_segments(reps[i])
+            loads.append(ld._rep_summary(s, bins, checks.load_params, segments))
         else:
             loads.append(None)
     return SessionAnalysis(

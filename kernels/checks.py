@@ -202,6 +202,11 @@ class FrameResult:
 _NO_SAMPLES = np.empty(0, dtype=np.float64)
 
 
+def rep_segments(rep: RepRecord) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The rep's two movements, out and back, as (start, end) times for the smoothness score."""
+    return (rep.start_s, rep.start_s + rep.out_s), (rep.end_s - rep.back_s, rep.end_s)
+
+
 class ExerciseChecks:
     """The per-frame checks of one exercise for one patient.
 
@@ -354,7 +359,12 @@ class ExerciseChecks:
                 RepRecord.from_row(self._rows[i], self.out_is_concentric) for i in range(n_reps)
             )
             if self._load_state[ld.S_N] > 0 or self._load_state[ld.S_N_BINS] > 0:
-                loads = (ld._rep_summary(self._load_state, self._load_bins, self.load_params),)
+                last = reps[-1]
+                loads = (
+                    ld._rep_summary(
+                        self._load_state, self._load_bins, self.load_params, rep_segments(last)
+                    ),
+                )
         return FrameResult(
             t=float(t),
             status=status,

@@ -13,9 +13,10 @@ frame that follows it.
   at ``rate_hz``; ``rate_exceeded`` when its magnitude passes ``rate_limit_n_s`` in the frame.
 * **Time under tension** (s): time between consecutive samples while force is at least
   ``tension_n``; gaps longer than ``max_gap_s`` count as ``max_gap_s``.
-* **Smoothness**: spectral arc length (SPARC) of the rep's angular speed profile, from the
-  angle averaged over ``bin_s`` bins (bounded buffer) and scored once at rep end by
-  :func:`sparc`. Closer to zero is smoother (a single smooth bell-shaped speed profile scores
+* **Smoothness**: spectral arc length (SPARC) of the angular speed profile, from the angle
+  averaged over ``bin_s`` bins (bounded buffer) and scored once at rep end by :func:`sparc`.
+  SPARC is made for one point-to-point movement, so a rep's out and back phases are scored
+  apart and averaged. Closer to zero is smoother (a single smooth bell-shaped speed profile scores
   about -1.4; a hesitant, multi-peaked one lower). NaN when the rep had too little movement.
 
 Per-rep figures accumulate from :meth:`LoadMonitor.start_rep` to :meth:`LoadMonitor.finish_rep`.
@@ -245,7 +246,19 @@ class LoadRep:
     duration_s: float
 
 
-def _rep_summary(s: np.ndarray, buf: np.ndarray, p: np.ndarray) -> LoadRep:
+def _segments_smoothness(bins: np.ndarray, segments) -> float:
+    if segments is None:
+        return movement_smoothness(bins[:, 0], bins[:, 1])
+    scores = []
+    for t0, t1 in segments:
+        inside = (bins[:, 0] >= t0) & (bins[:, 0] <= t1)
+        score = movement_smoothness(bins[inside, 0], bins[inside, 1])
+        if math.isfinite(score):
+            scores.append(score)
+    return float(np.mean(scores)) if scores else math.nan
+
+
+def _rep_summary(s: np.ndarray, buf: np.ndarray, p: np.ndarray, segments=None) -> LoadRep:
     _close_bin(p, s, buf)
     k = int(s[S_N_BINS])
     n = s[S_N]
@@ -256,7 +269,7 @@ def _rep_summary(s: np.ndarray, buf: np.ndarray, p: np.ndarray) -> LoadRep:
         peak_force_n=float(s[S_F_PEAK]),
         mean_force_n=float(s[S_F_SUM] / n) if n else math.nan,
         peak_rate_n_s=float(s[S_RATE_PEAK]),
-        smoothness_sparc=movement_smoothness(buf[:k, 0], buf[:k, 1]),
+        smoothness_sparc=_segments_smoothness(buf[:k], segments),
         duration_s=duration,
     )
 
@@ -300,9 +313,11 @@ class LoadMonitor:
         """Restart the per-rep figures (call when a rep starts)."""
         _reset_rep(self._state)
 
-    def finish_rep(self) -> LoadRep:
-        """The figures of the rep since :meth:`start_rep`; restarts them."""
-        rep = _rep_summary(self._state, self._bins, self.params)
+    def finish_rep(self, segments: Sequence[tuple[float, float]] | None = None) -> LoadRep:
+        """The figures of the rep since :meth:`start_rep`; restarts them. ``segments``: the
+        rep's movements as (start, end) times, e.g. its out and back phases, scored apart
+        and averaged (None: the whole rep as one movement)."""
+        rep = _rep_summary(self._state, self._bins, self.params, segments)
         _reset_rep(self._state)
         return rep
 
