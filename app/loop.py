@@ -144,8 +144,8 @@ class Runner:
         self.stats.device_samples += len(samples)
         angles = np.fromiter((s.angle_deg for s in samples), dtype=np.float64, count=len(samples))
         forces = np.fromiter((s.force_n for s in samples), dtype=np.float64, count=len(samples))
-        t = samples[-1].host_time_s - self.t0
-        self.engine.on_machine(t, angles, forces)
+        ts = np.fromiter((s.host_time_s for s in samples), dtype=np.float64, count=len(samples))
+        self.engine.on_machine(ts - self.t0, angles, forces)
         if self.recorder:
             for s in samples:
                 self.recorder.device(
@@ -302,6 +302,20 @@ def summarize(runner: Runner) -> dict:
             "pain_free_limit": eng.targets.pain_free_limit,
             "source": eng.targets.source,
         },
+        "loading": [
+            {
+                "tut_s": round(lr.tut_s, 3),
+                "in_band_share": round(lr.in_band_share, 3),
+                "peak_force_n": round(lr.peak_force_n, 1),
+                "mean_force_n": round(lr.mean_force_n, 1),
+                "peak_rate_n_s": round(lr.peak_rate_n_s, 1),
+                "smoothness_sparc": round(lr.smoothness_sparc, 3),
+            }
+            for lr in eng.load_reps
+        ],
+        "fusion_difference_deg_median": (
+            round(statistics.median(eng.fusion_differences), 2) if eng.fusion_differences else None
+        ),
         "device_samples": st.device_samples,
         "dropped_frames": runner.stream.dropped if runner.stream else 0,
         "inference_ms_median": med(st.inference_s),

@@ -77,6 +77,17 @@ class LoadDef:
 
 
 @dataclass(frozen=True, slots=True)
+class FusionDef:
+    """Machine exercises: a camera rule that measures the same movement as the machine's
+    angle, compared live. ``expected = offset + scale * machine_angle``."""
+
+    camera_rule: str
+    scale: float
+    offset: float
+    max_difference: float  # degrees before the therapist is told to check the camera
+
+
+@dataclass(frozen=True, slots=True)
 class RuleDef:
     key: str
     kind: str
@@ -112,6 +123,7 @@ class ExerciseDef:
     load: LoadDef | None
     rules: tuple[RuleDef, ...]
     position_rules: tuple[str, ...]  # hold exercises: rules that define "in position"
+    fusion: FusionDef | None
     notes: str
     source_file: str
 
@@ -344,6 +356,22 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
             raise ExerciseError(file, "position_rules", f"keys of rules ({keys})", key)
     if mode == "hold" and not position:
         raise ExerciseError(file, "position_rules", "at least one rule for a hold exercise", [])
+    fusion = None
+    ft = top.table("fusion", None)
+    if ft is not None:
+        fusion = FusionDef(
+            camera_rule=ft.str("camera_rule"),
+            scale=ft.num("scale", 1.0, lo=-10.0, hi=10.0),
+            offset=ft.num("offset", 0.0, lo=-360.0, hi=360.0),
+            max_difference=ft.num("max_difference", 15.0, lo=0.0, hi=180.0),
+        )
+        ft.done()
+        if fusion.camera_rule not in keys:
+            raise ExerciseError(
+                file, "fusion.camera_rule", f"a rule key ({keys})", fusion.camera_rule
+            )
+        if signal.source != "machine":
+            raise ExerciseError(file, "fusion", "a machine-driven exercise", signal.source)
     ex = ExerciseDef(
         id=ex_id,
         name=top.str("name"),
@@ -357,6 +385,7 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
         load=load,
         rules=rules,
         position_rules=position,
+        fusion=fusion,
         notes=top.str("notes"),
         source_file=file,
     )

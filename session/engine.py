@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exercises.schema import ExerciseDef
+from kernels.loading import ABOVE, BELOW, LoadMonitor, LoadRep
 from kernels.reps import HoldTimer, RepCounter, RepPhase, RepRecord, Tempo
 from kernels.rom import RangeOfMotion
 from kernels.rules import FAULT, OK, UNKNOWN, WARNING
@@ -35,6 +36,7 @@ from vision.landmarks import SKELETON
 from vision.pose import Pose
 
 TRACE_S = 20.0
+OVERSHOOT_SHARE = 0.15  # past the target by this share of the range: "not so far" cue
 _REP_PHASE_NAMES = {
     RepPhase.REST: "rest",
     RepPhase.OUT: "out",
@@ -123,6 +125,14 @@ class SessionEngine:
         self._in_view_since = math.nan
         self._hold_start = math.nan
         self._rep_started = math.nan
+        self._last_machine_t = -math.inf
+        self._load_band = -1
+        self.fusion_difference = math.nan
+        self.fusion_differences: list[float] = []
+        self.load_reps: list[LoadRep] = []
+        keys = [rd.key for rd in exercise.rules]
+        fu = exercise.fusion
+        self._fusion_col = keys.index(fu.camera_rule) if fu is not None else -1
         self._safety_cue: str | None = None
         self._signal_trace = TraceBuffer()
         self._force_trace = TraceBuffer()
@@ -150,6 +160,11 @@ class SessionEngine:
         self.rom = RangeOfMotion(tg.start, tg.target, tg.pain_free_limit)
         hold = self.hold_target_s
         self.hold_timer = HoldTimer(hold if hold > 0 else math.inf)
+        self.load = None
+        if ex.load is not None:
+            self.load = LoadMonitor(
+                tg.load_band_n, limit_n=tg.load_limit_n, rate_limit_n_s=ex.load.max_rate_n_s
+            )
 
     def adjust(self, key: str, delta: float, t: float) -> None:
         """A therapist's live change of one target (keys as the therapist view names them).
@@ -204,28 +219,46 @@ class SessionEngine:
             self._rule_status = np.full(len(self.exercise.rules), UNKNOWN, dtype=np.int8)
             if self.exercise.signal.source == "camera":
                 self._signal = math.nan
-        self._advance(t)
+        self._update_fusion()
         if self.exercise.signal.source == "camera":
-            self._drive(t, np.array([self._signal]))
+            self._advance(t)
+            self._drive(np.array([t]), np.array([self._signal]))
 
-    def on_machine(self, t: float, angles: np.ndarray, forces: np.ndarray) -> None:
-        """Feed the machine samples received since the last call (one display frame's worth)."""
-        self._now = max(self._now, t)
+    def on_machine(self, ts: np.ndarray, angles: np.ndarray, forces: np.ndarray) -> None:
+        """Feed the machine samples received since the last call: times (session clock, s),
+        angles (deg) and forces (N), one display frame's worth."""
         if angles.size == 0:
             return
+        t = float(ts[-1])
+        self._now = max(self._now, t)
+        self._last_machine_t = t
         self._force = float(forces[-1])
         self._force_trace.append(t, self._force)
+        if self.load is not None:
+            ls = self.load.update(ts, forces, angles)
+            self._load_band = ls.band
+            if (
+                ls.rate_exceeded
+                and self._rep_phase != RepPhase.REST
+                and self.phases.phase == Phase.WORKING
+            ):
+                self.cues.event(t, "load.too_jerky", Severity.WARNING, 55)
+            if ls.over_limit:
+                over = np.nonzero(forces > self.targets.load_limit_n)[0]
+                value = float(forces[over[0]]) if over.size else self._force
+                self.on_safety(t, "overload", value, self.targets.load_limit_n)
+        self._update_fusion()
         if self.exercise.signal.source == "machine":
             self._signal = float(angles[-1])
-            self._drive(t, angles)
-        if math.isfinite(self.targets.load_limit_n):
-            over = np.nonzero(forces > self.targets.load_limit_n)[0]
-            if over.size:
-                self.on_safety(t, "overload", float(forces[over[0]]), self.targets.load_limit_n)
+            self._advance(t)
+            self._drive(ts, angles)
 
     def on_safety(self, t: float, kind: str, value: float, limit: float) -> None:
         """A safety breach: stop at once, with the unmistakable cue, every time."""
-        self.safety_events.append(SafetyEventRecord(t, kind, value, limit))
+        last = self.safety_events[-1] if self.safety_events else None
+        # The bridge and the engine's own check may both report one breach: log it once.
+        if not (last and last.kind == kind and t - last.t < 1.0):
+            self.safety_events.append(SafetyEventRecord(t, kind, value, limit))
         self._safety_cue = f"safety.{kind}"
         self.phases.fire("safety", t, f"{kind}: {value:.1f} past limit {limit:.1f}")
 
@@ -246,8 +279,12 @@ class SessionEngine:
         """Phase timers and person-in-view checks."""
         ph = self.phases
         seen = t - self._last_person_t <= self.config.person_lost_s
+        if self.exercise.signal.source == "machine":
+            ready = t - self._last_machine_t <= 0.5
+        else:
+            ready = t - self._last_person_t <= 1e-9
         if ph.phase == Phase.SETUP:
-            if t - self._last_person_t <= 1e-9:
+            if ready:
                 if math.isnan(self._in_view_since):
                     self._in_view_since = t
                 if t - self._in_view_since >= self.config.setup_s:
@@ -267,8 +304,9 @@ class SessionEngine:
             self.set_reps = 0
             ph.fire("rest_over", t)
 
-    def _drive(self, t: float, values: np.ndarray) -> None:
+    def _drive(self, ts: np.ndarray, values: np.ndarray) -> None:
         """Range, reps, holds and faults on the driving signal's samples of this frame."""
+        t = float(ts[-1])
         finite = values[np.isfinite(values)]
         if finite.size:
             self._signal_trace.append(t, float(finite[-1]))
@@ -278,23 +316,38 @@ class SessionEngine:
         self._progress = rom.progress
         if rom.over_limit:
             idx = int(np.argmax(self._past_limit(values)))
-            self.on_safety(t, "pain_free_range", float(values[idx]), self.targets.pain_free_limit)
+            self.on_safety(
+                float(ts[idx]), "pain_free_range", float(values[idx]), self.targets.pain_free_limit
+            )
             return
         self._check_rules(t)
         if self.exercise.mode == "hold":
             self._update_hold(t)
             return
-        for v in values:
-            state = self.counter.update(t, float(v))
+        for ti, v in zip(ts, values, strict=True):
+            state = self.counter.update(float(ti), float(v))
             if self._rep_phase == RepPhase.REST and state.phase != RepPhase.REST:
-                self._rep_started = t
+                self._rep_started = float(ti)
+                if self.load is not None:
+                    self.load.start_rep()
             self._rep_phase = state.phase
             if math.isfinite(v) and state.phase != RepPhase.REST:
                 self._rep.min_value = min(self._rep.min_value, float(v))
                 self._rep.max_value = max(self._rep.max_value, float(v))
             if state.rep is not None:
-                self._finish_rep(t, state.rep)
+                self._finish_rep(float(ti), state.rep)
                 self.rom.new_rep()
+
+    def _update_fusion(self) -> None:
+        """Camera and machine measure the same movement: keep their difference live."""
+        fu = self.exercise.fusion
+        if fu is None or self._fusion_col < 0:
+            return
+        camera = float(self._rule_value[self._fusion_col])
+        machine = self._signal if self.exercise.signal.source == "machine" else math.nan
+        self.fusion_difference = camera - (fu.offset + fu.scale * machine)
+        if math.isfinite(self.fusion_difference):
+            self.fusion_differences.append(self.fusion_difference)
 
     def _past_limit(self, values: np.ndarray) -> np.ndarray:
         tg = self.targets
@@ -356,6 +409,8 @@ class SessionEngine:
         )
         self.reps.append(view)
         self.rep_records.append(rec)
+        if self.load is not None:
+            self.load_reps.append(self.load.finish_rep())
         self._rep = _RepProgress()
         if not rec.counted:
             self.cues.event(t, self.exercise.signal.partial_cue, Severity.WARNING, 60)
@@ -412,6 +467,15 @@ class SessionEngine:
                 out.append(
                     (rd.cue, Severity.FAULT if st == FAULT else Severity.WARNING, rd.priority)
                 )
+        if self._progress > 1.0 + OVERSHOOT_SHARE:
+            out.append(("generic.too_far", Severity.WARNING, 70))
+        if self._rep_phase != RepPhase.REST and self._load_band == ABOVE:
+            out.append(("load.too_high", Severity.WARNING, 65))
+        elif self._rep_phase != RepPhase.REST and self._load_band == BELOW:
+            out.append(("load.too_low", Severity.INFO, 35))
+        fu = self.exercise.fusion
+        if fu is not None and abs(self.fusion_difference) > fu.max_difference:
+            out.append(("machine.sources_disagree", Severity.INFO, 15))
         if not out:
             if self.exercise.mode == "hold":
                 held = self.hold_timer.held_s
@@ -465,6 +529,21 @@ class SessionEngine:
             )
             for i, rd in enumerate(ex.rules)
         )
+        fu = ex.fusion
+        if fu is not None:
+            diff = self.fusion_difference
+            ok = not abs(diff) > fu.max_difference
+            rules = (
+                *rules,
+                RuleView(
+                    "fusion",
+                    "camera - machine",
+                    RuleStatus.OK if ok else RuleStatus.WARNING,
+                    diff,
+                    -fu.max_difference,
+                    fu.max_difference,
+                ),
+            )
         limit_frac = self.rom.limit_progress
         ph = self.phases.phase
         phase_name = str(ph)
