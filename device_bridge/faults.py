@@ -43,7 +43,7 @@ class Faults:
         return bytes(out)
 
 
-def _times(text: str) -> tuple[float, ...]:
+def seconds_list(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError as exc:
@@ -59,9 +59,9 @@ def add_fault_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--garbage-bytes", type=int, default=24, metavar="N")
     g.add_argument("--bitflip-rate", type=float, default=0.0, metavar="P")
     g.add_argument("--drop-rate", type=float, default=0.0, metavar="P")
-    g.add_argument("--stall-at", type=_times, default=(), metavar="T[,T...]")
+    g.add_argument("--stall-at", type=seconds_list, default=(), metavar="T[,T...]")
     g.add_argument("--stall-for", type=float, default=2.0, metavar="S")
-    g.add_argument("--disconnect-at", type=_times, default=(), metavar="T[,T...]")
+    g.add_argument("--disconnect-at", type=seconds_list, default=(), metavar="T[,T...]")
     g.add_argument("--disconnect-for", type=float, default=1.0, metavar="S")
     g.add_argument("--ignore-command", action="append", default=[], metavar="NAME",
                    choices=["start", "stop", "tare", "set_limits", "ping"])  # fmt: skip
