@@ -70,8 +70,11 @@ def test_sigkill_loses_at_most_the_rep_in_progress(tmp_path: Path) -> None:
         session_id = int(first.split()[1])
         time.sleep(rng.uniform(0.05, 0.5))
         os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=10)
-        assert proc.returncode == -signal.SIGKILL
+        # Read through the same buffered pipe as readline() above: communicate() would read
+        # the raw pipe and miss lines readline() had already buffered.
+        out = proc.stdout.read()
+        proc.stderr.read()
+        assert proc.wait(timeout=10) == -signal.SIGKILL
         lines = out.splitlines()
         committed = [int(x.split()[1]) for x in lines if x.startswith("rep ")]
         started = [int(x.split()[1]) for x in lines if x.startswith("writing ")]
