@@ -109,3 +109,34 @@ def test_sigkill_loses_at_most_the_rep_in_progress(tmp_path: Path) -> None:
         f"{inside_add_rep} kills inside add_rep: {kept_unreported} of those reps kept "
         f"(the commit had reached the file), {lost_in_progress} lost (the rep in progress)"
     )
+
+
+def test_driver_left_alone_finishes_its_session(tmp_path: Path) -> None:
+    db = tmp_path / "calm.sqlite"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(DRIVER),
+            "--db",
+            str(db),
+            "--patient",
+            "CALM1",
+            "--reps",
+            "12",
+            "--reps-per-set",
+            "5",
+            "--delay",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "done"
+    with open_store(db) as store:
+        (info,) = store.sessions("CALM1")
+        record = store.load_session(info.id)
+    assert (info.status, info.end_reason) == ("finished", "completed")
+    assert [(s.index, len(s.reps)) for s in record.sets] == [(1, 5), (2, 5), (3, 2)]
+    assert len(record.cues) == 4 and record.traces[0].label == "machine angle"
