@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from storage.background import BackgroundWriter
 from storage.base import SessionWriter, Store
 from storage.errors import (
     BackendNotAvailable,
@@ -38,6 +39,7 @@ from storage.records import (
 __all__ = [
     "Assessment",
     "BackendNotAvailable",
+    "BackgroundWriter",
     "Calibration",
     "CorruptDatabase",
     "CueEvent",
