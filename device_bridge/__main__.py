@@ -114,6 +114,7 @@ def monitor(args: argparse.Namespace) -> dict[str, Any]:
         "reconnects": status.reconnects,
         "dropped_backwards": status.dropped_backwards,
         "out_of_order": out_of_order,
+        "clock_drift_ppm": round(status.clock_drift_ppm, 1),
         "safety_events": events,
         "state": status.state,
         "message": status.message,

@@ -149,6 +149,7 @@ class DeviceBridge:
             reconnects=self._reconnects,
             dropped_backwards=self._sequence.repeats + self._decoder.backwards,
             ring_overflows=self._ring.overflows,
+            clock_drift_ppm=self._decoder.clock.drift_ppm,
             message=message,
         )
 

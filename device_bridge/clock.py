@@ -30,7 +30,8 @@ class ClockMap:
 
     @property
     def drift_ppm(self) -> float:
-        return self._drift * 1e6
+        """How much faster the machine's clock runs than the host's, parts per million."""
+        return (1.0 / (1.0 + self._drift) - 1.0) * 1e6
 
     def observe(self, device_s: float, host_receipt_s: float) -> float:
         """Feed one sample's device time and receipt time; return its host time."""

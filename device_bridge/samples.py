@@ -72,6 +72,7 @@ class BridgeStatus:
     reconnects: int = 0
     dropped_backwards: int = 0  # samples whose device time went backwards
     ring_overflows: int = 0  # samples lost because nobody drained the ring in time
+    clock_drift_ppm: float = math.nan  # machine clock against the host's, as fitted
     message: str = ""
 
     @property

@@ -62,6 +62,7 @@ def test_ten_seconds_at_1000_hz_without_a_gap_and_every_sample_accounted_for(tmp
     assert rate == pytest.approx(1000, rel=0.03)  # over the last second, host clock
     assert (st.seq_gaps, st.lost_frames, st.crc_errors, st.resyncs) == (0, 0, 0, 0)
     assert (st.dropped_backwards, st.ring_overflows) == (0, 0)
+    assert st.clock_drift_ppm == pytest.approx(40.0, abs=15.0)  # the simulator's crystal error
     assert sim.truth["samples_sent"] == len(samples) == len(sent)
     assert sorted(s.seq % 65536 for s in samples) == sorted(sent)  # seq wraps at 65536
     seqs = [s.seq for s in samples]

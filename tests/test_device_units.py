@@ -21,6 +21,7 @@ def sample(seq: int, angle: float = 10.0, force: float = 100.0) -> DeviceSample:
 
 @pytest.mark.parametrize("drift_ppm", [-120.0, 0.0, 45.0])
 def test_clock_map_recovers_offset_and_drift_under_random_delay(drift_ppm):
+    # drift_ppm: how much faster the machine's crystal runs than the host's.
     rng = random.Random(5)
     clock = ClockMap()
     offset = 4321.0
@@ -28,7 +29,7 @@ def test_clock_map_recovers_offset_and_drift_under_random_delay(drift_ppm):
     receipt = -math.inf
     for k in range(30000):
         device = 800.0 + k / 1000
-        true_host = offset + device * (1 + drift_ppm * 1e-6)
+        true_host = offset + device / (1 + drift_ppm * 1e-6)
         # Never early, mostly a little late, and in order (a serial line is a FIFO).
         receipt = max(receipt, true_host + 0.0003 + rng.expovariate(1 / 0.002))
         mapped = clock.observe(device, receipt)
