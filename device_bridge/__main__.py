@@ -46,16 +46,17 @@ def monitor(args: argparse.Namespace) -> dict[str, Any]:
     limits = None
     if any(math.isfinite(x) for x in (args.max_force, args.min_angle, args.max_angle)):
         limits = SafetyLimits(args.max_force, args.min_angle, args.max_angle)
-    sim_args: list[str] = []
-    if args.device.strip().startswith("sim:") or args.device.strip() == "auto":
-        sim_args = ["--rate", str(args.sim_rate), "--seed", str(args.sim_seed), *fault_argv(args)]
+    # Fault switches only make sense for the simulator; open_device refuses them otherwise.
+    sim_args = fault_argv(args)
+    if args.device.strip().startswith("sim:"):
+        sim_args = ["--rate", str(args.sim_rate), "--seed", str(args.sim_seed), *sim_args]
     store = CalibrationStore(args.calibration) if args.calibration else CalibrationStore()
     bridge = open_device(
         args.device,
         limits=limits,
         calibration_store=store,
         baudrate=args.baud,
-        simulator_args=sim_args if args.device.strip().startswith("sim:") else (),
+        simulator_args=sim_args,
     )
     live = sys.stderr if args.json else sys.stdout
     first: float | None = None
