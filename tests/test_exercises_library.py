@@ -9,10 +9,11 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from exercises.errors import ExerciseError
-from exercises.library import DEFINITIONS, definition_files
+from exercises.library import DEFINITIONS, definition_files, get_exercise
 from exercises.schema import ExerciseDef, load_exercise_file
 from session.lang import LANG_DIR, catalog
 from session.measures import ExerciseMeasures
@@ -230,3 +231,94 @@ def test_cli_accepts_the_whole_library():
     run = _check()
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"{len(FILES)} valid, 0 invalid" in run.stdout
+
+
+# -- stick-figure sessions: the definitions' sign conventions, end to end ---------------------
+# Image coordinates, y down, the patient facing left; poses are built from a few joints placed
+# as body proportions put them, both sides at the same place.
+
+
+def _pose(t: float, joints: dict[str, tuple[float, float]]):
+    from vision.landmarks import INDEX
+    from vision.pose import Pose
+
+    image = np.full((33, 4), np.nan, dtype=np.float32)
+    for name, (x, y) in joints.items():
+        for full in (name,) if name in INDEX else (f"left_{name}", f"right_{name}"):
+            image[INDEX[full]] = (x, y, 0.0, 1.0)
+    return Pose(t, image, np.full((33, 3), np.nan, dtype=np.float32), detected=True)
+
+
+def _blend(a: dict, b: dict, u: float) -> dict:
+    return {k: (a[k][0] + (b[k][0] - a[k][0]) * u, a[k][1] + (b[k][1] - a[k][1]) * u) for k in a}
+
+
+def _move(a: dict, b: dict, seconds: float, fps: float = 30.0) -> list[dict]:
+    n = round(seconds * fps)
+    return [_blend(a, b, i / n) for i in range(1, n + 1)]
+
+
+def _session(exercise_id: str, frames: list[dict], fps: float = 30.0):
+    from session.engine import SessionConfig, SessionEngine
+
+    engine = SessionEngine(get_exercise(exercise_id), config=SessionConfig(open_ended=True))
+    for i, joints in enumerate(frames):
+        engine.on_pose(i / fps, _pose(i / fps, joints))
+    engine.finish(len(frames) / fps)
+    return engine
+
+
+HOOK_LYING = {
+    "shoulder": (0.3, 0.92),
+    "hip": (0.8, 0.9),
+    "knee": (1.095, 0.603),
+    "ankle": (1.39, 0.92),
+}
+BRIDGE_TOP = {
+    "shoulder": (0.3, 0.92),
+    "hip": (0.76, 0.73),
+    "knee": (1.12, 0.6),
+    "ankle": (1.39, 0.92),
+}
+BRIDGE_ARCHED = {**BRIDGE_TOP, "hip": (0.76, 0.55)}
+
+
+def test_glute_bridge_counts_good_reps_and_flags_an_arched_one():
+    hold = [HOOK_LYING] * 30
+    good = _move(HOOK_LYING, BRIDGE_TOP, 2) + [BRIDGE_TOP] * 90 + _move(BRIDGE_TOP, HOOK_LYING, 2)
+    arched = _move(HOOK_LYING, BRIDGE_ARCHED, 2) + [BRIDGE_ARCHED] * 60
+    arched += _move(BRIDGE_ARCHED, HOOK_LYING, 2)
+    engine = _session("glute_bridge", hold + good + hold + good + hold + arched + hold)
+    assert [r.faults for r in engine.reps if r.counted][:2] == [(), ()]
+    assert "overarch" in {key for _, key, _ in engine.fault_log}
+
+
+SIDE_PLANK_UP = {"shoulder": (0.3, 0.6), "hip": (0.85, 0.76), "ankle": (1.7, 0.95)}
+SIDE_PLANK_DOWN = {**SIDE_PLANK_UP, "hip": (0.85, 0.87)}  # hip resting on the floor
+
+
+def test_side_plank_times_only_the_lifted_hold():
+    engine = _session("side_plank", [SIDE_PLANK_DOWN] * 60 + [SIDE_PLANK_UP] * 360)
+    done = [h for h in engine.holds if h.completed]
+    assert len(done) == 1 and done[0].start_s >= 2.0
+    assert ("hips_sag", "fault") in {(key, level) for _, key, level in engine.fault_log}
+
+
+STANDING = {
+    "shoulder": (0.5, 0.2),
+    "hip": (0.5, 0.55),
+    "knee": (0.49, 0.78),
+    "ankle": (0.5, 0.98),
+    "heel": (0.53, 1.0),
+    "foot_index": (0.35, 1.0),
+}
+LEANING_BACK = {**STANDING, "shoulder": (0.65, 0.23), "hip": (0.47, 0.55)}
+BENDING_FORWARD = {**STANDING, "shoulder": (0.34, 0.25)}
+
+
+@pytest.mark.parametrize(("end", "faulted"), [(LEANING_BACK, False), (BENDING_FORWARD, True)])
+def test_standing_extension_tells_backward_from_forward(end: dict, faulted: bool):
+    rep = _move(STANDING, end, 2) + [end] * 60 + _move(end, STANDING, 2) + [STANDING] * 30
+    engine = _session("standing_lumbar_extension", [STANDING] * 30 + rep)
+    assert engine.rep_count == 1
+    assert ("lean_direction" in engine.reps[0].faults) is faulted
