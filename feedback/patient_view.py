@@ -37,8 +37,8 @@ class PatientLayout:
     load_bar: pygame.Rect | None
     tempo_box: pygame.Rect
     tempo_bar: pygame.Rect
-    hold_box: pygame.Rect
-    hold_bar: pygame.Rect
+    hold_box: pygame.Rect | None
+    hold_bar: pygame.Rect | None
     cue_box: pygame.Rect
     status_banner: pygame.Rect
     safety_banner: pygame.Rect
@@ -52,7 +52,9 @@ class PatientLayout:
         return max(14, round(self.size[1] * 0.027))
 
 
-def patient_layout(size: tuple[int, int], machine: bool) -> PatientLayout:
+def patient_layout(size: tuple[int, int], machine: bool, hold: bool = True) -> PatientLayout:
+    """Rectangles for a window of ``size``; the load box only for machine work, the hold box
+    only for exercises with a hold (the freed height goes to the other boxes)."""
     w, h = size
     m = max(6, round(h * 0.015))
     top_h = round(h * 0.1)
@@ -67,7 +69,14 @@ def patient_layout(size: tuple[int, int], machine: bool) -> PatientLayout:
     image_area = pygame.Rect(m, mid_y, w - side_w - 3 * m, mid_h)
     side = pygame.Rect(image_area.right + m, mid_y, side_w, mid_h)
 
-    weights = [0.2, 0.22, 0.22, 0.18, 0.18] if machine else [0.26, 0.26, 0.24, 0.24]
+    named = {"reps": 0.2 if machine else 0.26, "range": 0.22 if machine else 0.26}
+    if machine:
+        named["load"] = 0.22
+    named["tempo"] = 0.18 if machine else 0.24
+    if hold:
+        named["hold"] = 0.18 if machine else 0.24
+    total = sum(named.values())
+    weights = [v / total for v in named.values()]
     usable = mid_h - m * (len(weights) - 1)
     boxes = []
     y = mid_y
@@ -81,12 +90,9 @@ def patient_layout(size: tuple[int, int], machine: bool) -> PatientLayout:
         bh = max(10, round(box.h * 0.18))
         return pygame.Rect(box.x + pad, box.y + round(box.h * 0.58), box.w - 2 * pad, bh)
 
-    if machine:
-        reps_box, range_box, load_box, tempo_box, hold_box = boxes
-        load_bar = bar_in(load_box)
-    else:
-        reps_box, range_box, tempo_box, hold_box = boxes
-        load_box = load_bar = None
+    box = dict(zip(named, boxes, strict=True))
+    load_box = box.get("load")
+    hold_box = box.get("hold")
     banner_h = round(h * 0.08)
     return PatientLayout(
         size=(w, h),
@@ -94,15 +100,15 @@ def patient_layout(size: tuple[int, int], machine: bool) -> PatientLayout:
         pause_button=pause_button,
         image_area=image_area,
         side=side,
-        reps_box=reps_box,
-        range_box=range_box,
-        range_bar=bar_in(range_box),
+        reps_box=box["reps"],
+        range_box=box["range"],
+        range_bar=bar_in(box["range"]),
         load_box=load_box,
-        load_bar=load_bar,
-        tempo_box=tempo_box,
-        tempo_bar=bar_in(tempo_box),
+        load_bar=bar_in(load_box) if load_box else None,
+        tempo_box=box["tempo"],
+        tempo_bar=bar_in(box["tempo"]),
         hold_box=hold_box,
-        hold_bar=bar_in(hold_box),
+        hold_bar=bar_in(hold_box) if hold_box else None,
         cue_box=cue_box,
         status_banner=pygame.Rect(image_area.x, image_area.y, image_area.w, banner_h),
         safety_banner=pygame.Rect(0, round(h * 0.3), w, round(h * 0.36)),
@@ -171,9 +177,15 @@ class PatientView:
 
     def layout_for(self, size: tuple[int, int]) -> PatientLayout:
         machine = self._snap is not None and is_machine(self._snap)
+        hold = self._snap is not None and self._snap.hold_target_s > 0
         lay = self._layout
-        if lay is None or lay.size != tuple(size) or (lay.load_box is not None) != machine:
-            lay = self._layout = patient_layout(tuple(size), machine)
+        if (
+            lay is None
+            or lay.size != tuple(size)
+            or (lay.load_box is not None) != machine
+            or (lay.hold_box is not None) != hold
+        ):
+            lay = self._layout = patient_layout(tuple(size), machine, hold)
         return lay
 
     def hit_pause(self, pos: tuple[int, int], size: tuple[int, int]) -> bool:
@@ -583,7 +595,7 @@ class PatientView:
         widgets.tempo_guide(surface, lay.tempo_bar, snap.tempo_position)
         # hold
         b = lay.hold_box
-        if snap.hold_target_s > 0:
+        if b is not None and lay.hold_bar is not None:
             held = min(snap.hold_s, 999.0)
             done = held >= snap.hold_target_s
             self._box_title(
@@ -595,8 +607,6 @@ class PatientView:
                 style.BLUISH_GREEN if done else style.TEXT,
             )
             widgets.hold_bar(surface, lay.hold_bar, held, snap.hold_target_s)
-        else:
-            self._box_title(surface, b, "Hold", "none", t, style.TEXT_DIM)
 
     def _draw_cue(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
         b = lay.cue_box

@@ -227,3 +227,16 @@ def test_pause_button_click_gives_pause_then_resume():
     assert screen.handle_event(click) == [Resume()]
     elsewhere = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(5, 700), button=1)
     assert screen.handle_event(elsewhere) == []
+
+
+def test_no_hold_box_without_a_hold_target():
+    with_hold = patient_layout((1280, 720), machine=False, hold=True)
+    without = patient_layout((1280, 720), machine=False, hold=False)
+    assert without.hold_box is None and without.hold_bar is None
+    assert without.tempo_box.bottom == with_hold.hold_box.bottom  # the column stays filled
+    surf, view = render(snapshot(hold_target_s=0.0))
+    assert view.layout_for((1280, 720)).hold_box is None
+    surf, view = render(snapshot(hold_target_s=5.0, hold_s=2.5))
+    bar = view.layout_for((1280, 720)).hold_bar
+    assert rgb(surf, bar.x + bar.w * 0.45, bar.centery) == style.SKY_BLUE
+    assert rgb(surf, bar.x + bar.w * 0.55, bar.centery) == style.TRACK
