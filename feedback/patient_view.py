@@ -522,14 +522,23 @@ class PatientView:
             y += t * 1.35
 
     def _box_title(
-        self, surface, box: pygame.Rect, title: str, value: str, size: int, colour=style.TEXT
+        self,
+        surface,
+        box: pygame.Rect,
+        title: str,
+        value: str,
+        size: int,
+        colour=style.TEXT,
+        icon: str | None = None,
     ) -> None:
+        """Title left, value right; ``icon`` (a status shape) goes left of the value so the
+        value's colour is never the only signal."""
         pad = max(8, round(box.w * 0.05))
         style.text(
             surface, title, size, style.TEXT_DIM, (box.x + pad, box.y + pad * 0.8), "topleft"
         )
         if value:
-            style.text(
+            r = style.text(
                 surface,
                 value,
                 size * 1.15,
@@ -537,6 +546,8 @@ class PatientView:
                 (box.right - pad, box.y + pad * 0.6),
                 "topright",
             )
+            if icon is not None:
+                style.icon(surface, icon, (r.x - size * 0.55, r.centery), size * 0.36)
 
     def _draw_side(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
         t = lay.title_size
@@ -571,7 +582,15 @@ class PatientView:
             if math.isfinite(p)
             else style.TEXT_DIM
         )
-        self._box_title(surface, b, "Range", value, t, colour)
+        self._box_title(
+            surface,
+            b,
+            "Range",
+            value,
+            t,
+            colour,
+            widgets.range_icon(p, snap.range_target, snap.pain_free_limit),
+        )
         widgets.range_gauge(
             surface, lay.range_bar, p, snap.range_target, snap.pain_free_limit, lay.label_size
         )
@@ -584,7 +603,8 @@ class PatientView:
                 if math.isfinite(f)
                 else style.TEXT_DIM
             )
-            self._box_title(surface, b, "Load", f"{style.fmt_number(f)} N", t, colour)
+            icon = widgets.load_icon(f, snap.load_band_n, snap.load_limit_n)
+            self._box_title(surface, b, "Load", f"{style.fmt_number(f)} N", t, colour, icon)
             widgets.load_bar(
                 surface, lay.load_bar, f, snap.load_band_n, snap.load_limit_n, lay.label_size
             )
@@ -605,6 +625,7 @@ class PatientView:
                 f"{held:.1f} / {snap.hold_target_s:.0f} s",
                 t,
                 style.BLUISH_GREEN if done else style.TEXT,
+                "ok" if done else None,
             )
             widgets.hold_bar(surface, lay.hold_bar, held, snap.hold_target_s)
 

@@ -38,6 +38,25 @@ def range_fill_colour(progress: float, target: float, pain_free_limit: float) ->
     return style.SKY_BLUE
 
 
+def range_icon(progress: float, target: float, pain_free_limit: float) -> str | None:
+    """Status shape for the range value: tick in the target zone, cross past the limit."""
+    if not math.isfinite(progress):
+        return None
+    if math.isfinite(pain_free_limit) and progress >= pain_free_limit:
+        return "fault"
+    return "ok" if progress >= TARGET_ZONE_LOW * target else None
+
+
+def load_icon(force: float, band: tuple[float, float], limit: float) -> str | None:
+    """Status shape for the load value: tick in the band, triangle over it, cross at the limit."""
+    if not math.isfinite(force):
+        return None
+    colour = load_fill_colour(force, band, limit)
+    return {style.VERMILLION: "fault", style.ORANGE: "warning", style.BLUISH_GREEN: "ok"}.get(
+        colour
+    )
+
+
 def load_scale_max(band: tuple[float, float], limit: float, force: float) -> float:
     candidates = [1.0]
     if math.isfinite(band[1]):

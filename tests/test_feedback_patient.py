@@ -240,3 +240,21 @@ def test_no_hold_box_without_a_hold_target():
     bar = view.layout_for((1280, 720)).hold_bar
     assert rgb(surf, bar.x + bar.w * 0.45, bar.centery) == style.SKY_BLUE
     assert rgb(surf, bar.x + bar.w * 0.55, bar.centery) == style.TRACK
+
+
+def test_range_value_gets_a_shape_beside_its_colour():
+    def title_row(progress):
+        surf, view = render(snapshot(range_progress=progress, pain_free_limit=1.2))
+        box = view.layout_for((1280, 720)).range_box
+        row = pygame.Rect(box.centerx, box.y, box.w // 2, round(box.h * 0.4))
+        return pygame.surfarray.array3d(surf.subsurface(row))
+
+    def count(px, colour):
+        return int(np.all(px == colour, axis=2).sum())
+
+    below, in_zone, past = title_row(0.5), title_row(0.95), title_row(1.3)
+    assert count(in_zone, style.BLUISH_GREEN) > count(below, style.BLUISH_GREEN) + 100
+    # Past the limit: a vermillion square (with a white cross) joins the vermillion number.
+    white_in_past = count(past, style.WHITE)
+    assert count(past, style.VERMILLION) > 150 and white_in_past > 10
+    assert count(below, style.WHITE) == 0
