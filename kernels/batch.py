@@ -31,7 +31,6 @@ from kernels import reps as rp
 from kernels.checks import ExerciseChecks, _frame_step
 from kernels.config import JIT
 from kernels.rom import frame_offsets
-from kernels.rules import _initial_state as _fresh_rule_state
 
 
 @njit(**JIT)
@@ -40,31 +39,17 @@ def _frame_run(
     image_xy,
     world,
     vis,
-    aspect,
-    kind,
-    lms,
-    nlm,
-    rparams,
-    rstate,
-    signal_rule,
-    rep_params,
-    rep_state,
-    rom_params,
-    rom_state,
-    load_params,
-    load_state,
-    load_bins,
-    hold_reset,
-    hold_gap,
-    hold_state,
     in_position,
     frame_start,
     dev_t,
     force,
     angle,
+    tab,
+    rparams,
+    ws,
     status_out,
     value_out,
-    out,
+    frame_out,
     rep_out,
     rep_frame,
     load_out,
@@ -73,51 +58,39 @@ def _frame_run(
 ):
     # Returns the number of reps written. Per rep: its row, its frame, the loading state at
     # its end and its angle bins (bins_start[k] .. bins_start[k + 1] - 1 in bins_out).
-    xy_buf = np.empty((image_xy.shape[1], 2))
-    rows = np.empty((4, rep_out.shape[1]))
+    n_rules = tab.shape[0]
+    load_params = ws[ck.W_LOAD_P : ck.W_LOAD_S]
+    load_state = ws[ck.W_LOAD_S : ck.W_HOLD]
+    load_bins = ws[ck.W_BINS : ck.W_TAIL].reshape((ld.BIN_CAPACITY, 2))
     n_reps = 0
     n_bins = 0
     bins_start[0] = 0
     for f in range(ts.shape[0]):
         a = frame_start[f]
         b = frame_start[f + 1]
+        ws[ck.M_IN_POSITION] = in_position[f]
         k = _frame_step(
             ts[f],
             image_xy[f],
             world[f],
             vis[f],
-            aspect,
-            xy_buf,
-            kind,
-            lms,
-            nlm,
-            rparams,
-            rstate,
-            signal_rule,
-            rep_params,
-            rep_state,
-            rom_params,
-            rom_state,
-            load_params,
-            load_state,
-            load_bins,
-            hold_reset,
-            hold_gap,
-            hold_state,
-            in_position[f],
             dev_t[a:b],
             force[a:b],
             angle[a:b],
+            tab,
+            rparams,
+            ws,
             status_out[f],
-            value_out[f],
-            out[f],
-            rows,
         )
+        for c in range(n_rules):
+            value_out[f, c] = ws[ck.W_TAIL + c]
+        for c in range(ck.N_OUT):
+            frame_out[f, c] = ws[ck.W_OUT + c]
         if k > 0:
             ld._close_bin(load_params, load_state, load_bins)
             for j in range(k):
-                for c in range(rows.shape[1]):
-                    rep_out[n_reps, c] = rows[j, c]
+                for c in range(rp.N_REC):
+                    rep_out[n_reps, c] = ws[ck.W_ROWS + j * rp.N_REC + c]
                 rep_frame[n_reps] = f
                 for c in range(load_state.shape[0]):
                     load_out[n_reps, c] = load_state[c]
@@ -206,15 +179,13 @@ def analyse_session(
                 f"analyse_session: expected frame_start ({nf + 1},), got {offsets.shape}"
             )
     if in_position is None:
-        placed = np.full(nf, -1, dtype=np.int64)
+        placed = np.full(nf, -1.0)
     else:
-        placed = np.ascontiguousarray(in_position, dtype=np.bool_).astype(np.int64)
+        placed = np.ascontiguousarray(in_position, dtype=np.bool_).astype(np.float64)
         if placed.shape != (nf,):
             raise ValueError(f"analyse_session: expected in_position ({nf},), got {placed.shape}")
 
-    rs = checks.rule_set
-    tb = rs.table
-    r = len(rs)
+    r = len(checks.rule_set)
     status = np.empty((nf, r), dtype=np.int8)
     value = np.empty((nf, r), dtype=np.float64)
     frame = np.empty((nf, ck.N_OUT), dtype=np.float64)
@@ -225,34 +196,20 @@ def analyse_session(
     load_out = np.empty((cap, ld.N_LSTATE))
     bins_out = np.empty((max(dev_t.shape[0], 1), 2))
     bins_start = np.empty(cap + 1, dtype=np.int64)
-    load_state, load_bins = ld._initial_state()
+    rparams, ws = checks.fresh_workspace()
     n_reps = _frame_run(
         ts,
         xy,
         wd,
         vis,
-        rs.aspect,
-        tb.kind,
-        tb.landmarks,
-        tb.n_landmarks,
-        tb.params,
-        _fresh_rule_state(r),
-        checks.signal_index,
-        checks.rep_params,
-        rp._initial_state(),
-        checks.rom_params,
-        np.array([np.nan, np.nan, 0.0]),
-        checks.load_params,
-        load_state,
-        load_bins,
-        checks.hold_reset_on_break,
-        checks.hold_max_gap_s,
-        np.array([0.0, np.nan, 0.0]),
         placed,
         offsets,
         dev_t,
         fs,
         an,
+        checks.rule_set.table.ints,
+        rparams,
+        ws,
         status,
         value,
         frame,
@@ -274,5 +231,5 @@ def analyse_session(
         else:
             loads.append(None)
     return SessionAnalysis(
-        rs.keys, status, value, frame, reps, rep_frame[:n_reps].copy(), tuple(loads)
+        checks.keys, status, value, frame, reps, rep_frame[:n_reps].copy(), tuple(loads)
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -58,85 +57,88 @@ from kernels.rules import Rule, RuleSet, _evaluate, _scale_x
 N_OUT = 18
 MAX_REPS_PER_FRAME = 4  # rep rows one frame can hold (a rep needs at least two samples)
 
+# One float64 workspace carries an exercise's parameters and state into the kernel: every
+# array crossing from Python into a compiled function costs about a tenth of a microsecond.
+M_ASPECT, M_SIGNAL, M_IN_POSITION, M_HOLD_RESET, M_HOLD_GAP = range(5)
+W_MISC = 0
+W_REP_P = W_MISC + 5
+W_REP_S = W_REP_P + rp.N_PARAMS
+W_ROM_P = W_REP_S + rp.N_STATE
+W_ROM_S = W_ROM_P + 3
+W_LOAD_P = W_ROM_S + 3
+W_LOAD_S = W_LOAD_P + ld.N_LPARAMS
+W_HOLD = W_LOAD_S + ld.N_LSTATE
+W_OUT = W_HOLD + 3
+W_ROWS = W_OUT + N_OUT
+W_BINS = W_ROWS + MAX_REPS_PER_FRAME * rp.N_REC
+W_TAIL = W_BINS + 2 * ld.BIN_CAPACITY  # then value (r,), then the scaled image x, y (n, 2)
+
 
 @njit(**JIT)
-def _frame_step(
-    t,
-    image_xy,
-    world,
-    vis,
-    aspect,
-    xy_buf,
-    kind,
-    lms,
-    nlm,
-    rparams,
-    rstate,
-    signal_rule,
-    rep_params,
-    rep_state,
-    rom_params,
-    rom_state,
-    load_params,
-    load_state,
-    load_bins,
-    hold_reset,
-    hold_gap,
-    hold_state,
-    in_position,
-    dev_t,
-    force,
-    angle,
-    status_out,
-    value_out,
-    out,
-    rep_rows,
-):
+def _frame_step(t, image_xy, world, vis, dev_t, force, angle, tab, rparams, ws, status_out):
+    # All checks of one frame; returns the number of reps finished (rows at W_ROWS).
+    n_rules = tab.shape[0]
+    value_out = ws[W_TAIL : W_TAIL + n_rules]
+    xy_buf = ws[W_TAIL + n_rules : W_TAIL + n_rules + 2 * image_xy.shape[0]].reshape(
+        (image_xy.shape[0], 2)
+    )
+    rep_params = ws[W_REP_P:W_REP_S]
+    rep_state = ws[W_REP_S:W_ROM_P]
+    rom_params = ws[W_ROM_P:W_ROM_S]
+    rom_state = ws[W_ROM_S:W_LOAD_P]
+    load_params = ws[W_LOAD_P:W_LOAD_S]
+    load_state = ws[W_LOAD_S:W_HOLD]
+    hold_state = ws[W_HOLD:W_OUT]
+    out = ws[W_OUT:W_ROWS]
+    load_bins = ws[W_BINS:W_TAIL].reshape((ld.BIN_CAPACITY, 2))
+
     # 1. posture rules
-    _scale_x(image_xy, aspect, xy_buf)
-    _evaluate(xy_buf, world, vis, t, kind, lms, nlm, rparams, rstate, status_out, value_out)
+    _scale_x(image_xy, ws[M_ASPECT], xy_buf)
+    _evaluate(xy_buf, world, vis, t, tab, rparams, status_out, value_out)
     posture_ok = True
-    for r in range(status_out.shape[0]):
+    for r in range(n_rules):
         if status_out[r] == 2:
             posture_ok = False
-    at_rest = rep_state[rp.S_PHASE] == 0.0
-    if at_rest:
+    was_at_rest = rep_state[rp.S_PHASE] == 0.0
+    if was_at_rest:
         ld._reset_rep(load_state)
         rom_state[rm.R_PEAK] = np.nan
     # 3. loading
     flags = ld._load_block(dev_t, force, angle, load_params, load_state, load_bins)
     # 2, 4, 5. driving signal, range of motion, reps
     n_reps = 0
-    was_at_rest = at_rest
+    signal_rule = int(ws[M_SIGNAL])
     if signal_rule >= 0:
         sig = value_out[signal_rule]
-        one = np.empty(1)
-        one[0] = sig
-        over = rm._rom_block(one, rom_params, rom_state) >= 0
+        over = rm._rom_sample(sig, rom_params, rom_state)
         ev = rp._rep_step(t, sig, rep_params, rep_state)
         if ev != 0:
             for k in range(rp.N_REC):
-                rep_rows[n_reps, k] = rep_state[rp.S_REC + k]
-            n_reps += 1
+                ws[W_ROWS + k] = rep_state[rp.S_REC + k]
+            n_reps = 1
     else:
         sig = np.nan
-        for i in range(angle.shape[0]):
+        over = False
+        for i in range(dev_t.shape[0]):
             if math.isfinite(angle[i]):
                 sig = angle[i]
-        over = rm._rom_block(angle, rom_params, rom_state) >= 0
-        for i in range(dev_t.shape[0]):
+            if rm._rom_sample(angle[i], rom_params, rom_state):
+                over = True
             ev = rp._rep_step(dev_t[i], angle[i], rep_params, rep_state)
-            if ev != 0 and n_reps < rep_rows.shape[0]:
+            if ev != 0 and n_reps < MAX_REPS_PER_FRAME:
                 for k in range(rp.N_REC):
-                    rep_rows[n_reps, k] = rep_state[rp.S_REC + k]
+                    ws[W_ROWS + n_reps * rp.N_REC + k] = rep_state[rp.S_REC + k]
                 n_reps += 1
     phase = rep_state[rp.S_PHASE]
     # 6. hold: one hold per rep, so it restarts when a rep starts; never for a static
     # exercise, which stays at rest.
     if was_at_rest and phase != 0.0:
         hold_state[rp.H_HELD] = 0.0
-    placed = phase == 2.0 if in_position < 0 else in_position == 1
-    held = rp._hold_step(t, placed and posture_ok, hold_reset, hold_gap, hold_state)
+    in_position = ws[M_IN_POSITION]
+    placed = phase == 2.0 if in_position < 0.0 else in_position == 1.0
+    held = rp._hold_step(
+        t, placed and posture_ok, ws[M_HOLD_RESET] == 1.0, ws[M_HOLD_GAP], hold_state
+    )
 
     out[O_PHASE] = phase
     out[O_PROGRESS] = rep_state[rp.S_PROGRESS]
@@ -159,44 +161,101 @@ def _frame_step(
     return n_reps
 
 
-@dataclass(frozen=True, slots=True)
 class FrameResult:
-    """Every check of one frame.
+    """Every check of one frame (read-only; fields are computed from the frame's output
+    vector when read, so building one costs next to nothing).
 
     ``status`` int8 (r,) and ``value`` float64 (r,) per rule (see :mod:`kernels.rules`);
     ``signal`` the driving signal's latest value; ``phase`` RepPhase; ``progress`` and
     ``peak_progress`` shares of the range; ``count`` / ``partials`` reps so far;
-    ``safety_stop`` True on the frame the pain-free limit or the force limit is crossed;
-    ``force_n``, ``load_band`` (IN_BAND / BELOW / ABOVE / NO_FORCE), ``rate_n_s``,
-    ``rate_exceeded``, ``tut_s`` as in :mod:`kernels.loading`; ``held_s`` the hold timer;
-    ``reps`` the reps finished on this frame with ``loads`` their loading figures (empty
-    when the rep had no machine samples).
+    ``posture_ok`` no rule at FAULT; ``over_pain_free_limit`` / ``over_force_limit`` True on
+    the frame a limit is crossed, and ``safety_stop`` either; ``force_n``, ``load_band``
+    (IN_BAND / BELOW / ABOVE / NO_FORCE), ``rate_n_s``, ``rate_exceeded``, ``tut_s`` as in
+    :mod:`kernels.loading`; ``held_s`` the hold timer; ``reps`` the reps finished on this
+    frame with ``loads`` their loading figures (empty when the rep had no machine samples).
+    ``out`` float64 (N_OUT,) is the raw vector, columns ``O_*``.
     """
 
-    t: float
-    status: np.ndarray
-    value: np.ndarray
-    signal: float
-    phase: rp.RepPhase
-    progress: float
-    peak_progress: float
-    count: int
-    partials: int
-    posture_ok: bool
-    over_pain_free_limit: bool
-    over_force_limit: bool
-    force_n: float
-    load_band: int
-    rate_n_s: float
-    rate_exceeded: bool
-    tut_s: float
-    held_s: float
-    reps: tuple[RepRecord, ...] = ()
-    loads: tuple[ld.LoadRep, ...] = ()
+    __slots__ = ("loads", "out", "reps", "status", "t", "value")
+
+    def __init__(self, t, status, value, out, reps=(), loads=()) -> None:
+        self.t = t
+        self.status = status
+        self.value = value
+        self.out = out
+        self.reps = reps
+        self.loads = loads
+
+    def __repr__(self) -> str:
+        return (
+            f"FrameResult(t={self.t:.3f}, phase={self.phase.name}, count={self.count}, "
+            f"progress={self.progress:.3f}, status={self.status.tolist()}, "
+            f"safety_stop={self.safety_stop}, reps={len(self.reps)})"
+        )
+
+    @property
+    def signal(self) -> float:
+        return float(self.out[O_SIGNAL])
+
+    @property
+    def phase(self) -> rp.RepPhase:
+        return rp.RepPhase(int(self.out[O_PHASE]))
+
+    @property
+    def progress(self) -> float:
+        return float(self.out[O_PROGRESS])
+
+    @property
+    def peak_progress(self) -> float:
+        return float(self.out[O_PEAK])
+
+    @property
+    def count(self) -> int:
+        return int(self.out[O_COUNT])
+
+    @property
+    def partials(self) -> int:
+        return int(self.out[O_PARTIALS])
+
+    @property
+    def posture_ok(self) -> bool:
+        return bool(self.out[O_POSTURE_OK] == 1.0)
+
+    @property
+    def over_pain_free_limit(self) -> bool:
+        return bool(self.out[O_ROM_OVER] == 1.0)
+
+    @property
+    def over_force_limit(self) -> bool:
+        return bool(self.out[O_LOAD_OVER] == 1.0)
 
     @property
     def safety_stop(self) -> bool:
         return self.over_pain_free_limit or self.over_force_limit
+
+    @property
+    def force_n(self) -> float:
+        return float(self.out[O_FORCE])
+
+    @property
+    def load_band(self) -> int:
+        return int(self.out[O_BAND])
+
+    @property
+    def rate_n_s(self) -> float:
+        return float(self.out[O_RATE])
+
+    @property
+    def rate_exceeded(self) -> bool:
+        return bool(self.out[O_RATE_EXCEEDED] == 1.0)
+
+    @property
+    def tut_s(self) -> float:
+        return float(self.out[O_TUT])
+
+    @property
+    def held_s(self) -> float:
+        return float(self.out[O_HELD])
 
 
 _NO_SAMPLES = np.empty(0, dtype=np.float64)
@@ -205,6 +264,15 @@ _NO_SAMPLES = np.empty(0, dtype=np.float64)
 def rep_segments(rep: RepRecord) -> tuple[tuple[float, float], tuple[float, float]]:
     """The rep's two movements, out and back, as (start, end) times for the smoothness score."""
     return (rep.start_s, rep.start_s + rep.out_s), (rep.end_s - rep.back_s, rep.end_s)
+
+
+def _f64(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
+    # Fast path: the pose and the device arrays usually arrive as float64 already.
+    if not (isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous):
+        a = np.ascontiguousarray(a, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"ExerciseChecks.update: expected {name} {shape}, got {a.shape}")
+    return a
 
 
 class ExerciseChecks:
@@ -261,18 +329,29 @@ class ExerciseChecks:
         self.hold_reset_on_break = bool(hold_reset_on_break)
         self.hold_max_gap_s = float(hold_max_gap_s)
         self.n_landmarks = n_landmarks
-        self._xy = np.empty((n_landmarks, 2))
-        self._out = np.empty(N_OUT)
-        self._rows = np.empty((MAX_REPS_PER_FRAME, rp.N_REC))
         self.reset()
+
+    def fresh_workspace(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rule table's float part and the workspace, both in their starting state."""
+        r = len(self.rule_set)
+        ws = np.full(W_TAIL + r + 2 * self.n_landmarks, np.nan)
+        ws[M_ASPECT] = self.rule_set.aspect
+        ws[M_SIGNAL] = self.signal_index
+        ws[M_IN_POSITION] = -1.0
+        ws[M_HOLD_RESET] = 1.0 if self.hold_reset_on_break else 0.0
+        ws[M_HOLD_GAP] = self.hold_max_gap_s
+        ws[W_REP_P:W_REP_S] = self.rep_params
+        ws[W_REP_S:W_ROM_P] = rp._initial_state()
+        ws[W_ROM_P:W_ROM_S] = self.rom_params
+        ws[W_ROM_S:W_LOAD_P] = (np.nan, np.nan, 0.0)
+        ws[W_LOAD_P:W_LOAD_S] = self.load_params
+        ws[W_LOAD_S:W_HOLD] = ld._initial_state()[0]
+        ws[W_HOLD:W_OUT] = (0.0, np.nan, 0.0)
+        return self.rule_set.table.fresh(), ws
 
     def reset(self) -> None:
         """A fresh set: rules UNKNOWN, no reps, hold at zero, safety flags cleared."""
-        self.rule_set.reset()
-        self._rep_state = rp._initial_state()
-        self._rom_state = np.array([np.nan, np.nan, 0.0])
-        self._load_state, self._load_bins = ld._initial_state()
-        self._hold_state = np.array([0.0, np.nan, 0.0])
+        self._rparams, self._ws = self.fresh_workspace()
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -280,13 +359,7 @@ class ExerciseChecks:
 
     @property
     def hold_done(self) -> bool:
-        return self._hold_state[rp.H_HELD] >= self.hold_target_s
-
-    def _arr(self, name: str, a, shape: tuple[int, ...]) -> np.ndarray:
-        out = np.ascontiguousarray(a, dtype=np.float64)
-        if out.shape != shape:
-            raise ValueError(f"ExerciseChecks.update: expected {name} {shape}, got {out.shape}")
-        return out
+        return self._ws[W_HOLD + rp.H_HELD] >= self.hold_target_s
 
     def update(
         self,
@@ -307,83 +380,36 @@ class ExerciseChecks:
         for the hold timer (None: the rep's TOP zone).
         """
         n = self.n_landmarks
-        xy = self._arr("image_xy", image_xy, (n, 2))
-        wd = self._arr("world_xyz", world_xyz, (n, 3))
-        vis = self._arr("visibility", visibility, (n,))
+        xy = _f64("image_xy", image_xy, (n, 2))
+        wd = _f64("world_xyz", world_xyz, (n, 3))
+        vis = _f64("visibility", visibility, (n,))
         if device_t is None:
             dt_ = fs = an = _NO_SAMPLES
         else:
-            dt_, fs, an = ld._samples("ExerciseChecks.update", device_t, force, angle)
-        rs = self.rule_set
-        tb = rs.table
-        r = len(rs)
-        status = np.empty(r, dtype=np.int8)
-        value = np.empty(r, dtype=np.float64)
-        out = self._out
+            dt_ = _f64("device_t", device_t, np.shape(device_t))
+            k = dt_.shape
+            if dt_.ndim != 1:
+                raise ValueError(f"ExerciseChecks.update: expected device_t (k,), got {k}")
+            fs = np.full(k, np.nan) if force is None else _f64("force", force, k)
+            an = np.full(k, np.nan) if angle is None else _f64("angle", angle, k)
+        ws = self._ws
+        ws[M_IN_POSITION] = -1.0 if in_position is None else float(bool(in_position))
+        status = np.empty(len(self.rule_set), dtype=np.int8)
         n_reps = _frame_step(
-            float(t),
-            xy,
-            wd,
-            vis,
-            rs.aspect,
-            self._xy,
-            tb.kind,
-            tb.landmarks,
-            tb.n_landmarks,
-            tb.params,
-            rs._state,
-            self.signal_index,
-            self.rep_params,
-            self._rep_state,
-            self.rom_params,
-            self._rom_state,
-            self.load_params,
-            self._load_state,
-            self._load_bins,
-            self.hold_reset_on_break,
-            self.hold_max_gap_s,
-            self._hold_state,
-            -1 if in_position is None else int(bool(in_position)),
-            dt_,
-            fs,
-            an,
+            float(t), xy, wd, vis, dt_, fs, an, self.rule_set.table.ints, self._rparams, ws,
             status,
-            value,
-            out,
-            self._rows,
-        )
-        reps: tuple[RepRecord, ...] = ()
+        )  # fmt: skip
+        r = status.shape[0]
+        value = ws[W_TAIL : W_TAIL + r].copy()
+        out = ws[W_OUT:W_ROWS].copy()
+        if not n_reps:
+            return FrameResult(t, status, value, out)
+        rows = ws[W_ROWS : W_ROWS + n_reps * rp.N_REC].reshape(n_reps, rp.N_REC)
+        reps = tuple(RepRecord.from_row(row, self.out_is_concentric) for row in rows)
         loads: tuple[ld.LoadRep, ...] = ()
-        if n_reps:
-            reps = tuple(
-                RepRecord.from_row(self._rows[i], self.out_is_concentric) for i in range(n_reps)
-            )
-            if self._load_state[ld.S_N] > 0 or self._load_state[ld.S_N_BINS] > 0:
-                last = reps[-1]
-                loads = (
-                    ld._rep_summary(
-                        self._load_state, self._load_bins, self.load_params, rep_segments(last)
-                    ),
-                )
-        return FrameResult(
-            t=float(t),
-            status=status,
-            value=value,
-            signal=float(out[O_SIGNAL]),
-            phase=rp.RepPhase(int(out[O_PHASE])),
-            progress=float(out[O_PROGRESS]),
-            peak_progress=float(out[O_PEAK]),
-            count=int(out[O_COUNT]),
-            partials=int(out[O_PARTIALS]),
-            posture_ok=out[O_POSTURE_OK] == 1.0,
-            over_pain_free_limit=out[O_ROM_OVER] == 1.0,
-            over_force_limit=out[O_LOAD_OVER] == 1.0,
-            force_n=float(out[O_FORCE]),
-            load_band=int(out[O_BAND]),
-            rate_n_s=float(out[O_RATE]),
-            rate_exceeded=out[O_RATE_EXCEEDED] == 1.0,
-            tut_s=float(out[O_TUT]),
-            held_s=float(out[O_HELD]),
-            reps=reps,
-            loads=loads,
-        )
+        load_state = ws[W_LOAD_S:W_HOLD]
+        if load_state[ld.S_N] > 0 or load_state[ld.S_N_BINS] > 0:
+            bins = ws[W_BINS:W_TAIL].reshape(ld.BIN_CAPACITY, 2)
+            segments = rep_segments(reps[-1])
+            loads = (ld._rep_summary(load_state, bins, self.load_params, segments),)
+        return FrameResult(t, status, value, out, reps, loads)

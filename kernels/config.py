@@ -9,3 +9,7 @@ import os
 JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"
+
+# Small helpers called inside kernels: inlined in numba's IR so no call and no array
+# reference counting happen per rule or per sample.
+JIT_INLINE = {**JIT, "inline": "always"}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from kernels.config import JIT
+from kernels.config import JIT, JIT_INLINE
 
 # Parameters: start, target, pain-free limit (NaN: none).
 R_START, R_TARGET, R_LIMIT = 0, 1, 2
@@ -29,25 +29,30 @@ R_START, R_TARGET, R_LIMIT = 0, 1, 2
 R_PROGRESS, R_PEAK, R_TRIPPED = 0, 1, 2
 
 
+@njit(**JIT_INLINE)
+def _rom_sample(v, params, state):
+    # One sample; True when it lies past the pain-free limit. NaN / inf: skipped.
+    if not math.isfinite(v):
+        return False
+    span = params[R_TARGET] - params[R_START]
+    p = (v - params[R_START]) / span
+    state[R_PROGRESS] = p
+    if not (p <= state[R_PEAK]):  # also when the peak is still NaN
+        state[R_PEAK] = p
+    direction = 1.0 if span > 0.0 else -1.0
+    if (v - params[R_LIMIT]) * direction > 0.0:
+        state[R_TRIPPED] = 1.0
+        return True
+    return False
+
+
 @njit(**JIT)
 def _rom_block(values, params, state):
     # Returns the index in ``values`` of the first sample past the limit, or -1.
-    span = params[R_TARGET] - params[R_START]
-    direction = 1.0 if span > 0.0 else -1.0
-    limit = params[R_LIMIT]
     first_over = -1
     for i in range(values.shape[0]):
-        v = values[i]
-        if not math.isfinite(v):
-            continue
-        p = (v - params[R_START]) / span
-        state[R_PROGRESS] = p
-        if not (p <= state[R_PEAK]):  # also when the peak is still NaN
-            state[R_PEAK] = p
-        if first_over < 0 and (v - limit) * direction > 0.0:
+        if _rom_sample(values[i], params, state) and first_over < 0:
             first_over = i
-    if first_over >= 0:
-        state[R_TRIPPED] = 1.0
     return first_over
 
 

@@ -46,7 +46,7 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from kernels.config import JIT
+from kernels.config import JIT, JIT_INLINE
 
 OK, WARNING, FAULT, UNKNOWN = 0, 1, 2, 3  # equal to session.snapshot.RuleStatus
 MAX_LANDMARKS = 6
@@ -88,11 +88,14 @@ UNITS: dict[RuleKind, str] = {
     RuleKind.VISIBILITY: "visibility",
 }
 
-# Parameter columns of the compiled table.
+# Integer table columns: kind, landmark count, then the landmarks (-1 padded).
+T_KIND, T_COUNT, T_LM = 0, 1, 2
+N_TCOLS = T_LM + MAX_LANDMARKS
+# Float table columns: parameters, then the rule's state (reported status, candidate status,
+# time the candidate first appeared), so one array carries a rule set to the kernel.
 C_LOW, C_HIGH, C_MARGIN, C_HYST, C_DEBOUNCE, C_MIN_VIS, C_CAP, C_WORLD, C_HORIZONTAL = range(9)
-N_COLS = 9
-# State columns: reported status, candidate status, time the candidate first appeared.
-ST_REPORTED, ST_CANDIDATE, ST_SINCE = 0, 1, 2
+ST_REPORTED, ST_CANDIDATE, ST_SINCE = 9, 10, 11
+N_COLS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,25 +167,34 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class RuleTable:
-    """A rule list compiled to plain arrays: ``kind`` int64 (r,), ``landmarks`` int64 (r, 6)
-    padded with -1, ``n_landmarks`` int64 (r,), ``params`` float64 (r, N_COLS)."""
+    """A rule list compiled to plain arrays: ``ints`` int64 (r, N_TCOLS) kind, landmark count
+    and landmarks (-1 padded); ``params`` float64 (r, N_COLS) thresholds and the rules' state.
+    """
 
-    kind: np.ndarray
-    landmarks: np.ndarray
-    n_landmarks: np.ndarray
+    ints: np.ndarray
     params: np.ndarray
+
+    def fresh(self) -> np.ndarray:
+        """A copy of ``params`` with every rule back to UNKNOWN."""
+        out = self.params.copy()
+        reset_state(out)
+        return out
+
+
+def reset_state(params: np.ndarray) -> None:
+    params[:, ST_REPORTED] = UNKNOWN
+    params[:, ST_CANDIDATE] = UNKNOWN
+    params[:, ST_SINCE] = -math.inf
 
 
 def compile_rules(rules: Sequence[Rule]) -> RuleTable:
     r = len(rules)
-    kind = np.empty(r, dtype=np.int64)
-    lms = np.full((r, MAX_LANDMARKS), -1, dtype=np.int64)
-    nlm = np.empty(r, dtype=np.int64)
+    ints = np.full((r, N_TCOLS), -1, dtype=np.int64)
     params = np.empty((r, N_COLS), dtype=np.float64)
     for i, rule in enumerate(rules):
-        kind[i] = int(rule.kind)
-        lms[i, : len(rule.landmarks)] = rule.landmarks
-        nlm[i] = len(rule.landmarks)
+        ints[i, T_KIND] = int(rule.kind)
+        ints[i, T_COUNT] = len(rule.landmarks)
+        ints[i, T_LM : T_LM + len(rule.landmarks)] = rule.landmarks
         params[i, C_LOW] = rule.low
         params[i, C_HIGH] = rule.high
         params[i, C_MARGIN] = rule.fault_margin
@@ -192,14 +204,15 @@ def compile_rules(rules: Sequence[Rule]) -> RuleTable:
         params[i, C_CAP] = float(rule.severity)
         params[i, C_WORLD] = 1.0 if rule.space == "world" else 0.0
         params[i, C_HORIZONTAL] = 1.0 if rule.axis == "horizontal" else 0.0
-    return RuleTable(kind, lms, nlm, params)
+    reset_state(params)
+    return RuleTable(ints, params)
 
 
 # ---------------------------------------------------------------------------------------------
 # Kernels
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _angle_at(p, a, b, c, dims):
     dot = 0.0
     n1 = 0.0
@@ -217,18 +230,23 @@ def _angle_at(p, a, b, c, dims):
 
 
 @njit(**JIT)
-def _measure(kind, lm, nlm, horizontal, p, vis):
+def _measure(tab, r, horizontal, p, vis):
     # The rule's value from points p (n, 2) image (x pre-scaled) or (n, 3) world; NaN if
     # undefined. Visibility was checked by the caller, except for VISIBILITY itself.
     dims = p.shape[1]
+    kind = tab[r, T_KIND]
+    lm0 = tab[r, T_LM]
+    lm1 = tab[r, T_LM + 1]
+    lm2 = tab[r, T_LM + 2]
+    lm3 = tab[r, T_LM + 3]
     if kind == 0:  # ANGLE
-        return _angle_at(p, lm[0], lm[1], lm[2], dims)
+        return _angle_at(p, lm0, lm1, lm2, dims)
     if kind == 1:  # INCLINATION
-        dx = p[lm[1], 0] - p[lm[0], 0]
-        dy = p[lm[1], 1] - p[lm[0], 1]
+        dx = p[lm1, 0] - p[lm0, 0]
+        dy = p[lm1, 1] - p[lm0, 1]
         h2 = dx * dx
         if dims == 3:
-            dz = p[lm[1], 2] - p[lm[0], 2]
+            dz = p[lm1, 2] - p[lm0, 2]
             h2 += dz * dz
         h = math.sqrt(h2)
         if not (h + abs(dy) > 1e-12):
@@ -236,9 +254,9 @@ def _measure(kind, lm, nlm, horizontal, p, vis):
         to_vertical = math.degrees(math.atan2(h, abs(dy)))
         return 90.0 - to_vertical if horizontal else to_vertical
     if kind == 2:  # ALIGNMENT
-        a = lm[0]
-        b = lm[1]
-        c = lm[2]
+        a = lm0
+        b = lm1
+        c = lm2
         ang = _angle_at(p, a, b, c, dims)
         # Which side of the line a-c is b on: compare b's height with its foot on the line.
         num = 0.0
@@ -254,12 +272,14 @@ def _measure(kind, lm, nlm, horizontal, p, vis):
         dev = 180.0 - ang
         return dev if p[b, 1] >= foot_y else -dev
     if kind == 3:  # SYMMETRY
-        return _angle_at(p, lm[0], lm[1], lm[2], dims) - _angle_at(p, lm[3], lm[4], lm[5], dims)
+        return _angle_at(p, lm0, lm1, lm2, dims) - _angle_at(
+            p, lm3, tab[r, T_LM + 4], tab[r, T_LM + 5], dims
+        )
     if kind == 4:  # OFFSET
-        a = lm[0]
-        b = lm[1]
-        d0 = lm[2]
-        d1 = lm[3]
+        a = lm0
+        b = lm1
+        d0 = lm2
+        d1 = lm3
         fx = p[d1, 0] - p[d0, 0]
         fz = p[d1, 2] - p[d0, 2] if dims == 3 else 0.0
         fy = p[d1, 1] - p[d0, 1]
@@ -272,30 +292,30 @@ def _measure(kind, lm, nlm, horizontal, p, vis):
             along += (p[a, 2] - p[b, 2]) * fz
         return along / fh / scale
     if kind == 5:  # ROTATION (world only): angles of both lines in the x-z plane
-        sx = p[lm[1], 0] - p[lm[0], 0]
-        sz = p[lm[1], 2] - p[lm[0], 2]
-        hx = p[lm[3], 0] - p[lm[2], 0]
-        hz = p[lm[3], 2] - p[lm[2], 2]
+        sx = p[lm1, 0] - p[lm0, 0]
+        sz = p[lm1, 2] - p[lm0, 2]
+        hx = p[lm3, 0] - p[lm2, 0]
+        hz = p[lm3, 2] - p[lm2, 2]
         if not (sx * sx + sz * sz > 1e-24) or not (hx * hx + hz * hz > 1e-24):
             return np.nan
         return math.degrees(math.atan2(hx * sz - hz * sx, hx * sx + hz * sz))
     if kind == 6:  # LATERAL_LEAN
-        dx = 0.5 * (p[lm[0], 0] + p[lm[1], 0]) - 0.5 * (p[lm[2], 0] + p[lm[3], 0])
-        dy = 0.5 * (p[lm[0], 1] + p[lm[1], 1]) - 0.5 * (p[lm[2], 1] + p[lm[3], 1])
+        dx = 0.5 * (p[lm0, 0] + p[lm1, 0]) - 0.5 * (p[lm2, 0] + p[lm3, 0])
+        dy = 0.5 * (p[lm0, 1] + p[lm1, 1]) - 0.5 * (p[lm2, 1] + p[lm3, 1])
         if not (dx * dx + dy * dy > 1e-24):
             return np.nan
         return math.degrees(math.atan2(dx, -dy))
     # VISIBILITY
     lowest = 1.0
-    for j in range(nlm):
-        v = vis[lm[j]]
+    for j in range(tab[r, T_COUNT]):
+        v = vis[tab[r, T_LM + j]]
         if not (v >= 0.0):  # NaN visibility: not seen at all
             v = 0.0
         lowest = min(lowest, v)
     return lowest
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _classify(v, low, high, margin):
     if low <= v <= high:
         return 0
@@ -305,11 +325,11 @@ def _classify(v, low, high, margin):
 
 
 @njit(**JIT)
-def _evaluate(image_xy, world, vis, t, kind, lms, nlm, params, state, status_out, value_out):
-    # image_xy (n, 2) with x already scaled by the aspect ratio; world (n, 3); vis (n,).
-    for r in range(kind.shape[0]):
-        k = kind[r]
-        lm = lms[r]
+def _evaluate(image_xy, world, vis, t, tab, params, status_out, value_out):
+    # image_xy (n, 2) with x already scaled by the aspect ratio; world (n, 3); vis (n,);
+    # tab (r, N_TCOLS) and params (r, N_COLS), whose state columns this updates.
+    for r in range(tab.shape[0]):
+        k = tab[r, T_KIND]
         is_world = params[r, C_WORLD] == 1.0
         pts = world if is_world else image_xy
         raw = 3
@@ -317,8 +337,8 @@ def _evaluate(image_xy, world, vis, t, kind, lms, nlm, params, state, status_out
         seen = True
         if k != 7:
             min_vis = params[r, C_MIN_VIS]
-            for j in range(nlm[r]):
-                i = lm[j]
+            for j in range(tab[r, T_COUNT]):
+                i = tab[r, T_LM + j]
                 if not (vis[i] >= min_vis):
                     seen = False
                     break
@@ -328,10 +348,10 @@ def _evaluate(image_xy, world, vis, t, kind, lms, nlm, params, state, status_out
                 if not seen:
                     break
         if seen:
-            value = _measure(k, lm, nlm[r], params[r, C_HORIZONTAL] == 1.0, pts, vis)
+            value = _measure(tab, r, params[r, C_HORIZONTAL] == 1.0, pts, vis)
             if not math.isfinite(value):
                 value = np.nan
-        reported = int(state[r, ST_REPORTED])
+        reported = int(params[r, ST_REPORTED])
         if math.isfinite(value):
             low = params[r, C_LOW]
             high = params[r, C_HIGH]
@@ -344,18 +364,16 @@ def _evaluate(image_xy, world, vis, t, kind, lms, nlm, params, state, status_out
             cap = int(params[r, C_CAP])
             if raw > cap:
                 raw = cap
-        else:
-            value = np.nan
         # Debounce: a new status must persist debounce_s before it is reported.
         if raw == reported:
-            state[r, ST_CANDIDATE] = raw
-            state[r, ST_SINCE] = t
+            params[r, ST_CANDIDATE] = raw
+            params[r, ST_SINCE] = t
         else:
-            if raw != int(state[r, ST_CANDIDATE]) or not (t >= state[r, ST_SINCE]):
-                state[r, ST_CANDIDATE] = raw
-                state[r, ST_SINCE] = t
-            if t - state[r, ST_SINCE] >= params[r, C_DEBOUNCE] - DEBOUNCE_SLACK_S:
-                state[r, ST_REPORTED] = raw
+            if raw != int(params[r, ST_CANDIDATE]) or not (t >= params[r, ST_SINCE]):
+                params[r, ST_CANDIDATE] = raw
+                params[r, ST_SINCE] = t
+            if t - params[r, ST_SINCE] >= params[r, C_DEBOUNCE] - DEBOUNCE_SLACK_S:
+                params[r, ST_REPORTED] = raw
                 reported = raw
         status_out[r] = reported
         value_out[r] = value
@@ -369,24 +387,12 @@ def _scale_x(src, aspect, dst):
 
 
 @njit(**JIT)
-def _evaluate_run(
-    image_xy, world, vis, ts, aspect, kind, lms, nlm, params, state, status_out, value_out
-):
+def _evaluate_run(image_xy, world, vis, ts, aspect, tab, params, status_out, value_out):
     # The whole session through the per-frame kernel, frame by frame.
     xy = np.empty((image_xy.shape[1], 2))
     for f in range(ts.shape[0]):
         _scale_x(image_xy[f], aspect, xy)
-        _evaluate(
-            xy, world[f], vis[f], ts[f], kind, lms, nlm, params, state, status_out[f], value_out[f]
-        )
-
-
-def _initial_state(r: int) -> np.ndarray:
-    state = np.empty((r, 3), dtype=np.float64)
-    state[:, ST_REPORTED] = UNKNOWN
-    state[:, ST_CANDIDATE] = UNKNOWN
-    state[:, ST_SINCE] = -math.inf
-    return state
+        _evaluate(xy, world[f], vis[f], ts[f], tab, params, status_out[f], value_out[f])
 
 
 class RuleSet:
@@ -414,7 +420,7 @@ class RuleSet:
         self.aspect = float(aspect)
         self.n_landmarks = n_landmarks
         self.table = compile_rules(self.rules)
-        self._state = _initial_state(len(self.rules))
+        self._params = self.table.fresh()
         self._xy = np.empty((n_landmarks, 2), dtype=np.float64)
 
     def __len__(self) -> int:
@@ -426,7 +432,7 @@ class RuleSet:
 
     def reset(self) -> None:
         """Forget debounce and hysteresis history: every rule back to UNKNOWN."""
-        self._state = _initial_state(len(self.rules))
+        reset_state(self._params)
 
     def _check(self, name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         out = np.ascontiguousarray(arr, dtype=np.float64)
@@ -451,20 +457,7 @@ class RuleSet:
         r = len(self.rules)
         status = np.empty(r, dtype=np.int8)
         value = np.empty(r, dtype=np.float64)
-        tb = self.table
-        _evaluate(
-            self._xy,
-            wd,
-            vis,
-            float(t),
-            tb.kind,
-            tb.landmarks,
-            tb.n_landmarks,
-            tb.params,
-            self._state,
-            status,
-            value,
-        )
+        _evaluate(self._xy, wd, vis, float(t), self.table.ints, self._params, status, value)
         return status, value
 
     def evaluate_pose(self, pose) -> tuple[np.ndarray, np.ndarray]:
@@ -494,19 +487,6 @@ class RuleSet:
         r = len(self.rules)
         status = np.empty((f, r), dtype=np.int8)
         value = np.empty((f, r), dtype=np.float64)
-        tb = self.table
-        _evaluate_run(
-            xy,
-            wd,
-            vis,
-            ts,
-            self.aspect,
-            tb.kind,
-            tb.landmarks,
-            tb.n_landmarks,
-            tb.params,
-            _initial_state(r),
-            status,
-            value,
-        )
+        tab = self.table
+        _evaluate_run(xy, wd, vis, ts, self.aspect, tab.ints, tab.fresh(), status, value)
         return status, value
