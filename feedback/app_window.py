@@ -92,11 +92,18 @@ class Screen:
         if snapshot is None:
             return intents
         self._snap = snapshot
+        self.therapist.sound_note = self._sound_note()
         self.patient.update(snapshot)
         self.therapist.update(snapshot)
         if self._cues is not None:
             self._cues.update(snapshot)
         return intents
+
+    def _sound_note(self) -> str:
+        a = self.audio
+        if a is None or not a.available:
+            return "unavailable" if a is not None and a.reason else "off"
+        return "muted (M)" if a.muted else "on (M mutes)"
 
     def draw(self, surface: pygame.Surface) -> None:
         self.size = surface.get_size()

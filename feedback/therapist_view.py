@@ -122,6 +122,7 @@ class TherapistView:
         self._clock = clock
         self._draw_times: deque[float] = deque(maxlen=120)
         self._static: tuple[TherapistLayout, pygame.Surface] | None = None
+        self.sound_note = "off"  # set by the Screen: "on", "muted (M)", "unavailable"
 
     def update(self, snapshot: Snapshot) -> None:
         self._snap = snapshot
@@ -370,10 +371,11 @@ class TherapistView:
         style.text(
             surface,
             f"pose {style.fmt_number(snap.pose_fps, '.1f')} fps   "
-            f"UI {style.fmt_number(self.ui_fps, '.0f')} fps",
+            f"UI {style.fmt_number(self.ui_fps, '.0f')} fps   sound {self.sound_note}",
             ts,
             style.TEXT_DIM,
             (r.x + 12, min(y, r.bottom - rh)),
+            max_width=r.w - 24,
         )
 
     def _draw_targets(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:

@@ -161,3 +161,18 @@ def test_touch_on_a_plus_button_counts_once():
     assert screen.handle_event(finger) + screen.handle_event(mouse_copy) == [
         AdjustTarget("range_target", 0.05)
     ]
+
+
+def test_sound_state_is_reported_to_the_therapist():
+    from feedback.audio import Audio
+
+    audio = Audio()
+    try:
+        screen = Screen(SIZE, audio=audio)
+        screen.update(snapshot())
+        assert screen.therapist.sound_note.startswith("on")
+        screen.handle_event(key(pygame.K_m))
+        screen.update(snapshot())
+        assert audio.muted and screen.therapist.sound_note.startswith("muted")
+    finally:
+        screen.close()
