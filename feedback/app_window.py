@@ -44,7 +44,15 @@ def open_display(size: tuple[int, int] = (1280, 720), kiosk: bool = False) -> py
     pygame.display.init()
     pygame.display.set_caption("SpineCoach")
     if kiosk:
-        return pygame.display.set_mode((0, 0), pygame.FULLSCREEN | pygame.NOFRAME)
+        surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN | pygame.NOFRAME)
+        # Keep mouse and keyboard (including Alt+Tab where the window manager allows) inside
+        # the kiosk, so the desktop stays out of reach.
+        pygame.event.set_grab(True)
+        try:
+            pygame.Window.from_display_module().grab_keyboard = True
+        except (AttributeError, pygame.error) as exc:
+            log.warning("kiosk: keyboard grab not available: %s", exc)
+        return surface
     return pygame.display.set_mode(size, pygame.RESIZABLE)
 
 
@@ -219,8 +227,8 @@ class Screen:
         return []
 
     def _pause_toggle(self) -> list[Intent]:
-        if self._snap is None:
-            return []
+        if self._snap is None or self._snap.phase == "done":
+            return []  # nothing left to pause; the button is hidden then
         return [Resume()] if self._snap.phase == "paused" else [Pause()]
 
     def _kiosk_event(self, event: pygame.event.Event) -> list[Intent]:

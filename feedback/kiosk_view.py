@@ -74,6 +74,14 @@ def draw_kiosk(surface: pygame.Surface, kiosk: Kiosk) -> None:
         style.text(
             surface, "then press OK", mid * 0.9, style.TEXT_DIM, (left_x, h * 0.4 + big * 1.6)
         )
+        style.text(
+            surface,
+            "No code? Please ask your therapist.",
+            mid * 0.8,
+            style.TEXT_DIM,
+            (left_x, h * 0.88),
+            max_width=w * 0.45,
+        )
     if kiosk.message:
         kind = "fault" if locked else "warning"
         y = h * 0.72

@@ -227,6 +227,8 @@ def test_pause_button_click_gives_pause_then_resume():
     assert screen.handle_event(click) == [Resume()]
     elsewhere = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(5, 700), button=1)
     assert screen.handle_event(elsewhere) == []
+    screen.update(snapshot(phase="done"))
+    assert screen.handle_event(click) == []
 
 
 def test_no_hold_box_without_a_hold_target():
