@@ -138,9 +138,12 @@ class Audio:
 class SoundCues:
     """Turns snapshot changes into sounds: rep done, tempo phase change, new warning, STOP."""
 
-    def __init__(self, audio: Audio) -> None:
+    def __init__(self, audio: Audio, min_warning_gap_s: float = 3.0) -> None:
         self.audio = audio
+        # A beep for every cue change would nag; the cue line already shows each one.
+        self.min_warning_gap_s = min_warning_gap_s
         self._prev: Snapshot | None = None
+        self._last_warning_t = -math.inf
 
     def update(self, snap: Snapshot) -> list[str]:
         """Returns the names of the sounds it asked for (played unless muted)."""
@@ -158,8 +161,10 @@ class SoundCues:
             cue is not None
             and cue.severity in (Severity.WARNING, Severity.FAULT)
             and (old is None or old.key != cue.key or not math.isclose(old.since_s, cue.since_s))
+            and snap.t - self._last_warning_t >= self.min_warning_gap_s
         ):
             asked.append("warning")
+            self._last_warning_t = snap.t
         for name in asked:
             self.audio.play(name)
         return asked

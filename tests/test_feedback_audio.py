@@ -98,3 +98,13 @@ def test_sound_cues_follow_the_session(audio):
     assert audio._alarm_channel is not None and audio._alarm_channel.get_busy()
     cues.update(s1)
     assert audio._alarm_channel is None
+
+
+def test_warning_tones_are_spaced_out(audio):
+    cues = SoundCues(audio, min_warning_gap_s=3.0)
+    a = Cue("k.a", "Knees out", Severity.WARNING, 1.0)
+    b = Cue("k.b", "Back straight", Severity.FAULT, 2.0)
+    cues.update(snap(t=0.5))
+    assert cues.update(snap(t=1.0, cue=a)) == ["warning"]
+    assert cues.update(snap(t=2.0, cue=b)) == []  # 1 s later: shown, not beeped
+    assert cues.update(snap(t=4.5, cue=replace(a, since_s=4.5))) == ["warning"]
