@@ -112,8 +112,7 @@ def run(argv: list[str]) -> int:
         pass
     finally:
         runner.close()
-        if runner.opts.session_writer is not None:
-            runner.finish_storage()
+        runner.finish_storage()
     summary = summarize(runner)
     if summary_path:
         summary_path.write_text(json.dumps(summary, indent=2))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from app.inputs import InputChoice, open_stream
+from app.storage_sink import StorageSink
 from app.streams import PoseResult, PoseStream
 from exercises.schema import ExerciseDef
 from recording.format import RecordingWriter
@@ -44,7 +45,7 @@ class RunOptions:
     lang: str = "en"
     mute: bool = False
     loop_replay: bool = False
-    session_writer: object | None = None  # storage.SessionWriter, when --db/--patient are given
+    storage: tuple[object, object] | None = None  # (Store, SessionWriter) for --db/--patient
 
 
 @dataclass
@@ -94,14 +95,19 @@ class Runner:
         if opts.record:
             self.recorder = RecordingWriter(
                 opts.record,
-                {"fps": self.stream.fps if self.stream else 0.0, "exercise": opts.exercise.id,
-                 "source": opts.choice.spec},
-            )  # fmt: skip
+                {
+                    "fps": self.stream.fps if self.stream else 0.0,
+                    "aspect": self.stream.aspect if self.stream else math.nan,
+                    "exercise": opts.exercise.id,
+                    "source": opts.choice.spec,
+                },
+            )
         self.video_out = None
         self._last_frame: np.ndarray | None = None
-        self._aspect_set = False
-        self._reps_stored = 0
-        self._cues_stored = 0
+        if self.stream is not None and math.isfinite(self.stream.aspect):
+            self.engine.measures.set_aspect(self.stream.aspect)
+        self._reps_recorded = 0
+        self.sink = StorageSink(*opts.storage, self.engine) if opts.storage else None
 
     # -- one frame ---------------------------------------------------------------------------
 
@@ -115,10 +121,6 @@ class Runner:
             time.sleep(wait_s)
         self._pump_machine()
         for r in results:
-            if not self._aspect_set and r.image is not None:
-                h, w = r.image.shape[:2]
-                self.engine.measures.set_aspect(w / h)
-                self._aspect_set = True
             self.engine.on_pose(r.media_time, r.pose)
             self.stats.poses += 1
             if math.isfinite(r.inference_s):
@@ -153,24 +155,27 @@ class Runner:
                 )
 
     def _store_progress(self) -> None:
-        """Every finished rep and every cue goes to storage and the recording at once."""
-        eng, w = self.engine, self.opts.session_writer
-        new_reps = eng.reps[self._reps_stored :]
-        new_cues = eng.cues.log[self._cues_stored :]
-        self._reps_stored += len(new_reps)
-        self._cues_stored += len(new_cues)
-        if w is not None:
-            for rep in new_reps:
-                w.add_rep(rep)
-            for cue in new_cues:
-                w.add_cue(cue, cue.t)
+        """Every finished rep goes to storage and the recording at once."""
+        if self.sink is not None:
+            self.sink.update()
         if self.recorder:
+            new_reps = self.engine.reps[self._reps_recorded :]
+            self._reps_recorded += len(new_reps)
             for rep in new_reps:
                 self.recorder.event(
                     rep.end_s, {"type": "rep", "index": rep.index, "counted": rep.counted}
                 )
             if new_reps:
                 self.recorder.flush()
+
+    def finish_storage(self) -> None:
+        if self.sink is None:
+            return
+        phase = str(self.engine.phases.phase)
+        reason = "safety_stop" if self.engine.safety_events else (
+            "completed" if phase == "done" else "stopped_by_patient")  # fmt: skip
+        self.sink.finish(reason)
+        self.sink = None
 
     def status(self) -> tuple[SourceStatus, SourceStatus | None]:
         cam = SourceStatus("camera", "off")

@@ -58,9 +58,9 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
             profile = load_profile(args.profile)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    writer = None
+    storage = None
     if args.db or args.patient:
-        writer = _open_writer(args, exercise.id, choice.spec)
+        storage = _open_storage(args, exercise.id, choice.spec)
     opts = RunOptions(
         choice=choice,
         exercise=exercise,
@@ -78,7 +78,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         loop_replay=args.source is None
         and choice.spec == str(BUNDLED_RECORDING)
         and not args.headless,
-        session_writer=writer,
+        storage=storage,
     )
     try:
         runner = Runner(opts, replay=replay)
@@ -93,14 +93,15 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
     return runner, args.summary_json
 
 
-def _open_writer(args: argparse.Namespace, exercise_id: str, source: str):
-    from storage import StorageError, open_store
+def _open_storage(args: argparse.Namespace, exercise_id: str, source: str) -> tuple:
+    from storage import BackgroundWriter, StorageError, open_store
 
     if not args.patient:
         raise UsageError("--db needs --patient CODE (the pseudonymous patient code)")
     try:
         store = open_store(args.db)
         store.recover_interrupted()
-        return store.begin_session(args.patient, exercise_id, source=source)
+        writer = store.begin_session(args.patient, exercise_id, source=source)
     except (StorageError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    return store, BackgroundWriter(writer)

@@ -73,6 +73,7 @@ class PoseStream:
         self._stop = threading.Event()
         self.finished = threading.Event()
         self.error: Exception | None = None
+        self.aspect = float("nan")  # frame width / height, for image-space angles
         self.frames_in = 0
         self.poses_out = 0
 
@@ -121,6 +122,8 @@ class VideoPoseStream(PoseStream):
         super().__init__(source.fps, source.name, source.live)
         self.source = source
         self.estimator = estimator
+        w, h = source.size
+        self.aspect = w / h if w and h else float("nan")
         self.lossless = lossless
         self.paced = paced and not source.live
         self._frames: queue.Queue | _LatestSlot = (
@@ -216,6 +219,7 @@ class ReplayPoseStream(PoseStream):
         super().__init__(replay.fps, replay.name, live=False)
         self.replay = replay
         self.paced = paced
+        self.aspect = float(replay.header.get("aspect", float("nan")))
         self._thread = threading.Thread(target=self._loop, name="replay", daemon=True)
 
     def start(self) -> ReplayPoseStream:

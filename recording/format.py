@@ -9,6 +9,7 @@ whole record. Times are seconds on the recording's own clock (0 = session start)
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -70,7 +71,9 @@ class RecordingWriter:
 
     def __init__(self, path: str | Path, header: dict) -> None:
         self.path = Path(path)
-        self._f: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - lives as long as the writer
+        # Owner-only: a recording holds a patient's movements.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._f: BinaryIO = os.fdopen(fd, "wb")
         meta = {"format_version": FORMAT_VERSION, "landmarks": NUM_LANDMARKS, **header}
         blob = json.dumps(meta, sort_keys=True).encode()
         self._f.write(MAGIC + struct.pack("<I", len(blob)) + blob)

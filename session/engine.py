@@ -223,6 +223,7 @@ class SessionEngine:
         if self.exercise.signal.source == "camera":
             self._advance(t)
             self._drive(np.array([t]), np.array([self._signal]))
+        self._choose_cue(t)
 
     def on_machine(self, ts: np.ndarray, angles: np.ndarray, forces: np.ndarray) -> None:
         """Feed the machine samples received since the last call: times (session clock, s),
@@ -243,15 +244,19 @@ class SessionEngine:
                 and self.phases.phase == Phase.WORKING
             ):
                 self.cues.event(t, "load.too_jerky", Severity.WARNING, 55)
-            if ls.over_limit:
-                over = np.nonzero(forces > self.targets.load_limit_n)[0]
-                value = float(forces[over[0]]) if over.size else self._force
-                self.on_safety(t, "overload", value, self.targets.load_limit_n)
+        # The load limit is checked on every sample, whatever its timestamp: the loading
+        # kernel drops samples whose time runs backwards, a safety check must not.
+        over = np.nonzero(forces > self.targets.load_limit_n)[0]
+        if over.size:
+            self.on_safety(
+                float(ts[over[0]]), "overload", float(forces[over[0]]), self.targets.load_limit_n
+            )
         self._update_fusion()
         if self.exercise.signal.source == "machine":
             self._signal = float(angles[-1])
             self._advance(t)
             self._drive(ts, angles)
+        self._choose_cue(t)
 
     def on_safety(self, t: float, kind: str, value: float, limit: float) -> None:
         """A safety breach: stop at once, with the unmistakable cue, every time."""
@@ -261,13 +266,16 @@ class SessionEngine:
             self.safety_events.append(SafetyEventRecord(t, kind, value, limit))
         self._safety_cue = f"safety.{kind}"
         self.phases.fire("safety", t, f"{kind}: {value:.1f} past limit {limit:.1f}")
+        self._choose_cue(t)
 
     def command(self, name: str, t: float) -> bool:
         """User or therapist commands: ``pause``, ``resume``, ``acknowledge``, ``finish``."""
         if name == "acknowledge":
             self._safety_cue = None
             self.rom.reset_safety()
-        return self.phases.fire(name, t, f"{name} requested")
+        fired = self.phases.fire(name, t, f"{name} requested")
+        self._choose_cue(t)
+        return fired
 
     # -- per-frame logic ---------------------------------------------------------------------
 
@@ -296,7 +304,7 @@ class SessionEngine:
             self.cues.event(t, "session.go", Severity.INFO)
         elif ph.phase == Phase.WORKING and not seen and self.exercise.signal.source == "camera":
             ph.fire("person_lost", t, "no person in view")
-        elif ph.phase == Phase.PAUSED and ph.pause_trigger == "person_lost" and seen:
+        elif ph.phase == Phase.PAUSED and seen:
             ph.fire("person_back", t, "person back in view")
         elif ph.phase == Phase.REST and t - ph.entered_at >= self.exercise.dose.rest_s:
             self.set_index += 1
@@ -467,7 +475,7 @@ class SessionEngine:
                 out.append(
                     (rd.cue, Severity.FAULT if st == FAULT else Severity.WARNING, rd.priority)
                 )
-        if self._progress > 1.0 + OVERSHOOT_SHARE:
+        if self._personal_range and self._progress > 1.0 + OVERSHOOT_SHARE:
             out.append(("generic.too_far", Severity.WARNING, 70))
         if self._rep_phase != RepPhase.REST and self._load_band == ABOVE:
             out.append(("load.too_high", Severity.WARNING, 65))
@@ -485,6 +493,16 @@ class SessionEngine:
             elif self._rep_phase != RepPhase.REST:
                 out.append(("session.good_form", Severity.POSITIVE, 10))
         return out
+
+    @property
+    def _personal_range(self) -> bool:
+        """Going past the target matters when it is the patient's own (or a limit is set)."""
+        tg = self.targets
+        return tg.source == "profile" or math.isfinite(tg.pain_free_limit)
+
+    def _choose_cue(self, t: float) -> None:
+        """Cues are chosen on inputs, not on display frames, so a replay gives the same cues."""
+        self.cues.choose(t, self._standing_cues())
 
     def _segment_status(self) -> tuple[RuleStatus, ...]:
         worst = [RuleStatus.OK] * len(SKELETON)
@@ -512,7 +530,7 @@ class SessionEngine:
         pose_fps: float = math.nan,
     ) -> Snapshot:
         now = self._now if t is None else max(t, self._now)
-        cue: Cue | None = self.cues.choose(now, self._standing_cues())
+        cue: Cue | None = self.cues.current
         ex, tg = self.exercise, self.targets
         rules = tuple(
             RuleView(

@@ -13,6 +13,7 @@ r"""The session's phase machine: states and guarded transitions, all in one tabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,6 +47,12 @@ TRANSITIONS: dict[tuple[Phase, str], Phase | None] = {
 }
 
 
+# Guards: a pause the patient asked for ends only when they ask, not when they reappear.
+GUARDS: dict[tuple[Phase, str], Callable[[PhaseMachine], bool]] = {
+    (Phase.PAUSED, "person_back"): lambda m: m.pause_trigger == "person_lost",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     t: float
@@ -74,6 +81,9 @@ class PhaseMachine:
         """Take the transition if the table allows it; returns whether it happened."""
         key = (self.phase, trigger)
         if key not in TRANSITIONS:
+            return False
+        guard = GUARDS.get(key)
+        if guard is not None and not guard(self):
             return False
         target = TRANSITIONS[key]
         if target is None:

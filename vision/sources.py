@@ -38,6 +38,7 @@ class FrameSource(ABC):
 
     live: bool = False
     name: str = ""
+    size: tuple[int, int] = (0, 0)  # width, height in pixels; (0, 0) until known
 
     @property
     @abstractmethod
@@ -74,6 +75,7 @@ class VideoFileSource(FrameSource):
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self._fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
         self._pending: np.ndarray | None = first
+        self.size = (first.shape[1], first.shape[0])
         self._index = 0
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
 
@@ -116,6 +118,9 @@ class ImageFolderSource(FrameSource):
             )
         self._fps = fps
         self._index = 0
+        first = cv2.imread(str(self._files[0]))
+        if first is not None:
+            self.size = (first.shape[1], first.shape[0])
 
     @property
     def fps(self) -> float:
@@ -150,6 +155,10 @@ class CameraSource(FrameSource):
         self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self._fps = float(fps) if fps and fps > 1.0 else 30.0
+        self.size = (
+            int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
         self._t0 = time.monotonic()
         self._index = 0
 
