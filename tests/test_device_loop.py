@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from device_fixtures import wait_for
 
 from device_bridge import (
     CommandTimeout,
@@ -16,6 +15,7 @@ from device_bridge import (
 from device_bridge import protocol as p
 from device_bridge.link import Link
 from device_bridge.parser import Frame, FrameParser
+from tests.device_fixtures import wait_for
 
 
 def test_frames_survive_a_pyserial_port_in_chunks():

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from device_fixtures import bridge_on, sent_frames, simulator, wait_for
 
 from calibration import CalibrationStore, ChannelCalibration, MachineCalibration
 from device_bridge import CommandRejected, CommandTimeout, SafetyLimits, probe
+from tests.device_fixtures import bridge_on, sent_frames, simulator, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ANGLE_SCALE, FORCE_SCALE = 0.01, 0.1  # the simulator's counts

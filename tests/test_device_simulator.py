@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from device_fixtures import simulator
 
 from device_bridge import factory, open_device, probe
 from device_bridge.faults import Faults
 from device_bridge.machine_model import MODELS, PatientModel
+from tests.device_fixtures import simulator
 
 
 def run(model: PatientModel, seconds: float, rate: float = 200.0) -> list[tuple[float, float]]:
