@@ -1,9 +1,8 @@
-"""A real machine on a real port: runs only with ``--serial-port=PATH`` (or the
-``SPINECOACH_SERIAL_PORT`` environment variable), skipped otherwise."""
+"""A real machine on a real port: runs only with ``--serial-port=PATH`` (the ``serial_port``
+fixture of the shared test set-up), skipped otherwise."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -11,16 +10,6 @@ import pytest
 from device_bridge import open_device
 
 pytestmark = pytest.mark.serial_hardware
-
-
-@pytest.fixture
-def serial_port(request: pytest.FixtureRequest) -> str:
-    port = request.config.getoption("--serial-port", None) or os.environ.get(
-        "SPINECOACH_SERIAL_PORT"
-    )
-    if not port:
-        pytest.skip("needs --serial-port=PATH (or SPINECOACH_SERIAL_PORT) with a machine on it")
-    return port
 
 
 def test_real_machine_handshakes_and_streams_without_loss(serial_port):
