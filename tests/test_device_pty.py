@@ -168,6 +168,7 @@ def test_commands_are_acknowledged_refused_or_time_out(tmp_path):
         bridge.drain()
         time.sleep(0.1)
         assert statistics.mean(s.force_n for s in bridge.drain()) == pytest.approx(0, abs=3)
+        bridge.set_limits(SafetyLimits(max_force_n=500.0, min_angle_deg=-10.0, max_angle_deg=70.0))
         with pytest.raises(CommandRejected, match="start: machine answered NACK"):
             bridge.start_streaming(rate_hz=50_000)
         t = time.monotonic()
@@ -182,6 +183,7 @@ def test_commands_are_acknowledged_refused_or_time_out(tmp_path):
         assert bridge.status().samples == n
     assert sim.truth["tares"] == 1
     assert sim.truth["commands"]["ping"] == 1
+    assert sim.truth["limits"] == [500.0, -10.0, 70.0]
 
 
 def test_safety_event_on_the_first_sample_over_the_limit(tmp_path):
@@ -219,14 +221,17 @@ def test_calibration_is_applied_to_every_sample(tmp_path):
     )
     store.set("LE-1001", cal)
     store.set("LE-9999", MachineCalibration(angle=ChannelCalibration(100.0, 3.0)))
+    limits = SafetyLimits(max_force_n=490.0, min_angle_deg=0.0, max_angle_deg=60.0)
     with (
         simulator(tmp_path, frame_log=True) as sim,
-        bridge_on(sim, calibration_store=store) as bridge,
+        bridge_on(sim, calibration_store=store, limits=limits) as bridge,
     ):
         assert bridge.wait_ready(5.0)
         time.sleep(1.5)
         samples = stop_and_collect(bridge, [])
     assert bridge.calibration == cal
+    # The machine knows nothing of our calibration: it gets the limits in its own units.
+    assert sim.truth["limits"] == pytest.approx([490.0 / 0.98 + 8.0, 2.0, 62.0])
     sent = sent_frames(sim)
     assert len(samples) > 1000
     for s in samples:
