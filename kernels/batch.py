@@ -36,9 +36,8 @@ from kernels.rom import frame_offsets
 @njit(**JIT)
 def _frame_run(
     ts,
-    image_xy,
+    image,
     world,
-    vis,
     in_position,
     frame_start,
     dev_t,
@@ -62,18 +61,26 @@ def _frame_run(
     load_params = ws[ck.W_LOAD_P : ck.W_LOAD_S]
     load_state = ws[ck.W_LOAD_S : ck.W_HOLD]
     load_bins = ws[ck.W_BINS : ck.W_TAIL].reshape((ld.BIN_CAPACITY, 2))
+    n_lm = image.shape[1]
+    last = image.shape[2] - 1
+    xy = np.empty((n_lm, 2))
+    vis = np.empty(n_lm)
     n_reps = 0
     n_bins = 0
     bins_start[0] = 0
     for f in range(ts.shape[0]):
         a = frame_start[f]
         b = frame_start[f + 1]
+        for i in range(n_lm):  # the frame's x, y and visibility, read in place
+            xy[i, 0] = image[f, i, 0]
+            xy[i, 1] = image[f, i, 1]
+            vis[i] = image[f, i, last]
         ws[ck.M_IN_POSITION] = in_position[f]
         k = _frame_step(
             ts[f],
-            image_xy[f],
+            xy,
             world[f],
-            vis[f],
+            vis,
             dev_t[a:b],
             force[a:b],
             angle[a:b],
@@ -109,8 +116,8 @@ class SessionAnalysis:
     """Per frame: ``status`` int8 (f, r), ``value`` float64 (f, r) per rule; ``frame`` float64
     (f, N_OUT) with the columns ``kernels.checks.O_*`` (phase, progress, count, peak, safety
     flags, force, band, rate, time under tension, hold, driving signal, posture ok).
-    Per rep: ``reps`` with ``rep_frame`` (the frame each ended on) and ``loads`` (None for a
-    rep without machine samples). ``keys``: the rules' keys, the columns of status / value."""
+    Per rep: ``reps`` with ``rep_frame`` (the frame each ended on); their loading figures
+    from :meth:`rep_loads`. ``keys``: the rules' keys, the columns of status / value."""
 
     keys: tuple[str, ...]
     status: np.ndarray
@@ -118,7 +125,26 @@ class SessionAnalysis:
     frame: np.ndarray
     reps: tuple[rp.RepRecord, ...]
     rep_frame: np.ndarray
-    loads: tuple[ld.LoadRep | None, ...]
+    load_params: np.ndarray
+    rep_load_state: np.ndarray  # (reps, N_LSTATE) loading state at each rep's end
+    rep_bins: np.ndarray  # (bins, 2) time, mean angle of every rep's angle bins
+    rep_bins_start: np.ndarray  # (reps + 1,) offsets into rep_bins
+
+    def rep_loads(self) -> tuple[ld.LoadRep | None, ...]:
+        """Loading figures per rep, None for a rep without machine samples. Computed on call
+        (the smoothness score takes a spectrum per rep phase, about a third of a millisecond,
+        so the frame analysis does not pay for it unless asked)."""
+        out: list[ld.LoadRep | None] = []
+        for i, rep in enumerate(self.reps):
+            s = self.rep_load_state[i].copy()
+            if s[ld.S_N] > 0 or s[ld.S_N_BINS] > 0:
+                bins = self.rep_bins[self.rep_bins_start[i] : self.rep_bins_start[i + 1]]
+                s[ld.S_N_BINS] = bins.shape[0]
+                segments = ck.rep_segments(rep)
+                out.append(ld._rep_summary(s, bins.copy(), self.load_params, segments))
+            else:
+                out.append(None)
+        return tuple(out)
 
     def column(self, index: int) -> np.ndarray:
         """One ``kernels.checks.O_*`` column, e.g. ``column(O_COUNT)``."""
@@ -163,8 +189,7 @@ def analyse_session(
         raise ValueError(f"analyse_session: expected image (frames, {n}, 3 or 4), got {img.shape}")
     nf = img.shape[0]
     ts = _f64("t", t, (nf,))
-    xy = np.ascontiguousarray(img[:, :, :2], dtype=np.float64)
-    vis = np.ascontiguousarray(img[:, :, -1], dtype=np.float64)
+    img = np.ascontiguousarray(img, dtype=np.float64)
     wd = np.full((nf, n, 3), np.nan) if world is None else _f64("world", world, (nf, n, 3))
     if device_t is None:
         dev_t = np.empty(0)
@@ -199,9 +224,8 @@ def analyse_session(
     rparams, ws = checks.fresh_workspace()
     n_reps = _frame_run(
         ts,
-        xy,
+        img,
         wd,
-        vis,
         placed,
         offsets,
         dev_t,
@@ -220,16 +244,15 @@ def analyse_session(
         bins_start,
     )
     reps = tuple(rp.RepRecord.from_row(rep_out[i], checks.out_is_concentric) for i in range(n_reps))
-    loads: list[ld.LoadRep | None] = []
-    for i in range(n_reps):
-        s = load_out[i].copy()
-        if s[ld.S_N] > 0 or s[ld.S_N_BINS] > 0:
-            bins = bins_out[bins_start[i] : bins_start[i + 1]].copy()
-            s[ld.S_N_BINS] = bins.shape[0]
-            segments = ck.rep_segments(reps[i])
-            loads.append(ld._rep_summary(s, bins, checks.load_params, segments))
-        else:
-            loads.append(None)
     return SessionAnalysis(
-        checks.keys, status, value, frame, reps, rep_frame[:n_reps].copy(), tuple(loads)
+        checks.keys,
+        status,
+        value,
+        frame,
+        reps,
+        rep_frame[:n_reps].copy(),
+        checks.load_params.copy(),
+        load_out[:n_reps].copy(),
+        bins_out[: bins_start[n_reps]].copy(),
+        bins_start[: n_reps + 1].copy(),
     )

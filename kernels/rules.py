@@ -229,7 +229,7 @@ def _angle_at(p, a, b, c, dims):
     return math.degrees(math.acos(min(1.0, max(-1.0, dot / denom))))
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _measure(tab, r, horizontal, p, vis):
     # The rule's value from points p (n, 2) image (x pre-scaled) or (n, 3) world; NaN if
     # undefined. Visibility was checked by the caller, except for VISIBILITY itself.

@@ -186,6 +186,6 @@ def test_machine_exercise_live_equals_batch_and_stops_on_the_force_limit():
     assert stop == [int(np.searchsorted(offsets, spike, side="right")) - 1]
     batch = analyse_session(checks, frames, image, None, t, force, angle, offsets)
     assert batch.reps == tuple(reps)
-    assert batch.loads == tuple(loads)
+    assert batch.rep_loads() == tuple(loads)
     assert batch.frame[:, O_COUNT].tolist() == [fr.count for fr in live]
     assert np.flatnonzero(batch.frame[:, O_LOAD_OVER]).tolist() == stop
