@@ -21,7 +21,7 @@ from feedback import kiosk_view, style
 from feedback.audio import Audio, SoundCues
 from feedback.intents import EndSession, Intent, Pause, Quit, Resume
 from feedback.kiosk import BACK, CANCEL, OK, Kiosk, KioskState, PinPurpose
-from feedback.patient_view import PatientView
+from feedback.patient_view import PatientView, draw_safety_stop
 from feedback.therapist_view import TherapistView
 from session.snapshot import Snapshot
 
@@ -145,7 +145,14 @@ class Screen:
         elif self.view == THERAPIST:
             self.therapist.draw(surface)
         else:
-            self.patient.draw(surface)
+            self.patient.draw(surface)  # draws its own STOP band
+            return
+        # The patient may be looking at this screen too: a safety stop shows on every view
+        # (in the therapist view as a band over the top, leaving the traces readable).
+        if self._snap is not None and self._snap.safety_stop:
+            w, h = surface.get_size()
+            band = None if self.showing_kiosk else pygame.Rect(0, 0, w, round(h * 0.24))
+            draw_safety_stop(surface, self._snap, band)
 
     def close(self) -> None:
         self.patient.close()

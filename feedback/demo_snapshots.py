@@ -202,7 +202,10 @@ def machine_snapshot(
     ts = np.arange(0, 15 * 100) / 100.0 + (t - 15)
     phase = 2 * np.pi * ts / 4.8
     angle = 36 - 30 * np.cos(phase)  # machine angle over a 4.8 s rep
-    force = 150 + 45 * np.sin(phase) + (np.where(ts > t - 0.4, 160, 0) if safety else 0)
+    force = 150 + 45 * np.sin(phase)
+    if safety:  # a jump over the limit in the last 0.4 s
+        force[ts > t - 0.4] = force_n
+    force[-1] = force_n  # the trace ends at the value the bar shows
     cue = (
         Cue("machine.over_limit", "Force over your limit - ease off slowly", Severity.SAFETY, t)
         if safety

@@ -111,7 +111,7 @@ def patient_layout(size: tuple[int, int], machine: bool, hold: bool = True) -> P
         hold_bar=bar_in(hold_box) if hold_box else None,
         cue_box=cue_box,
         status_banner=pygame.Rect(image_area.x, image_area.y, image_area.w, banner_h),
-        safety_banner=pygame.Rect(0, round(h * 0.3), w, round(h * 0.36)),
+        safety_banner=safety_banner_rect((w, h)),
     )
 
 
@@ -218,7 +218,7 @@ class PatientView:
         self._draw_cue(surface, lay, snap)
         self._draw_source_banner(surface, lay, snap)
         if snap.safety_stop:
-            self._draw_safety(surface, lay, snap)
+            draw_safety_stop(surface, snap, lay.safety_banner)
 
     def _static_layer(self, lay: PatientLayout) -> pygame.Surface:
         """Background and panels, drawn once per layout: rounded panels are the costliest
@@ -666,37 +666,48 @@ class PatientView:
             surface, msg, b.h * 0.6, style.BLACK, (b.x + r * 3.2, b.centery), "midleft", b.w - r * 4
         )
 
-    def _draw_safety(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
-        w, h = lay.size
-        edge = max(10, round(h * 0.02))
-        pygame.draw.rect(surface, style.VERMILLION, (0, 0, w, h), width=edge)
-        b = lay.safety_banner
-        pygame.draw.rect(surface, style.VERMILLION, b)
-        sh = max(10, round(b.h * 0.1))
-        widgets.stripes(surface, pygame.Rect(0, b.y, w, sh), style.BLACK, style.YELLOW)
-        widgets.stripes(surface, pygame.Rect(0, b.bottom - sh, w, sh), style.BLACK, style.YELLOW)
-        inner_h = b.h - 2 * sh
-        r = inner_h * 0.3
-        style.icon(surface, "stop", (w * 0.08 + r, b.centery), r)
-        style.text(
-            surface,
-            "STOP",
-            inner_h * 0.62,
-            style.WHITE,
-            (w / 2, b.y + sh + inner_h * 0.04),
-            "midtop",
-        )
-        cue = (
-            snap.cue.text
-            if snap.cue is not None and snap.cue.severity == Severity.SAFETY
-            else "Stop and rest"
-        )
-        style.text(
-            surface,
-            cue,
-            inner_h * 0.26,
-            style.WHITE,
-            (w / 2, b.bottom - sh - inner_h * 0.06),
-            "midbottom",
-            w * 0.72,
-        )
+
+def safety_banner_rect(size: tuple[int, int]) -> pygame.Rect:
+    """Where the STOP band goes: full width, across the middle of the screen."""
+    w, h = size
+    return pygame.Rect(0, round(h * 0.3), w, round(h * 0.36))
+
+
+def draw_safety_stop(
+    surface: pygame.Surface, snap: Snapshot, band: pygame.Rect | None = None
+) -> None:
+    """The safety stop, drawn over whatever screen is showing: a vermillion frame round the
+    window and a full-width band with hazard stripes, an octagon, STOP and the safety cue."""
+    w, h = surface.get_size()
+    b = band if band is not None else safety_banner_rect((w, h))
+    edge = max(10, round(h * 0.02))
+    pygame.draw.rect(surface, style.VERMILLION, (0, 0, w, h), width=edge)
+    pygame.draw.rect(surface, style.VERMILLION, b)
+    sh = max(10, round(b.h * 0.1))
+    widgets.stripes(surface, pygame.Rect(b.x, b.y, b.w, sh), style.BLACK, style.YELLOW)
+    widgets.stripes(surface, pygame.Rect(b.x, b.bottom - sh, b.w, sh), style.BLACK, style.YELLOW)
+    inner_h = b.h - 2 * sh
+    r = inner_h * 0.3
+    style.icon(surface, "stop", (b.x + b.w * 0.08 + r, b.centery), r)
+    style.text(
+        surface,
+        "STOP",
+        inner_h * 0.62,
+        style.WHITE,
+        (b.centerx, b.y + sh + inner_h * 0.04),
+        "midtop",
+    )
+    cue = (
+        snap.cue.text
+        if snap.cue is not None and snap.cue.severity == Severity.SAFETY
+        else "Stop and rest"
+    )
+    style.text(
+        surface,
+        cue,
+        inner_h * 0.26,
+        style.WHITE,
+        (b.centerx, b.bottom - sh - inner_h * 0.06),
+        "midbottom",
+        b.w * 0.72,
+    )

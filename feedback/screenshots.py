@@ -69,6 +69,8 @@ def render_all(out_dir: Path, size: tuple[int, int] = (1280, 720)) -> list[Path]
     shot("patient_paused", session_screen(replace(floor, phase="paused")))
     shot("therapist_machine", session_screen(machine, THERAPIST))
     shot("therapist_floor", session_screen(floor, THERAPIST))
+    stop = demo.machine_snapshot(force_n=285.0, safety=True)
+    shot("therapist_safety_stop", session_screen(stop, THERAPIST))
 
     with tempfile.TemporaryDirectory() as tmp:
         clock = _Clock()

@@ -274,3 +274,22 @@ def test_default_pin_file_lives_in_the_user_config_dir(tmp_path, monkeypatch):
     k.guard.store.set_pin(PIN)
     assert stat.S_IMODE(k.guard.store.path.parent.stat().st_mode) & 0o077 == 0
     assert k.guard.check(PIN) == PinResult.OK
+
+
+def test_safety_stop_shows_over_the_pin_pad(screen):
+    from dataclasses import replace
+
+    type_keys(screen, "4711")
+    screen.handle_event(
+        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, unicode="", mod=0, scancode=0)
+    )
+    assert screen.showing_kiosk
+    stop = replace(patient_snapshot(), safety_stop=True, phase="stopped")
+    screen.update(stop)
+    surf = pygame.Surface(SIZE)
+    screen.draw(surf)
+    band_y = round(SIZE[1] * 0.3 + SIZE[1] * 0.36 / 2)
+    assert tuple(surf.get_at((SIZE[0] - 30, band_y)))[:3] == style.VERMILLION
+    screen.update(patient_snapshot())
+    screen.draw(surf)
+    assert tuple(surf.get_at((SIZE[0] - 30, band_y)))[:3] != style.VERMILLION

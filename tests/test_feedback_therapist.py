@@ -176,3 +176,17 @@ def test_sound_state_is_reported_to_the_therapist():
         assert audio.muted and screen.therapist.sound_note.startswith("muted")
     finally:
         screen.close()
+
+
+def test_safety_stop_is_visible_on_the_therapist_view_too():
+    screen = Screen(SIZE)
+    screen.handle_event(key(pygame.K_t))
+    surf = pygame.Surface(SIZE)
+    screen.update(snapshot(safety_stop=True))
+    screen.draw(surf)
+    assert tuple(surf.get_at((SIZE[0] - 30, round(SIZE[1] * 0.12))))[:3] == style.VERMILLION
+    lay = therapist_layout(SIZE)
+    assert colour_count(surf, lay.traces, style.ORANGE) > 300  # force trace still readable
+    screen.update(snapshot())
+    screen.draw(surf)
+    assert tuple(surf.get_at((SIZE[0] - 30, round(SIZE[1] * 0.12))))[:3] != style.VERMILLION
