@@ -1,4 +1,9 @@
-"""The windowed loop: 60 display frames a second whatever the pose rate."""
+"""The windowed loop: 60 display frames a second whatever the pose rate.
+
+Stage order each display frame: inputs (poses, machine) -> engine -> screen.update ->
+events -> intents -> screen.draw -> flip. Pose inference runs on its own thread
+(``app/streams.py``), so a slow model lowers the pose rate, never this loop's rate.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,34 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _apply(runner: Runner, intent: object) -> bool:
+    """Carry out one intent from the screen; returns False to quit."""
+    from feedback.intents import AdjustTarget, EndSession, Pause, Quit, Resume
+
+    now = runner.clock()
+    eng = runner.engine
+    if isinstance(intent, Quit):
+        return False
+    if isinstance(intent, Pause):
+        eng.command("pause", now)
+    elif isinstance(intent, Resume):
+        # After a safety stop, "continue" first acknowledges the stop, then resumes.
+        eng.command("acknowledge", now) or eng.command("resume", now)
+    elif isinstance(intent, AdjustTarget):
+        try:
+            eng.adjust(intent.key, intent.delta, now)
+        except ValueError as exc:
+            log.warning("target not changed: %s", exc)
+    elif isinstance(intent, EndSession):
+        eng.command("finish", now)
+    return True
+
+
 def run_window(runner: Runner) -> None:
     import pygame
 
     from feedback.app_window import Screen, open_display
     from feedback.audio import Audio
-    from feedback.intents import AdjustTarget, EndSession, Pause, Quit, Resume
 
     pygame.init()
     surface = open_display(kiosk=runner.opts.kiosk)
@@ -34,45 +61,29 @@ def run_window(runner: Runner) -> None:
         kiosk = Kiosk()
     screen = Screen(surface.get_size(), kiosk=kiosk, audio=Audio(enabled=not runner.opts.mute))
     clock = pygame.time.Clock()
-    period = 1.0 / DISPLAY_FPS
+    ended = False
     try:
         running = True
         while running:
             t_frame = time.perf_counter()
             runner.pump()
-            snap = runner.snapshot()
-            intents = screen.update(snap)
+            intents = screen.update(runner.snapshot())
             for event in pygame.event.get():
                 intents += screen.handle_event(event)
-            for intent in intents:
-                now = runner.clock()
-                if isinstance(intent, Quit):
-                    running = False
-                elif isinstance(intent, Pause):
-                    runner.engine.command("pause", now)
-                elif isinstance(intent, Resume):
-                    runner.engine.command("resume", now) or runner.engine.command(
-                        "acknowledge", now
-                    )
-                elif isinstance(intent, AdjustTarget):
-                    runner.engine.adjust(intent.key, intent.delta, now)
-                elif isinstance(intent, EndSession):
-                    runner.engine.command("finish", now)
+            running = all(_apply(runner, intent) for intent in intents)
             screen.draw(surface)
             pygame.display.flip()
             runner.stats.ui_frames += 1
             runner.stats.ui_frame_s.append(time.perf_counter() - t_frame)
-            if runner.finished:
-                if runner.opts.loop_replay and runner.stream is not None:
-                    runner.restart_replay()
-                elif not runner.opts.kiosk:
-                    running = (running and runner.engine.phases.phase != "done") or _linger(runner)
-            clock.tick_busy_loop(DISPLAY_FPS) if period < 0 else clock.tick(DISPLAY_FPS)
+            if runner.finished and not ended:
+                if runner.opts.loop_replay:
+                    runner.restart()  # the demo recording plays on until the window closes
+                elif runner.opts.seconds is not None or runner.opts.max_frames:
+                    running = False
+                else:
+                    runner.engine.finish(runner.clock())  # summary stays up until closed
+                    ended = True
+            clock.tick(DISPLAY_FPS)
     finally:
         screen.close()
         pygame.quit()
-
-
-def _linger(runner: Runner) -> bool:
-    """Keep the summary on screen until the user closes the window."""
-    return True

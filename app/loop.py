@@ -18,7 +18,7 @@ import numpy as np
 
 from app.inputs import InputChoice, open_stream
 from app.storage_sink import StorageSink
-from app.streams import PoseResult, PoseStream
+from app.streams import PoseResult, PoseStream, ReplayPoseStream
 from exercises.schema import ExerciseDef
 from recording.format import RecordingWriter
 from session.engine import SessionConfig, SessionEngine
@@ -73,6 +73,7 @@ class Runner:
             open_ended=self.open_ended,
             lang=opts.lang,
         )
+        self._config = config
         self.engine = SessionEngine(opts.exercise, opts.profile, config)
         self.stream: PoseStream | None = open_stream(
             opts.choice, lossless=opts.headless and not live, paced=paced, replay=replay
@@ -215,11 +216,28 @@ class Runner:
     def finished(self) -> bool:
         if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
             return True
-        if self.opts.seconds is not None and self.clock() >= self.opts.seconds:
+        if (
+            self.opts.seconds is not None
+            and time.monotonic() - self.stats.started >= self.opts.seconds
+        ):
             return True
         if self.engine.phases.phase == "done":
             return True
-        return self.stream is not None and self.stream.exhausted and not self.opts.loop_replay
+        return self.stream is not None and self.stream.exhausted
+
+    def restart(self) -> None:
+        """Play a landmark replay again from the start as a fresh session (the demo loop)."""
+        if not isinstance(self.stream, ReplayPoseStream):
+            raise RuntimeError("only a replay can restart")
+        replay = self.stream.replay
+        self.stream.close()
+        replay.rewind()
+        self.stream = ReplayPoseStream(replay, paced=self.stream.paced).start()
+        self.engine = SessionEngine(self.opts.exercise, self.opts.profile, self._config)
+        if math.isfinite(self.stream.aspect):
+            self.engine.measures.set_aspect(self.stream.aspect)
+        self.t0 = time.monotonic()
+        self._reps_recorded = 0
 
     def close(self) -> None:
         end_t = self.engine._now if self.open_ended else self.clock()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 # FFmpeg's own log lines ("moov atom not found") would bury our one-line errors.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 import cv2
 import numpy as np
@@ -181,6 +182,8 @@ class CameraSource(FrameSource):
 
 def camera_available(index: int = 0) -> bool:
     """True when camera ``index`` opens and delivers a frame."""
+    if os.path.isdir("/dev") and not os.path.exists(f"/dev/video{index}"):
+        return False  # Linux without the device node: skip OpenCV's noisy probing
     cap = cv2.VideoCapture(index)
     try:
         return bool(cap.isOpened() and cap.read()[0])
