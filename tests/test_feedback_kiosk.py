@@ -293,3 +293,19 @@ def test_safety_stop_shows_over_the_pin_pad(screen):
     screen.update(patient_snapshot())
     screen.draw(surf)
     assert tuple(surf.get_at((SIZE[0] - 30, band_y)))[:3] != style.VERMILLION
+
+
+def test_set_pin_command_and_tightening_an_existing_file(tmp_path, monkeypatch):
+    from feedback import kiosk as kiosk_mod
+
+    path = tmp_path / "pin.json"
+    path.write_text("{}")
+    path.chmod(0o644)
+    answers = iter(["13579", "13579"])
+    monkeypatch.setattr(kiosk_mod.getpass, "getpass", lambda prompt="": next(answers))
+    assert kiosk_mod.main(["--set-pin", "--path", str(path)]) == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert PinStore(path).verify("13579")
+    answers = iter(["1111", "2222"])
+    assert kiosk_mod.main(["--set-pin", "--path", str(path)]) == 1  # mismatch: unchanged
+    assert PinStore(path).verify("13579")
