@@ -68,6 +68,14 @@ class CalibrationStore:
             )
             self._updated[serial] = str(entry.get("updated", ""))
 
+    def reload(self) -> None:
+        """Read the file again (another process, e.g. ``python -m calibration``, changed it)."""
+        with self._lock:
+            self._machines.clear()
+            self._updated.clear()
+            if self.path.exists():
+                self._load()
+
     def get(self, serial: str) -> MachineCalibration:
         """The machine's calibration; the identity for a machine never calibrated."""
         with self._lock:

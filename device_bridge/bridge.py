@@ -118,6 +118,16 @@ class DeviceBridge:
     def calibration(self) -> MachineCalibration:
         return self._decoder.calibration
 
+    def reload_calibration(self) -> MachineCalibration:
+        """Re-read the calibration file and apply the machine's entry from the next sample on
+        (a calibration done while the machine stays connected)."""
+        hello = self._conn_hello
+        if self._store is not None and hello is not None:
+            self._store.reload()
+            # One reference swap: the reader sees the old or the new calibration, never a mix.
+            self._decoder.calibration = self._store.get(hello.serial)
+        return self._decoder.calibration
+
     @property
     def limits(self) -> SafetyLimits | None:
         return self._safety.limits

@@ -228,8 +228,20 @@ def test_calibration_is_applied_to_every_sample(tmp_path):
     ):
         assert bridge.wait_ready(5.0)
         time.sleep(1.5)
-        samples = stop_and_collect(bridge, [])
-    assert bridge.calibration == cal
+        samples = bridge.drain()
+        # Recalibrated by another process while connected: applied from the next sample on.
+        newer = MachineCalibration(force=ChannelCalibration(zero=10.0, scale=2.0))
+        CalibrationStore(tmp_path / "calibration.json").set("LE-1001", newer)
+        assert bridge.calibration == cal
+        assert bridge.reload_calibration() == newer
+        bridge.drain()
+        time.sleep(0.5)
+        after = stop_and_collect(bridge, [])
+    assert len(after) > 100
+    for s in after:
+        raw_angle, raw_force = sent_frames(sim)[s.seq % 65536][2][:2]
+        assert s.angle_deg == pytest.approx(raw_angle * ANGLE_SCALE)
+        assert s.force_n == pytest.approx((raw_force * FORCE_SCALE - 10.0) * 2.0)
     # The machine knows nothing of our calibration: it gets the limits in its own units.
     assert sim.truth["limits"] == pytest.approx([490.0 / 0.98 + 8.0, 2.0, 62.0])
     sent = sent_frames(sim)
