@@ -160,9 +160,11 @@ class SimulatedMachine:
             if rate > 20000:
                 reason = p.NackReason.BAD_ARGUMENT
             else:
-                self.rate_hz = rate or self.rate_hz
-                if not self.streaming:
+                new_rate = rate or self.rate_hz
+                if not self.streaming or new_rate != self.rate_hz:
+                    # A new sample grid from now: a changed period must not move past samples.
                     self.streaming = True
+                    self.rate_hz = new_rate
                     self.sample_k = 0
                     self.sample_t0_us = self.device_us(now)
         elif t == p.FrameType.STOP:

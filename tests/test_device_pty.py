@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
@@ -296,3 +297,17 @@ def test_a_failing_sample_callback_does_not_kill_the_reader(tmp_path):
         assert wait_for(lambda: bridge.reader_errors == 1, 3.0)
         n = len(calls)
         assert wait_for(lambda: len(calls) > n + 200 and bridge.status().state == "ok", 5.0)
+
+
+def test_the_host_can_change_the_sample_rate(tmp_path):
+    with simulator(tmp_path) as sim, bridge_on(sim) as bridge:
+        assert bridge.wait_ready(5.0)
+        bridge.start_streaming(rate_hz=250)
+        bridge.drain()
+        time.sleep(1.0)
+        samples = bridge.drain()
+        st = bridge.status()
+    assert len(samples) == pytest.approx(250, rel=0.1)
+    steps = [b.device_time_s - a.device_time_s for a, b in itertools.pairwise(samples)]
+    assert steps == pytest.approx([0.004] * len(steps), abs=2e-6)
+    assert (st.seq_gaps, st.dropped_backwards) == (0, 0)
