@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from device_bridge import (
     CommandTimeout,
@@ -102,3 +104,33 @@ def test_bridge_ignores_its_own_frames_and_unknown_frame_types():
     bridge._handle(Frame(p.FrameType.PING, 1, b""), now=1.0)  # host->machine: an echo
     bridge._handle(Frame(0x0A, 2, b"future"), now=1.0)  # a newer machine's frame type
     assert bridge._ignored == 2 and bridge.drain() == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*range(0x01, 0x07), 0x10, 0x15, 0x3F]),
+            st.integers(0, 65535),
+            st.binary(max_size=64),
+        ),
+        max_size=40,
+    )
+)
+def test_fuzz_well_framed_nonsense_never_breaks_the_reader(frames):
+    bridge = DeviceBridge("loop://", limits=SafetyLimits(max_force_n=100))
+    bridge._connected = True
+    bridge._link.write = lambda data: None  # answers to a fuzzed hello go nowhere
+    hello = p.encode_hello(
+        p.Hello((1, 0), "m", "S", "f", 100, (
+            p.Channel("angle", "deg", 0.01, -30, 90), p.Channel("force", "N", 0.1, 0, 3000)))
+    )  # fmt: skip
+    bridge._handle(Frame(p.FrameType.HELLO, 0, hello), now=1.0)
+    for i, (ftype, seq, payload) in enumerate(frames):
+        bridge._handle(Frame(ftype, seq, payload), now=1.0 + i * 1e-3)
+    samples = bridge.drain()
+    seqs = [s.seq for s in samples]
+    assert seqs == sorted(set(seqs))
+    hosts = [s.host_time_s for s in samples]
+    assert hosts == sorted(hosts)
+    assert bridge.status().samples == len(samples)
