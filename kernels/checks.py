@@ -14,8 +14,10 @@ Order inside a frame (producers before consumers):
 4. range of motion and the pain-free flag on the driving signal (:mod:`kernels.rom`);
 5. the rep state machine on the driving signal (:mod:`kernels.reps`); while the patient is at
    rest, the per-rep peak and loading figures restart, so they cover exactly one rep;
-6. the hold timer: runs while the patient is in position (by default: in the rep's TOP zone)
-   and no rule reports FAULT.
+6. the hold timer: runs while the patient is in position and no rule reports FAULT. By
+   default "in position" is the rep's TOP zone and the timer restarts with each rep; a static
+   hold (plank, isometric test) passes ``in_position`` each frame, and then the hold, the time
+   under tension and the other loading figures run for the whole set.
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ def _frame_step(t, image_xy, world, vis, dev_t, force, angle, tab, rparams, ws, 
         if status_out[r] == 2:
             posture_ok = False
     was_at_rest = rep_state[rp.S_PHASE] == 0.0
-    if was_at_rest:
+    in_position = ws[M_IN_POSITION]
+    if was_at_rest and in_position < 0.0:
+        # Rep exercises: per-rep figures restart while at rest. A static hold (the caller
+        # says when the patient is in position) keeps them for the whole set.
         ld._reset_rep(load_state)
         rom_state[rm.R_PEAK] = np.nan
     # 3. loading
@@ -134,7 +139,6 @@ def _frame_step(t, image_xy, world, vis, dev_t, force, angle, tab, rparams, ws, 
     # exercise, which stays at rest.
     if was_at_rest and phase != 0.0:
         hold_state[rp.H_HELD] = 0.0
-    in_position = ws[M_IN_POSITION]
     placed = phase == 2.0 if in_position < 0.0 else in_position == 1.0
     held = rp._hold_step(
         t, placed and posture_ok, ws[M_HOLD_RESET] == 1.0, ws[M_HOLD_GAP], hold_state

@@ -189,3 +189,42 @@ def test_machine_exercise_live_equals_batch_and_stops_on_the_force_limit():
     assert batch.rep_loads() == tuple(loads)
     assert batch.frame[:, O_COUNT].tolist() == [fr.count for fr in live]
     assert np.flatnonzero(batch.frame[:, O_LOAD_OVER]).tolist() == stop
+
+
+def test_static_hold_times_only_correct_posture_and_keeps_time_under_tension():
+    # An isometric hold: the caller says the patient is in position; trunk lean is the rule.
+    lean = Rule("lean", RuleKind.INCLINATION, (23, 11), high=20.0, debounce_s=0.1)
+    checks = ExerciseChecks(
+        [lean], start=0.0, target=1.0, load_band_n=(100.0, 200.0), hold_target_s=3.0
+    )
+    xy = np.full((33, 2), np.nan)
+    vis = np.zeros(33)
+    vis[[11, 23]] = 1.0
+    results = []
+    for f in range(150):  # 5 s at 30 fps; leaning 40 deg from 2.0 s to 3.0 s
+        t = f / 30
+        deg = 40.0 if 2.0 <= t < 3.0 else 5.0
+        xy[23] = (0.5, 0.6)
+        xy[11] = (0.5 + 0.3 * math.sin(math.radians(deg)), 0.6 - 0.3 * math.cos(math.radians(deg)))
+        dev_t = t - np.arange(16)[::-1] / 500.0
+        results.append(
+            checks.update(
+                t,
+                xy,
+                np.full((33, 3), np.nan),
+                vis,
+                dev_t,
+                np.full(16, 150.0),
+                None,
+                in_position=True,
+            )
+        )
+    held = np.array([r.held_s for r in results])
+    faults = np.array([not r.posture_ok for r in results])
+    assert faults.any()
+    # The timer never moves on a frame with a fault, and restarts counting after it.
+    assert np.all(np.diff(held)[faults[1:]] == 0.0)
+    assert held[-1] == pytest.approx(5.0 - 1 / 30 - (faults.sum() + 1) / 30, abs=1e-9)
+    assert checks.hold_done
+    # Time under tension runs over the whole hold, posture or not.
+    assert results[-1].tut_s == pytest.approx(dev_t[-1] - (0 - 15 / 500.0), abs=1e-9)
