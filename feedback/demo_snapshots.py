@@ -1,8 +1,10 @@
 """Snapshots for screenshots and manual checks, built from real recordings without ``vision``.
 
-The landmarks come from a real BlazePose recording of a low-back-pain exercise (KERAAL); the
-camera image is a real frame of a squat video. Rule statuses, reps and machine force are
-made up for the picture: they show what each screen looks like, not what the engine decided.
+The landmarks come from a real BlazePose recording of a low-back-pain exercise (KERAAL,
+BSD-2). A camera image can come from a video file (``load_frame``); the bundled squat video is
+marked test-only in the test data's manifest, so images made from it stay out of ``docs/``.
+Rule statuses, reps and machine force are made up for the picture: they show what each screen
+looks like, not what the engine decided.
 """
 
 from __future__ import annotations
@@ -194,10 +196,17 @@ def floor_snapshot(frame_index: int = 120) -> Snapshot:
 
 
 def machine_snapshot(
-    force_n: float = 182.0, safety: bool = False, camera_state: str = "ok"
+    force_n: float = 182.0,
+    safety: bool = False,
+    camera_state: str = "ok",
+    frame: np.ndarray | None = None,
 ) -> Snapshot:
-    """Lumbar extension on the machine, with the squat video frame as the camera image."""
-    frame = load_frame()
+    """Lumbar extension on the machine. With ``frame`` that image is the camera view (no
+    skeleton: the recording's landmarks belong to another person); without, the recorded
+    landmarks on the dark canvas."""
+    landmarks = None
+    if frame is None:
+        landmarks = load_keraal()[120].astype(np.float32)
     t = 63.2
     ts = np.arange(0, 15 * 100) / 100.0 + (t - 15)
     phase = 2 * np.pi * ts / 4.8
@@ -230,7 +239,9 @@ def machine_snapshot(
         exercise_name="Lumbar extension (machine)",
         phase="stopped" if safety else "working",
         frame=frame,
-        landmarks=None,
+        landmarks=landmarks,
+        image_size=(1280, 720),
+        segment_status=tuple(RuleStatus.OK for _ in SKELETON),
         rep_count=14,
         reps_target=20,
         set_index=1,

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     screen = Screen(surface.get_size(), kiosk=kiosk, audio=audio)
 
     lm, hip = demo.floor_series()
-    floor, machine = demo.floor_snapshot(), demo.machine_snapshot()
+    floor, machine = demo.floor_snapshot(), demo.machine_snapshot(frame=demo.load_frame())
     which, paused, safety, lost = 1, False, False, False
     clock = pygame.time.Clock()
     t0 = time.monotonic()

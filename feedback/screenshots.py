@@ -31,7 +31,11 @@ class _Clock:
         return self.now
 
 
-def render_all(out_dir: Path, size: tuple[int, int] = (1280, 720)) -> list[Path]:
+def render_all(
+    out_dir: Path, size: tuple[int, int] = (1280, 720), camera_video: Path | None = None
+) -> list[Path]:
+    """Every screen as ``out_dir/<name>.png``. ``camera_video``: take the machine screens'
+    camera image from this video (default: none, the landmark canvas)."""
     pygame.display.init()
     pygame.font.init()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,11 +56,18 @@ def render_all(out_dir: Path, size: tuple[int, int] = (1280, 720)) -> list[Path]
         return s
 
     floor = demo.floor_snapshot()
-    machine = demo.machine_snapshot()
+    frame = demo.load_frame(camera_video) if camera_video is not None else None
+    machine = demo.machine_snapshot(frame=frame)
     shot("patient_floor_fault", session_screen(floor))
     shot("patient_machine_load", session_screen(machine))
-    shot("patient_safety_stop", session_screen(demo.machine_snapshot(force_n=285.0, safety=True)))
-    shot("patient_camera_lost", session_screen(demo.machine_snapshot(camera_state="lost")))
+    shot(
+        "patient_safety_stop",
+        session_screen(demo.machine_snapshot(force_n=285.0, safety=True, frame=frame)),
+    )
+    shot(
+        "patient_camera_lost",
+        session_screen(demo.machine_snapshot(camera_state="lost", frame=frame)),
+    )
     shot("patient_rest_summary", session_screen(demo.rest_snapshot()))
     shot(
         "patient_session_done",
@@ -69,7 +80,7 @@ def render_all(out_dir: Path, size: tuple[int, int] = (1280, 720)) -> list[Path]
     shot("patient_paused", session_screen(replace(floor, phase="paused")))
     shot("therapist_machine", session_screen(machine, THERAPIST))
     shot("therapist_floor", session_screen(floor, THERAPIST))
-    stop = demo.machine_snapshot(force_n=285.0, safety=True)
+    stop = demo.machine_snapshot(force_n=285.0, safety=True, frame=frame)
     shot("therapist_safety_stop", session_screen(stop, THERAPIST))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,9 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--size", default="1280x720", help="window size, e.g. 1920x1080")
+    ap.add_argument(
+        "--camera-video",
+        type=Path,
+        default=None,
+        help="video whose frame 40 is the machine screens' camera image (only for local "
+        "checks when its licence does not allow redistribution, e.g. "
+        f"{demo.SQUAT_VIDEO.name})",
+    )
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
-    for p in render_all(args.out_dir, (w, h)):
+    for p in render_all(args.out_dir, (w, h), args.camera_video):
         print(p)
     return 0
 

@@ -44,3 +44,23 @@ def test_every_screen_renders_to_png(tmp_path):
     assert np.all(floor == style.BLUISH_GREEN, axis=2).sum() > 300
     stop = pygame.surfarray.array3d(pygame.image.load(str(tmp_path / "patient_safety_stop.png")))
     assert np.all(stop == style.VERMILLION, axis=2).mean() > 0.2
+
+
+@pytest.mark.skipif(not demo.SQUAT_VIDEO.exists(), reason="squat video not found")
+def test_camera_image_from_a_video_when_asked(tmp_path):
+    from feedback.patient_view import patient_layout
+    from feedback.screenshots import render_all
+
+    size = (960, 540)
+    render_all(tmp_path / "plain", size)
+    render_all(tmp_path / "video", size, camera_video=demo.SQUAT_VIDEO)
+    area = patient_layout(size, machine=True, hold=False).image_area
+    pygame.init()
+
+    def bright_share(folder):
+        img = pygame.image.load(str(tmp_path / folder / "patient_machine_load.png"))
+        px = pygame.surfarray.array3d(img.subsurface(area))
+        return float((px.min(axis=2) > 200).mean())
+
+    assert bright_share("video") > 0.4  # the light studio background of the video
+    assert bright_share("plain") < 0.05  # the dark landmark canvas
