@@ -103,7 +103,7 @@ def run(argv: list[str]) -> int:
 
     try:
         if args.headless:
-            runner.run_headless()
+            runner.run_headless(progress=args.verbose)
         else:
             from app.gui import run_window
 

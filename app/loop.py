@@ -256,12 +256,20 @@ class Runner:
 
     # -- loops -------------------------------------------------------------------------------
 
-    def run_headless(self) -> None:
+    def run_headless(self, progress: bool = False) -> None:
+        """``progress``: print a line per finished rep (for the clinic's IT person and the
+        crash test, which compares them with what storage kept)."""
         period = 1.0 / DISPLAY_FPS
+        shown = 0
         while not self.finished:
             wait = 0.2 if (self.stream is not None and self.bridge is None) else period
             self.pump(wait)
             self.snapshot()
+            if progress:
+                for rep in self.engine.reps[shown:]:
+                    kind = "rep" if rep.counted else "partial"
+                    print(f"{kind} {rep.index} {rep.start_s:.3f} {rep.end_s:.3f}", flush=True)
+                shown = len(self.engine.reps)
             if self.stream is not None and self.stream.error is not None and self.stream.exhausted:
                 break
 
