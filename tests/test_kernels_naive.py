@@ -360,6 +360,10 @@ def test_frame_checks_live_equal_batch_equal_reference(data, frames):
     phases, reps = naive.reps(ts, [w[1][0] for w in want], 170.0, 90.0)
     assert [int(r.phase) for r in live] == phases
     assert len(batch.reps) == len(reps)
+    # The pain-free limit (60 deg) flags exactly the frames whose knee value lies past it.
+    over = [w[2] for w in naive.rom([[w[1][0]] for w in want], 170.0, 90.0, 60.0)]
+    assert [r.over_pain_free_limit for r in live] == over
+    assert [r.safety_stop for r in live] == over
 
 
 def test_empty_sessions_everywhere():
