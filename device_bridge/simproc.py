@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ class SimulatorProcess:
         self.truth: dict[str, Any] | None = None
         self.frames: list[list[Any]] | None = None
         cmd = [sys.executable, "-m", "device_bridge.simulator", "--machine", model, "--pty"]
-        cmd += ["--link", self.link, "--truth", str(self.truth_path), *args]
+        cmd += ["--link", self.link, "--truth", str(self.truth_path), "--exit-with-parent", *args]
         if self.frame_log_path is not None:
             cmd += ["--frame-log", str(self.frame_log_path)]
         env = dict(os.environ)
@@ -53,6 +54,8 @@ class SimulatorProcess:
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=env, cwd=str(_ROOT)
         )
+        # Also stopped when this object is collected or the interpreter exits unclosed.
+        self._finalizer = weakref.finalize(self, _terminate, self.proc)
         self.pty_path = self._read_path(start_timeout_s)
 
     def _read_path(self, timeout: float) -> str:
@@ -72,13 +75,8 @@ class SimulatorProcess:
 
     def close(self) -> dict[str, Any] | None:
         """Stop the simulator; returns (and keeps) its ground truth."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self._finalizer.detach()
+        _terminate(self.proc)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()
@@ -90,3 +88,13 @@ class SimulatorProcess:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self.dir)
         return self.truth
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # SIGTERM: the simulator writes its truth and exits
+        try:
+            proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

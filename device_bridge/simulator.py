@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -49,12 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds; 0: run on")
     ap.add_argument("--truth", help="write the ground truth JSON here on exit")
     ap.add_argument("--frame-log", help="write every sample frame (JSON) here on exit")
+    ap.add_argument("--exit-with-parent", action="store_true", help="stop when the parent dies")
     add_fault_arguments(ap)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    parent = os.getppid()  # before the path is printed: a parent that reads it may then exit
     if args.rate <= 0 or args.baud <= 0:
         raise SystemExit(f"--rate and --baud: expected > 0, got {args.rate} and {args.baud}")
     spec = MODELS[args.machine]
@@ -96,10 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     end = machine.t0 + args.duration if args.duration > 0 else math.inf
+    next_parent_check = machine.t0
     while not stop:
         now = time.monotonic()
         if now >= end:
             break
+        if args.exit_with_parent and now >= next_parent_check:
+            next_parent_check = now + 0.5
+            if os.getppid() != parent:  # the host died without closing us: do not linger
+                break
         machine.step(now)
         time.sleep(0.0005)
     truth = machine.finish(time.monotonic())

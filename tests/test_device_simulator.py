@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from device_bridge import factory, open_device, probe
 from device_bridge.faults import Faults
 from device_bridge.machine_model import MODELS, PatientModel
-from tests.device_fixtures import simulator
+from tests.device_fixtures import simulator, wait_for
 
 
 def run(model: PatientModel, seconds: float, rate: float = 200.0) -> list[tuple[float, float]]:
@@ -99,3 +103,31 @@ def test_auto_without_a_machine_falls_back_to_the_simulator(monkeypatch):
         assert bridge.wait_ready(5.0)
         assert bridge.hello.model == factory.AUTO_FALLBACK_MODEL
     assert bridge.simulator.proc.poll() is not None  # closing the bridge ended the simulator
+
+
+def test_a_simulator_does_not_outlive_a_host_that_died(tmp_path):
+    # The host process starts a simulator and is killed before it can close it.
+    code = (
+        "import os, sys; from device_bridge.simproc import SimulatorProcess; "
+        f"s = SimulatorProcess('rotation', workdir={str(tmp_path)!r}); "
+        "print(s.proc.pid, flush=True); os._exit(0)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, timeout=30)  # fmt: skip
+    pid = int(out.stdout.split()[0])
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # An exited child of a dead parent may linger as a zombie until reaped.
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    assert wait_for(gone, 3.0)
+    assert (tmp_path / "truth.json").exists()  # it still wrote its ground truth
