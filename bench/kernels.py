@@ -7,7 +7,8 @@ counter on a knee angle, range of motion with a pain-free limit, loading over th
 samples of each frame, 1 to 33 a frame, and the hold timer):
 
 * per-frame cost of :meth:`kernels.checks.ExerciseChecks.update`, median and p95 in
-  microseconds (goal: median under 20);
+  microseconds (goal: median under 20), and of the same frame through the separate public
+  objects called one by one;
 * batch throughput of :func:`kernels.batch.analyse_session` over a long session, frames a
   second (goal: over 200,000);
 * the same frame work through the plain-Python references (tests/naive.py) in the same run,
@@ -230,6 +231,38 @@ def per_frame_cost(n_frames: int) -> dict:
     }
 
 
+def per_frame_cost_modules(n_frames: int) -> dict:
+    """The same frame through the separate public objects (RuleSet, LoadMonitor,
+    RangeOfMotion, RepCounter, HoldTimer), as a caller composing them itself would."""
+    from kernels.loading import LoadMonitor
+    from kernels.reps import HoldTimer, RepCounter
+    from kernels.rom import RangeOfMotion
+    from kernels.rules import RuleSet
+
+    rules = RuleSet(exercise_rules(), aspect=16 / 9)
+    load = LoadMonitor((100.0, 250.0), limit_n=400.0, rate_limit_n_s=2000.0)
+    rom = RangeOfMotion(170.0, 90.0, 55.0)
+    counter = RepCounter(170.0, 90.0, tempo=(2.0, math.nan, 2.0))
+    hold = HoldTimer()
+    t, image, world, dev_t, force, angle, off = synthetic_session(n_frames + 300, seed=1)
+    xy = np.ascontiguousarray(image[:, :, :2])
+    vis = np.ascontiguousarray(image[:, :, 3])
+    cost = np.empty(n_frames)
+    clock = time.perf_counter_ns
+    for f in range(n_frames + 300):
+        a, b = off[f], off[f + 1]
+        s0 = clock()
+        status, value = rules.evaluate(xy[f], world[f], vis[f], t[f])
+        load.update(dev_t[a:b], force[a:b], angle[a:b])
+        rom.update(value[0])
+        state = counter.update(t[f], value[0])
+        hold.update(t[f], state.phase == 2, not (status == 2).any())
+        if f >= 300:
+            cost[f - 300] = clock() - s0
+    us = cost / 1000.0
+    return {"median_us": float(np.median(us)), "p95_us": float(np.percentile(us, 95))}
+
+
 def naive_frame_cost(n_frames: int) -> dict:
     """The same work through the references: rules, reps on the knee rule, loading."""
     from tests import naive
@@ -349,11 +382,13 @@ def main() -> None:
     args = parser.parse_args()
 
     live = per_frame_cost(args.frames)
+    modules = per_frame_cost_modules(args.frames)
     batch = batch_throughput(args.batch_frames, args.batch_repeats)
     ref = naive_frame_cost(args.naive_frames)
     result = {
         "exercise": {"landmarks": 33, "rules": 24, "device_hz": DEVICE_HZ, "camera_fps": FPS},
         "per_frame": live,
+        "per_frame_separate_objects": modules,
         "batch": batch,
         "naive": ref,
         "speedup_live_vs_naive": ref["mean_us"] / live["median_us"],
@@ -374,6 +409,10 @@ def main() -> None:
         f"per frame   median {live['median_us']:.1f} us  p95 {live['p95_us']:.1f} us  "
         f"({live['frames']} frames, {live['samples_per_frame_mean']:.1f} device samples "
         "a frame; goal median < 20 us)"
+    )
+    print(
+        f"  separate  median {modules['median_us']:.1f} us  p95 {modules['p95_us']:.1f} us  "
+        "(RuleSet, LoadMonitor, RangeOfMotion, RepCounter, HoldTimer called one by one)"
     )
     print(
         f"batch       {batch['frames_per_s']:,.0f} frames/s best, "
