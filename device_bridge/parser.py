@@ -23,8 +23,11 @@ class FrameParser:
 
     On a CRC mismatch it moves on by one byte, not by the claimed frame length: a corrupted
     length byte (or garbage that looks like a header) must not swallow the good frames that
-    follow. ``crc_errors`` counts rejected candidates, ``resyncs`` counts the times the parser
-    lost the frame boundary and had to hunt for it, ``discarded_bytes`` what it skipped.
+    follow. A header whose claimed length reaches past the buffered bytes is dropped as soon
+    as a whole good frame shows up inside that span, so it cannot hold good frames back.
+
+    ``crc_errors`` counts rejected candidates, ``resyncs`` counts the times the parser lost
+    the frame boundary and had to hunt for it, ``discarded_bytes`` what it skipped.
     """
 
     def __init__(self) -> None:
@@ -69,10 +72,13 @@ class FrameParser:
                 break
             end = pos + OVERHEAD + buf[pos + 2]
             if end > n:
-                break
-            body = memoryview(buf)[pos + 2 : end - 2]
-            ok = crc16(body) == buf[end - 2] | (buf[end - 1] << 8)
-            body.release()
+                if not self._complete_frame_after(pos + 2):
+                    break
+                # Frames never overlap, so a whole good frame inside the claimed span proves
+                # this header false: skip it now rather than hold good frames back.
+                ok = False
+            else:
+                ok = _crc_ok(buf, pos, end)
             if not ok:
                 self.crc_errors += 1
                 self._skip(1)
@@ -88,3 +94,21 @@ class FrameParser:
         del buf[:pos]
         self.frames += len(out)
         return out
+
+    def _complete_frame_after(self, start: int) -> bool:
+        buf = self._buf
+        n = len(buf)
+        j = buf.find(SYNC, start)
+        while 0 <= j <= n - OVERHEAD:
+            end = j + OVERHEAD + buf[j + 2]
+            if end <= n and _crc_ok(buf, j, end):
+                return True
+            j = buf.find(SYNC, j + 1)
+        return False
+
+
+def _crc_ok(buf: bytearray, pos: int, end: int) -> bool:
+    body = memoryview(buf)[pos + 2 : end - 2]
+    ok = crc16(body) == buf[end - 2] | (buf[end - 1] << 8)
+    body.release()
+    return ok
