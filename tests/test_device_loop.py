@@ -134,3 +134,44 @@ def test_fuzz_well_framed_nonsense_never_breaks_the_reader(frames):
     hosts = [s.host_time_s for s in samples]
     assert hosts == sorted(hosts)
     assert bridge.status().samples == len(samples)
+
+
+def test_bridge_over_a_socket_url_with_a_minimal_machine():
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    channels = (p.Channel("angle", "deg", 0.01, -30, 90), p.Channel("force", "N", 0.1, 0, 3000))
+    hello = p.Hello((1, 0), "lumbar_flexion", "NET-1", "0.1", 100, channels)
+
+    def machine() -> None:
+        conn, _ = server.accept()
+        parser, seq = FrameParser(), 0
+        with conn:
+            while True:
+                data = conn.recv(1024)
+                if not data:
+                    return
+                for f in parser.feed(data):
+                    if f.ftype == p.FrameType.HELLO_REQUEST:
+                        conn.sendall(p.encode_frame(p.FrameType.HELLO, seq, p.encode_hello(hello)))
+                        seq += 1
+                    elif f.ftype == p.FrameType.START:
+                        ack = p.ACK.pack(f.seq, f.ftype, 0, 0)
+                        out = p.encode_frame(p.FrameType.ACK, seq, ack)
+                        for i in range(100):
+                            sample = p.encode_sample(10_000 * i, (100 * i, 50))
+                            out += p.encode_frame(p.FrameType.SAMPLE, seq + 1 + i, sample)
+                        conn.sendall(out)
+                        seq += 101
+
+    thread = threading.Thread(target=machine, daemon=True)
+    thread.start()
+    with DeviceBridge(f"socket://127.0.0.1:{port}") as bridge:
+        assert wait_for(lambda: bridge.status().samples == 100, 5.0), bridge.status()
+        samples = bridge.drain()
+        assert bridge.hello.serial == "NET-1"
+    assert [s.angle_deg for s in samples] == pytest.approx([1.0 * i for i in range(100)])
+    assert [s.device_time_s for s in samples] == pytest.approx([0.01 * i for i in range(100)])
+    server.close()
