@@ -113,6 +113,8 @@ def run(argv: list[str]) -> int:
     finally:
         runner.close()
         runner.finish_storage()
+        if runner.opts.store is not None:
+            runner.opts.store.close()
     summary = summarize(runner)
     if summary_path:
         summary_path.write_text(json.dumps(summary, indent=2))

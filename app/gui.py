@@ -23,14 +23,28 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _apply(runner: Runner, intent: object) -> bool:
+def _apply(runner: Runner, screen: object, intent: object) -> bool:
     """Carry out one intent from the screen; returns False to quit."""
-    from feedback.intents import AdjustTarget, EndSession, Pause, Quit, Resume
+    from feedback.app_window import THERAPIST
+    from feedback.intents import (
+        AdjustTarget,
+        EndSession,
+        EnterPatient,
+        ExitKiosk,
+        OpenSettings,
+        Pause,
+        Quit,
+        Resume,
+    )
 
     now = runner.clock()
     eng = runner.engine
-    if isinstance(intent, Quit):
+    if isinstance(intent, Quit | ExitKiosk):
         return False
+    if isinstance(intent, EnterPatient):
+        runner.new_session(intent.code)
+    elif isinstance(intent, OpenSettings):
+        screen.view = THERAPIST  # targets and dose are set there; the PIN was checked
     if isinstance(intent, Pause):
         eng.command("pause", now)
     elif isinstance(intent, Resume):
@@ -43,6 +57,7 @@ def _apply(runner: Runner, intent: object) -> bool:
             log.warning("target not changed: %s", exc)
     elif isinstance(intent, EndSession):
         eng.command("finish", now)
+        runner.finish_storage()
     return True
 
 
@@ -70,16 +85,21 @@ def run_window(runner: Runner) -> None:
             intents = screen.update(runner.snapshot())
             for event in pygame.event.get():
                 intents += screen.handle_event(event)
-            running = all(_apply(runner, intent) for intent in intents)
+            running = all(_apply(runner, screen, intent) for intent in intents)
+            if any(type(i).__name__ == "EnterPatient" for i in intents):
+                ended = False
             screen.draw(surface)
             pygame.display.flip()
             runner.stats.ui_frames += 1
             runner.stats.ui_frame_s.append(time.perf_counter() - t_frame)
-            if runner.finished and not ended:
+            if kiosk is not None and runner.engine.phases.phase == "done" and not ended:
+                runner.finish_storage()  # the summary shows until the kiosk's idle timeout
+                ended = True
+            elif runner.limit_reached:
+                running = False
+            elif runner.finished and not ended:
                 if runner.opts.loop_replay:
                     runner.restart()  # the demo recording plays on until the window closes
-                elif runner.opts.seconds is not None or runner.opts.max_frames:
-                    running = False
                 else:
                     runner.engine.finish(runner.clock())  # summary stays up until closed
                     ended = True

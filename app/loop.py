@@ -45,7 +45,8 @@ class RunOptions:
     lang: str = "en"
     mute: bool = False
     loop_replay: bool = False
-    storage: tuple[object, object] | None = None  # (Store, SessionWriter) for --db/--patient
+    store: object | None = None  # storage.Store for --db (and the kiosk)
+    patient: str = ""
 
 
 @dataclass
@@ -108,7 +109,10 @@ class Runner:
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.measures.set_aspect(self.stream.aspect)
         self._reps_recorded = 0
-        self.sink = StorageSink(*opts.storage, self.engine) if opts.storage else None
+        self.sink: StorageSink | None = None
+        self.engine.patient_code = opts.patient
+        if opts.store is not None and opts.patient:
+            self.sink = StorageSink.begin(opts.store, opts.patient, self.engine, opts.choice.spec)
 
     # -- one frame ---------------------------------------------------------------------------
 
@@ -169,6 +173,20 @@ class Runner:
             if new_reps:
                 self.recorder.flush()
 
+    def new_session(self, patient: str) -> None:
+        """The kiosk's next patient: a fresh engine and, with storage, a new stored session."""
+        self.finish_storage()
+        self.engine = SessionEngine(self.opts.exercise, self.opts.profile, self._config)
+        if self.stream is not None and math.isfinite(self.stream.aspect):
+            self.engine.measures.set_aspect(self.stream.aspect)
+        self.engine.patient_code = patient
+        self.t0 = time.monotonic()
+        self._reps_recorded = 0
+        if self.opts.store is not None:
+            self.sink = StorageSink.begin(
+                self.opts.store, patient, self.engine, self.opts.choice.spec
+            )
+
     def finish_storage(self) -> None:
         if self.sink is None:
             return
@@ -213,15 +231,16 @@ class Runner:
         )
 
     @property
-    def finished(self) -> bool:
+    def limit_reached(self) -> bool:
+        """The --max-frames or --seconds limit the user set."""
         if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
             return True
-        if (
-            self.opts.seconds is not None
-            and time.monotonic() - self.stats.started >= self.opts.seconds
-        ):
-            return True
-        if self.engine.phases.phase == "done":
+        secs = self.opts.seconds
+        return secs is not None and time.monotonic() - self.stats.started >= secs
+
+    @property
+    def finished(self) -> bool:
+        if self.limit_reached or self.engine.phases.phase == "done":
             return True
         return self.stream is not None and self.stream.exhausted
 

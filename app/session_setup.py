@@ -58,9 +58,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
             profile = load_profile(args.profile)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    storage = None
-    if args.db or args.patient:
-        storage = _open_storage(args, exercise.id, choice.spec)
+    store = _open_store(args) if (args.db or args.patient or args.kiosk) else None
     opts = RunOptions(
         choice=choice,
         exercise=exercise,
@@ -78,7 +76,8 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         loop_replay=args.source is None
         and choice.spec == str(BUNDLED_RECORDING)
         and not args.headless,
-        storage=storage,
+        store=store,
+        patient=args.patient or "",
     )
     try:
         runner = Runner(opts, replay=replay)
@@ -93,15 +92,18 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
     return runner, args.summary_json
 
 
-def _open_storage(args: argparse.Namespace, exercise_id: str, source: str) -> tuple:
-    from storage import BackgroundWriter, StorageError, open_store
+def _open_store(args: argparse.Namespace):
+    """The session database; a bad patient code or an unusable file is a usage error."""
+    from storage import StorageError, open_store
+    from storage.base import check_patient_code
 
-    if not args.patient:
+    if args.db and not args.patient and not args.kiosk:
         raise UsageError("--db needs --patient CODE (the pseudonymous patient code)")
     try:
+        if args.patient:
+            check_patient_code(args.patient)
         store = open_store(args.db)
         store.recover_interrupted()
-        writer = store.begin_session(args.patient, exercise_id, source=source)
     except (StorageError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    return store, BackgroundWriter(writer)
+    return store

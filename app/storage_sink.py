@@ -13,8 +13,7 @@ TRACE_CHUNK_S = 5.0
 
 
 class StorageSink:
-    def __init__(self, store: object, writer: object, engine: SessionEngine) -> None:
-        self.store = store
+    def __init__(self, writer: object, engine: SessionEngine) -> None:
         self.writer = writer
         self.engine = engine
         self._reps = 0
@@ -23,6 +22,14 @@ class StorageSink:
         self._safety = 0
         self._set = 0
         self._trace_t = -math.inf
+
+    @classmethod
+    def begin(cls, store: object, patient: str, engine: SessionEngine, source: str) -> StorageSink:
+        """Start a stored session; commits run on a background thread."""
+        from storage import BackgroundWriter
+
+        writer = store.begin_session(patient, engine.exercise.id, source=source)
+        return cls(BackgroundWriter(writer), engine)
 
     def _ensure_set(self) -> None:
         eng = self.engine
@@ -78,4 +85,3 @@ class StorageSink:
         self.update()
         self._store_traces()
         self.writer.finish(SessionSummary(end_reason=end_reason))
-        self.store.close()

@@ -162,8 +162,8 @@ class VideoPoseStream(PoseStream):
                 self.frames_in += 1
                 if self.paced:
                     delay = t0 + frame.media_time - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                    if delay > 0 and self._stop.wait(delay):
+                        break
                     frame = Frame(frame.index, time.monotonic(), frame.media_time, frame.image)
                 self._put_frame(frame)
         except VisionError as exc:
@@ -236,8 +236,8 @@ class ReplayPoseStream(PoseStream):
                     break
                 if self.paced:
                     delay = t0 + pose.timestamp - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                    if delay > 0 and self._stop.wait(delay):
+                        break
                 now = time.monotonic()
                 self.frames_in += 1
                 self._emit(PoseResult(index, pose.timestamp, now, now, pose, None, float("nan")))
