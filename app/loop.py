@@ -242,7 +242,8 @@ class Runner:
     def finished(self) -> bool:
         if self.limit_reached or self.engine.phases.phase == "done":
             return True
-        return self.stream is not None and self.stream.exhausted
+        # With a machine attached the session runs on after a recording ends.
+        return self.stream is not None and self.stream.exhausted and self.bridge is None
 
     def restart(self) -> None:
         """Play a landmark replay again from the start as a fresh session (the demo loop)."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from app.cli import UsageError
-from app.inputs import BUNDLED_RECORDING, choose_input, peek_replay
+from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
@@ -50,8 +50,12 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         exercise = get_exercise(_exercise_id(args, replay.header if replay else {}))
     except (UnknownExercise, ExerciseError) as exc:
         raise UsageError(str(exc).strip('"')) from None
+    if exercise.signal.source == "machine" and args.source is None and choice.kind == "replay":
+        choice, replay = InputChoice("none", "none", "no camera: machine only"), None
     if exercise.signal.source == "machine" and not args.device:
         args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
+    if args.device and args.device.startswith("sim:") and exercise.id.endswith("_right"):
+        args.sim_arg.append("--side=right")  # the simulated patient works to the right
     profile = None
     if args.profile:
         try:

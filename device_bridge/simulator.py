@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 
 from device_bridge.faults import add_fault_arguments, faults_from_args, seconds_list
 from device_bridge.machine_model import MODELS, PatientModel
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--extra-channel", action="store_true", help="send a third channel (torque)")
     ap.add_argument("--drift-ppm", type=float, default=40.0, help="machine clock error")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--side", choices=("left", "right"), default="left",
+                    help="rotation / lateral flexion: the side the patient works to")  # fmt: skip
     ap.add_argument("--reps", type=int, default=20, help="reps a set")
     ap.add_argument("--rest", type=float, default=30.0, help="rest between sets, s")
     ap.add_argument("--start-delay", type=float, default=1.0, help="seconds before the first rep")
@@ -61,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate <= 0 or args.baud <= 0:
         raise SystemExit(f"--rate and --baud: expected > 0, got {args.rate} and {args.baud}")
     spec = MODELS[args.machine]
+    if args.side == "right":
+        # The same movement to the other side: the angle runs negative (0 = neutral).
+        spec = replace(spec, start_deg=-spec.start_deg, end_deg=-spec.end_deg)
     patient = PatientModel(
         spec,
         seed=args.seed,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exercises.schema import ExerciseDef
+from kernels.checks import rep_segments
 from kernels.loading import ABOVE, BELOW, LoadMonitor, LoadRep
 from kernels.reps import HoldTimer, RepCounter, RepPhase, RepRecord, Tempo
 from kernels.rom import RangeOfMotion
@@ -418,7 +419,7 @@ class SessionEngine:
         self.reps.append(view)
         self.rep_records.append(rec)
         if self.load is not None:
-            self.load_reps.append(self.load.finish_rep())
+            self.load_reps.append(self.load.finish_rep(rep_segments(rec)))
         self._rep = _RepProgress()
         if not rec.counted:
             self.cues.event(t, self.exercise.signal.partial_cue, Severity.WARNING, 60)
