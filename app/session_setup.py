@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from app.cli import UsageError
@@ -10,7 +11,7 @@ from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
-from session.targets import load_profile
+from session.targets import PatientProfile, RangeAssessment, load_profile
 from vision.errors import VisionError
 
 DEFAULT_EXERCISE = "squat"
@@ -63,6 +64,8 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     store = _open_store(args) if (args.db or args.patient or args.kiosk) else None
+    if profile is None and store is not None and args.patient:
+        profile = _profile_from_store(store, args.patient, exercise)
     opts = RunOptions(
         choice=choice,
         exercise=exercise,
@@ -111,3 +114,28 @@ def _open_store(args: argparse.Namespace):
     except (StorageError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return store
+
+
+def _profile_from_store(store, patient: str, exercise) -> PatientProfile | None:
+    """The patient's latest assessment for this exercise, as personal targets: the measured
+    range (degrees of movement from the exercise's start) and the tested maximum force."""
+    from storage import NotFound
+
+    try:
+        found = [a for a in store.assessments(patient) if a.exercise_id == exercise.id]
+    except NotFound:
+        return None
+    if not found:
+        return None
+    a = found[-1]
+    start = exercise.signal.start
+    sign = 1.0 if exercise.signal.target > start else -1.0
+    ranges, forces = {}, {}
+    if math.isfinite(a.rom_deg):
+        limit = (
+            start + sign * a.pain_free_rom_deg if math.isfinite(a.pain_free_rom_deg) else math.nan
+        )
+        ranges[exercise.id] = RangeAssessment(start, start + sign * a.rom_deg, limit)
+    if math.isfinite(a.max_force_n):
+        forces[exercise.id] = a.max_force_n
+    return PatientProfile(patient, ranges, forces)

@@ -15,9 +15,19 @@ SQUAT_BOTTOMS = (50, 160, 274, 382, 493, 605, 715)
 
 
 @pytest.fixture(scope="module")
-def squat_summary(tmp_path_factory, squat_video):
+def squat_run(tmp_path_factory, squat_video):
+    """One live run on squat.mp4, stored and recorded: several tests read its results."""
     tmp = tmp_path_factory.mktemp("squat")
-    return run_summary(tmp, "--source", str(squat_video), "--exercise", "squat")
+    summary = run_summary(
+        tmp, "--source", str(squat_video), "--exercise", "squat",
+        "--db", str(tmp / "clinic.sqlite"), "--patient", "P-007", "--record", str(tmp / "s.screc"),
+    )  # fmt: skip
+    return tmp, summary
+
+
+@pytest.fixture(scope="module")
+def squat_summary(squat_run):
+    return squat_run[1]
 
 
 def test_squat_video_counts_seven_reps_through_main(squat_summary):
@@ -122,3 +132,55 @@ def test_summary_json_has_the_documented_fields(squat_summary):
         assert key in squat_summary
     assert {"start_s", "end_s", "min_angle_deg", "max_angle_deg"} <= set(squat_summary["reps"][0])
     json.dumps(squat_summary)
+
+
+def test_stored_session_holds_the_seven_reps(squat_run):
+    from storage import open_store
+
+    tmp, summary = squat_run
+    with open_store(tmp / "clinic.sqlite") as store:
+        (info,) = store.sessions("P-007")
+        record = store.load_session(info.id)
+    assert info.status == "finished" and info.exercise_id == "squat"
+    assert [r.index for r in record.reps] == [1, 2, 3, 4, 5, 6, 7]
+    for stored, live in zip(record.reps, summary["reps"], strict=True):
+        assert stored.start_s == pytest.approx(live["start_s"], abs=1e-3)
+        assert stored.min_angle_deg == pytest.approx(live["min_angle_deg"], abs=0.05)
+    assert {c.key for c in record.cues} == {c["key"] for c in summary["cues"]}
+    assert record.traces, "the knee-angle trace is stored"
+
+
+def test_replay_of_the_recording_is_identical_to_the_live_run(squat_run, tmp_path):
+    tmp, live = squat_run
+    replay = run_summary(tmp_path, "--source", str(tmp / "s.screc"), "--exercise", "squat")
+    for key in ("frames", "frames_with_pose", "rep_count", "reps", "partials", "faults", "cues"):
+        assert replay[key] == live[key], key
+    assert [t["to"] for t in replay["transitions"]] == [t["to"] for t in live["transitions"]]
+
+
+@pytest.mark.parametrize("out", ["report.pdf", "report.png", "report.html"])
+def test_report_from_the_stored_session(squat_run, out):
+    tmp, _ = squat_run
+    path = tmp / out
+    proc = run_main(
+        "report", "--patient", "P-007", "--db", str(tmp / "clinic.sqlite"), "--out", str(path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = path.read_bytes()
+    assert len(data) > 5000
+    if out.endswith(".pdf"):
+        assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2
+
+
+def test_fhir_export_from_the_stored_session(squat_run):
+    tmp, _ = squat_run
+    path = tmp / "bundle.json"
+    proc = run_main("export", "--patient", "P-007", "--db", str(tmp / "clinic.sqlite"),
+                    "--format", "fhir", "--out", str(path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    bundle = json.loads(path.read_text())
+    assert bundle["resourceType"] == "Bundle"
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("Patient") == 1 and kinds.count("Procedure") == 1
+    assert kinds.count("Observation") >= 7
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
