@@ -34,9 +34,11 @@ bench: install
 	$(PY) bench/kernels.py
 	$(PY) bench/device.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/ui.py
 
 screenshots: install
 	$(PY) -m feedback.screenshots docs/screenshots
+	$(PY) -m app.screenshots docs/screenshots
 
 # Re-pin after editing pyproject dependencies (jax/jaxlib are dropped on purpose).
 lock:
