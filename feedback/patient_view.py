@@ -348,7 +348,7 @@ class PatientView:
                 pygame.draw.line(surface, (28, 31, 38), (area.x, y), (area.right - 1, y), 1)
             style.text(
                 surface,
-                "replay: landmarks only",
+                "no camera" if snap.camera.state == "off" else "replay: landmarks only",
                 lay.title_size * 0.6,
                 style.TEXT_DIM,
                 (area.right - 10, area.bottom - 8),
