@@ -105,6 +105,12 @@ class Runner:
                 },
             )
         self.video_out = None
+        if opts.record_video:
+            from vision.video_out import OverlayVideoWriter
+
+            self.video_out = OverlayVideoWriter(
+                opts.record_video, self.stream.fps if self.stream else 30.0
+            )
         self._last_frame: np.ndarray | None = None
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.measures.set_aspect(self.stream.aspect)
@@ -133,12 +139,20 @@ class Runner:
             self.stats.latencies_s.append(r.done_at - r.captured_at)
             if r.image is not None:
                 self._last_frame = r.image
+                if self.video_out is not None:
+                    self._write_video(r)
             if self.recorder:
                 self.recorder.pose(r.media_time, r.pose)
             if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
                 break
         self._store_progress()
         return results
+
+    def _write_video(self, r: PoseResult) -> None:
+        eng = self.engine
+        label, value = eng.exercise.signal.label, eng._signal
+        text = f"{eng.exercise.name}  reps {eng.rep_count}  {label} {value:.0f} deg"
+        self.video_out.write(r.image, eng._landmarks, eng._segment_status(), text)
 
     def _pump_machine(self) -> None:
         if self.bridge is None:
@@ -267,6 +281,8 @@ class Runner:
             self.stream.close()
         if self.bridge:
             self.bridge.close()
+        if self.video_out is not None:
+            self.video_out.close()
         if self.recorder:
             for tr in self.engine.phases.log:
                 self.recorder.event(

@@ -184,3 +184,22 @@ def test_fhir_export_from_the_stored_session(squat_run):
     assert kinds.count("Patient") == 1 and kinds.count("Procedure") == 1
     assert kinds.count("Observation") >= 7
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_record_video_writes_every_analysed_frame_with_the_overlay(tmp_path):
+    import cv2
+
+    clip = shared_data("kaiakol_computervision/data/squat/incorrect/squat_incorrect_003.mp4")
+    out = tmp_path / "overlay.mp4"
+    run_summary(tmp_path, "--source", str(clip), "--exercise", "squat", "--record-video", str(out))
+    src, dst = cv2.VideoCapture(str(clip)), cv2.VideoCapture(str(out))
+    n, changed = 0, 0
+    while True:
+        ok_a, a = src.read()
+        ok_b, b = dst.read()
+        if not (ok_a and ok_b):
+            assert ok_a == ok_b  # same number of frames
+            break
+        n += 1
+        changed += int(np.abs(a.astype(int) - b.astype(int)).max() > 100)  # skeleton drawn on it
+    assert n == 38 and changed >= 30
