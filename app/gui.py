@@ -66,6 +66,7 @@ def run_window(runner: Runner) -> None:
 
     from feedback.app_window import Screen, open_display
     from feedback.audio import Audio
+    from feedback.intents import EnterPatient
 
     pygame.init()
     surface = open_display(kiosk=runner.opts.kiosk)
@@ -86,7 +87,7 @@ def run_window(runner: Runner) -> None:
             for event in pygame.event.get():
                 intents += screen.handle_event(event)
             running = all(_apply(runner, screen, intent) for intent in intents)
-            if any(type(i).__name__ == "EnterPatient" for i in intents):
+            if any(isinstance(i, EnterPatient) for i in intents):
                 ended = False
             screen.draw(surface)
             pygame.display.flip()

@@ -150,9 +150,9 @@ class Runner:
 
     def _write_video(self, r: PoseResult) -> None:
         eng = self.engine
-        label, value = eng.exercise.signal.label, eng._signal
+        label, value = eng.exercise.signal.label, eng.signal
         text = f"{eng.exercise.name}  reps {eng.rep_count}  {label} {value:.0f} deg"
-        self.video_out.write(r.image, eng._landmarks, eng._segment_status(), text)
+        self.video_out.write(r.image, eng.landmarks, eng.segment_status(), text)
 
     def _pump_machine(self) -> None:
         if self.bridge is None:
@@ -274,7 +274,7 @@ class Runner:
         self._reps_recorded = 0
 
     def close(self) -> None:
-        end_t = self.engine._now if self.open_ended else self.clock()
+        end_t = self.engine.now if self.open_ended else self.clock()
         self.engine.finish(end_t)
         self._store_progress()
         if self.stream:

@@ -39,7 +39,7 @@ class StorageSink:
                 self._set,
                 target_reps=eng.reps_target,
                 load_band_n=eng.targets.load_band_n,
-                started_s=eng._now,
+                started_s=eng.now,
             )
 
     def update(self) -> None:
@@ -62,16 +62,16 @@ class StorageSink:
                 ev.kind, ev.t, f"{ev.kind} past limit", value=ev.value, limit=ev.limit
             )
         self._safety = len(eng.safety_events)
-        if eng._now - self._trace_t >= TRACE_CHUNK_S:
+        if eng.now - self._trace_t >= TRACE_CHUNK_S:
             self._store_traces()
 
     def _store_traces(self) -> None:
         """The trace points since the last chunk, so a crash loses at most one chunk."""
         eng, since = self.engine, self._trace_t
-        now = eng._now
+        now = eng.now
         for buf, label, unit in (
-            (eng._signal_trace, eng.exercise.signal.label, eng.exercise.signal.unit),
-            (eng._force_trace, "force", "N"),
+            (eng.signal_trace, eng.exercise.signal.label, eng.exercise.signal.unit),
+            (eng.force_trace, "force", "N"),
         ):
             t, v = buf.window(now, now - since if math.isfinite(since) else math.inf)
             keep = t > since

@@ -135,8 +135,8 @@ class SessionEngine:
         fu = exercise.fusion
         self._fusion_col = keys.index(fu.camera_rule) if fu is not None else -1
         self._safety_cue: str | None = None
-        self._signal_trace = TraceBuffer()
-        self._force_trace = TraceBuffer()
+        self.signal_trace = TraceBuffer()
+        self.force_trace = TraceBuffer()
         self._now = 0.0
         self.set_reps = 0
         if self.config.open_ended:
@@ -235,7 +235,7 @@ class SessionEngine:
         self._now = max(self._now, t)
         self._last_machine_t = t
         self._force = float(forces[-1])
-        self._force_trace.append(t, self._force)
+        self.force_trace.append(t, self._force)
         if self.load is not None:
             ls = self.load.update(ts, forces, angles)
             self._load_band = ls.band
@@ -318,7 +318,7 @@ class SessionEngine:
         t = float(ts[-1])
         finite = values[np.isfinite(values)]
         if finite.size:
-            self._signal_trace.append(t, float(finite[-1]))
+            self.signal_trace.append(t, float(finite[-1]))
         if self.phases.phase != Phase.WORKING:
             return
         rom = self.rom.update(values)
@@ -384,14 +384,12 @@ class SessionEngine:
         posture_ok = not any(self._rule_status[i] == FAULT for i in others)
         if in_position and math.isnan(self._hold_start):
             self._hold_start = t
-        held = self.hold_timer.update(t, in_position, posture_ok)
+        self.hold_timer.update(t, in_position, posture_ok)  # pauses while out of position
         if self.hold_timer.done:
             self._close_hold(t, completed=True)
             self.cues.event(t, "session.hold_done", Severity.POSITIVE)
             self.set_reps += 1
             self._check_set_complete(t)
-        elif not in_position and held > 0 and t - self._hold_start > 0:
-            pass  # the timer pauses; a hold closes only when complete or at the end
 
     def _close_hold(self, t: float, completed: bool) -> None:
         held = self.hold_timer.held_s
@@ -443,6 +441,21 @@ class SessionEngine:
         self.phases.fire(
             "last_set_complete" if last else "set_complete", t, f"set {self.set_index} done"
         )
+
+    @property
+    def now(self) -> float:
+        """The latest session time the engine was fed (s)."""
+        return self._now
+
+    @property
+    def signal(self) -> float:
+        """The driving signal's latest value (NaN when not measured)."""
+        return self._signal
+
+    @property
+    def landmarks(self) -> np.ndarray | None:
+        """Smoothed image landmarks (33, 2) of the latest pose, None when nobody is seen."""
+        return self._landmarks
 
     @property
     def rep_count(self) -> int:
@@ -505,7 +518,7 @@ class SessionEngine:
         """Cues are chosen on inputs, not on display frames, so a replay gives the same cues."""
         self.cues.choose(t, self._standing_cues())
 
-    def _segment_status(self) -> tuple[RuleStatus, ...]:
+    def segment_status(self) -> tuple[RuleStatus, ...]:
         worst = [RuleStatus.OK] * len(SKELETON)
         for i in range(len(self.exercise.rules)):
             st = int(self._rule_status[i])
@@ -568,9 +581,9 @@ class SessionEngine:
         phase_name = str(ph)
         if ph == Phase.WORKING and ex.mode == "hold" and self.hold_timer.held_s > 0:
             phase_name = "hold"
-        traces = [self._trace(ex.signal.label, ex.signal.unit, self._signal_trace, now)]
+        traces = [self._trace(ex.signal.label, ex.signal.unit, self.signal_trace, now)]
         if ex.load is not None:
-            traces.append(self._trace("force", "N", self._force_trace, now))
+            traces.append(self._trace("force", "N", self.force_trace, now))
         return Snapshot(
             t=now,
             exercise_id=ex.id,
@@ -578,7 +591,7 @@ class SessionEngine:
             phase=phase_name,
             frame=frame,
             landmarks=self._landmarks,
-            segment_status=self._segment_status(),
+            segment_status=self.segment_status(),
             angles=((ex.signal.label, self._signal),),
             rep_count=self.set_reps
             if ex.mode == "reps"
