@@ -101,6 +101,9 @@ class SessionEngine:
         self.hold_target_s = exercise.dose.hold_s
         self.patient_code = profile.code if profile else ""
         self.measures = ExerciseMeasures(exercise, aspect=aspect)
+        if profile is not None and profile.side in ("left", "right"):
+            self.measures.fix_side(profile.side)  # the therapist's choice of working side
+        self._await_release = False
         self.smoother = LandmarkSmoother()
         self.phases = PhaseMachine()
         self.cues = CueSelector(self.config.lang)
@@ -379,9 +382,13 @@ class SessionEngine:
     def _update_hold(self, t: float) -> None:
         keys = [rd.key for rd in self.exercise.rules]
         pos = [keys.index(k) for k in self.exercise.position_rules]
-        in_position = all(self._rule_status[i] in (OK, WARNING) for i in pos)
+        in_position = all(self._rule_status[i] == OK for i in pos)
         others = [i for i in range(len(keys)) if i not in pos and self._rule_active[i]]
         posture_ok = not any(self._rule_status[i] == FAULT for i in others)
+        if self._await_release:
+            # After a completed hold the patient relaxes out of position before the next one.
+            self._await_release = in_position
+            return
         if in_position and math.isnan(self._hold_start):
             self._hold_start = t
         self.hold_timer.update(t, in_position, posture_ok)  # pauses while out of position
@@ -389,6 +396,7 @@ class SessionEngine:
             self._close_hold(t, completed=True)
             self.cues.event(t, "session.hold_done", Severity.POSITIVE)
             self.set_reps += 1
+            self._await_release = True
             self._check_set_complete(t)
 
     def _close_hold(self, t: float, completed: bool) -> None:

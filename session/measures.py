@@ -98,6 +98,13 @@ class ExerciseMeasures:
             label=sig.label,
         )
 
+    def fix_side(self, side: str) -> None:
+        """Work on this side only ("left" or "right"), whatever is better seen."""
+        if side not in ("left", "right"):
+            raise ValueError(f"side: expected 'left' or 'right', got {side!r}")
+        self.side = side
+        self._auto_side = False
+
     def set_aspect(self, aspect: float) -> None:
         if math.isfinite(aspect) and aspect > 0 and aspect != self.rule_set.aspect:
             self.rule_set = RuleSet(self.rule_set.rules, aspect=aspect)

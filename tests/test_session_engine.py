@@ -188,3 +188,50 @@ def test_therapist_adjusts_the_range_target_live():
     feed(eng, 2.0, 7.0, rep_wave(2.0, amplitude=38.0))
     assert eng.rep_count == 1
     assert any("range_target" in tr.reason for tr in eng.phases.log)
+
+
+def _plank_pose(t, in_plank=True):
+    image = np.zeros((33, 4), np.float32)
+    image[:, 3] = 1.0
+    image[:, :2] = (0.5, 0.5)
+    if in_plank:  # body along the floor, side view
+        image[[11, 12], :2] = (0.30, 0.50)  # shoulders
+        image[[23, 24], :2] = (0.55, 0.53)  # hips
+        image[[27, 28], :2] = (0.80, 0.56)  # ankles
+    else:  # standing up
+        image[[11, 12], :2] = (0.50, 0.30)
+        image[[23, 24], :2] = (0.50, 0.55)
+        image[[27, 28], :2] = (0.50, 0.85)
+    return Pose(t, image, np.full((33, 3), np.nan, np.float32))
+
+
+def test_holds_need_a_release_between_them():
+    ex = get_exercise("forearm_plank")
+    ex = replace(ex, dose=replace(ex.dose, sets=1, reps=2, hold_s=1.0))
+    eng = SessionEngine(ex, config=SessionConfig(setup_s=0.1, countdown_s=0.1))
+    t = 0.0
+
+    def run(until, in_plank):
+        nonlocal t
+        while t < until:
+            eng.on_pose(t, _plank_pose(t, in_plank))
+            t += 1 / 30
+
+    run(2.0, True)
+    assert len(eng.holds) == 1 and eng.holds[0].completed
+    run(4.5, True)  # still in position: no second hold without relaxing first
+    assert len(eng.holds) == 1
+    run(5.0, False)
+    run(7.5, True)
+    assert len(eng.holds) == 2 and eng.phases.phase == Phase.DONE
+
+
+def test_profile_side_fixes_the_working_side():
+    profile = PatientProfile("P-1", side="right")
+    eng = SessionEngine(get_exercise("squat"), profile=profile)
+    image = np.zeros((33, 4), np.float32)
+    image[:, :2] = np.linspace(0.1, 0.9, 33)[:, None]
+    image[:, 3] = 0.2
+    image[[23, 25, 27], 3] = 1.0  # the left leg is far better seen ...
+    eng.on_pose(0.0, Pose(0.0, image, np.full((33, 3), np.nan, np.float32)))
+    assert eng.measures.side == "right"  # ... but the therapist chose the right
