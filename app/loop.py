@@ -8,8 +8,10 @@ so both clocks agree).
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from app.inputs import InputChoice, open_stream
-from app.storage_sink import StorageSink
+from app.storage_sink import StorageSink, profile_from_store
 from app.streams import PoseResult, PoseStream, ReplayPoseStream
 from exercises.schema import ExerciseDef
 from recording.format import RecordingWriter
@@ -27,6 +29,7 @@ from session.targets import PatientProfile
 from vision.replay import PoseReplay
 
 DISPLAY_FPS = 60.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,14 +84,10 @@ class Runner:
         )
         self.bridge = None
         if opts.device:
-            from device_bridge import SafetyLimits, open_device
+            from device_bridge import open_device
 
-            tg = self.engine.targets
-            limits = None
-            if math.isfinite(tg.load_limit_n):
-                limits = SafetyLimits(max_force_n=tg.load_limit_n)
             self.bridge = open_device(
-                opts.device, limits=limits, simulator_args=opts.simulator_args
+                opts.device, limits=self._limits(), simulator_args=opts.simulator_args
             )
             self.bridge.start()
         self.t0 = time.monotonic()
@@ -115,6 +114,7 @@ class Runner:
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.measures.set_aspect(self.stream.aspect)
         self._reps_recorded = 0
+        self._end_phase = ""
         self.sink: StorageSink | None = None
         self.engine.patient_code = opts.patient
         if opts.store is not None and opts.patient:
@@ -132,7 +132,9 @@ class Runner:
             time.sleep(wait_s)
         self._pump_machine()
         for r in results:
-            self.engine.on_pose(r.media_time, r.pose)
+            # A camera's poses go on the session clock; files keep their own media time.
+            t = r.captured_at - self.t0 if self.stream.live else r.media_time
+            self.engine.on_pose(t, r.pose)
             self.stats.poses += 1
             if math.isfinite(r.inference_s):
                 self.stats.inference_s.append(r.inference_s)
@@ -142,7 +144,7 @@ class Runner:
                 if self.video_out is not None:
                     self._write_video(r)
             if self.recorder:
-                self.recorder.pose(r.media_time, r.pose)
+                self.recorder.pose(t, r.pose)
             if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
                 break
         self._store_progress()
@@ -157,6 +159,12 @@ class Runner:
     def _pump_machine(self) -> None:
         if self.bridge is None:
             return
+        eng = self.engine
+        if eng.exercise.signal.source == "machine" and eng.phases.phase == "working":
+            state = self.bridge.status().state
+            if state in ("not_responding", "reconnecting", "closed"):
+                # No samples means no load check: a set cannot go on without the machine.
+                eng.on_safety(self.clock(), "machine_lost", math.nan, math.nan)
         samples = self.bridge.drain()
         for ev in self.bridge.safety_events():
             self.engine.on_safety(ev.host_time_s - self.t0, ev.kind, ev.value, ev.limit)
@@ -187,13 +195,38 @@ class Runner:
             if new_reps:
                 self.recorder.flush()
 
+    def _limits(self):
+        """This patient's load limit for the machine's own check (and its firmware)."""
+        from device_bridge import SafetyLimits
+
+        tg = self.engine.targets
+        return SafetyLimits(max_force_n=tg.load_limit_n) if math.isfinite(tg.load_limit_n) else None
+
+    def _send_limits(self) -> None:
+        if self.bridge is None:
+            return
+        # The machine acknowledges within half a second; the display must not wait for it.
+        threading.Thread(target=self._set_limits_quietly, daemon=True).start()
+
+    def _set_limits_quietly(self) -> None:
+        from device_bridge import DeviceError
+
+        try:
+            self.bridge.set_limits(self._limits())
+        except DeviceError as exc:  # the engine's own per-sample check still applies
+            log.warning("machine did not take the new limits: %s", exc)
+
     def new_session(self, patient: str) -> None:
         """The kiosk's next patient: a fresh engine and, with storage, a new stored session."""
         self.finish_storage()
-        self.engine = SessionEngine(self.opts.exercise, self.opts.profile, self._config)
+        profile = self.opts.profile
+        if self.opts.store is not None:
+            profile = profile_from_store(self.opts.store, patient, self.opts.exercise)
+        self.engine = SessionEngine(self.opts.exercise, profile, self._config)
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.measures.set_aspect(self.stream.aspect)
         self.engine.patient_code = patient
+        self._send_limits()
         self.t0 = time.monotonic()
         self._reps_recorded = 0
         if self.opts.store is not None:
@@ -204,9 +237,14 @@ class Runner:
     def finish_storage(self) -> None:
         if self.sink is None:
             return
-        phase = str(self.engine.phases.phase)
-        reason = "safety_stop" if self.engine.safety_events else (
-            "completed" if phase == "done" else "stopped_by_patient")  # fmt: skip
+        phase = self._end_phase or str(self.engine.phases.phase)
+        if self.engine.safety_events:
+            reason = "safety_stop"
+        elif phase == "done":
+            reason = "completed"
+        else:
+            reason = "stopped_by_patient"
+
         self.sink.finish(reason)
         self.sink = None
 
@@ -274,6 +312,7 @@ class Runner:
         self._reps_recorded = 0
 
     def close(self) -> None:
+        self._end_phase = str(self.engine.phases.phase)  # before finish() makes it "done"
         end_t = self.engine.now if self.open_ended else self.clock()
         self.engine.finish(end_t)
         self._store_progress()

@@ -9,9 +9,11 @@ from pathlib import Path
 from app.cli import UsageError
 from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
+from app.storage_sink import profile_from_store
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
-from session.targets import PatientProfile, RangeAssessment, load_profile
+from session.lang import catalog
+from session.targets import load_profile
 from vision.errors import VisionError
 
 DEFAULT_EXERCISE = "squat"
@@ -38,10 +40,19 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         args.headless = True
     for name in ("max_frames", "seconds"):
         value = getattr(args, name)
-        if value is not None and value <= 0:
+        if value is not None and not (math.isfinite(value) and value > 0):
             raise UsageError(f"--{name.replace('_', '-')}: expected a positive number, got {value}")
-    if args.summary_json and not args.summary_json.parent.exists():
-        raise UsageError(f"--summary-json: folder does not exist: {args.summary_json.parent}")
+    for name in ("summary_json", "record", "record_video"):
+        path = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if path is not None and not path.parent.is_dir():
+            raise UsageError(f"{flag}: folder does not exist: {path.parent}")
+        if path is not None and path.is_dir():
+            raise UsageError(f"{flag}: expected a file name, got the folder {path}")
+    try:
+        catalog(args.lang)
+    except ValueError as exc:
+        raise UsageError(f"--lang: {exc}") from None
     try:
         choice = choose_input(args.source)
         replay = peek_replay(choice)
@@ -55,6 +66,10 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         choice, replay = InputChoice("none", "none", "no camera: machine only"), None
     if exercise.signal.source == "machine" and not args.device:
         args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
+    if choice.kind == "none" and exercise.signal.source == "camera":
+        raise UsageError(
+            f"--source none: {exercise.id} is a camera exercise; it needs a camera or video"
+        )
     if args.device and args.device.startswith("sim:") and exercise.id.endswith("_right"):
         args.sim_arg.append("--side=right")  # the simulated patient works to the right
     profile = None
@@ -65,7 +80,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
             raise UsageError(str(exc)) from None
     store = _open_store(args) if (args.db or args.patient or args.kiosk) else None
     if profile is None and store is not None and args.patient:
-        profile = _profile_from_store(store, args.patient, exercise)
+        profile = profile_from_store(store, args.patient, exercise)
     opts = RunOptions(
         choice=choice,
         exercise=exercise,
@@ -88,7 +103,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
     )
     try:
         runner = Runner(opts, replay=replay)
-    except VisionError as exc:
+    except (VisionError, ValueError) as exc:  # ValueError: targets the kernels refuse
         raise UsageError(str(exc)) from None
     except Exception as exc:
         from device_bridge import DeviceError
@@ -114,28 +129,3 @@ def _open_store(args: argparse.Namespace):
     except (StorageError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return store
-
-
-def _profile_from_store(store, patient: str, exercise) -> PatientProfile | None:
-    """The patient's latest assessment for this exercise, as personal targets: the measured
-    range (degrees of movement from the exercise's start) and the tested maximum force."""
-    from storage import NotFound
-
-    try:
-        found = [a for a in store.assessments(patient) if a.exercise_id == exercise.id]
-    except NotFound:
-        return None
-    if not found:
-        return None
-    a = found[-1]
-    start = exercise.signal.start
-    sign = 1.0 if exercise.signal.target > start else -1.0
-    ranges, forces = {}, {}
-    if math.isfinite(a.rom_deg):
-        limit = (
-            start + sign * a.pain_free_rom_deg if math.isfinite(a.pain_free_rom_deg) else math.nan
-        )
-        ranges[exercise.id] = RangeAssessment(start, start + sign * a.rom_deg, limit)
-    if math.isfinite(a.max_force_n):
-        forces[exercise.id] = a.max_force_n
-    return PatientProfile(patient, ranges, forces)

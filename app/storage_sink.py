@@ -7,6 +7,7 @@ import math
 
 from session.engine import SessionEngine
 from session.snapshot import Cue, RepView
+from session.targets import PatientProfile, RangeAssessment
 
 TRACE_RATE_HZ = 20.0  # what the therapist's plots need; the recording keeps full rate
 TRACE_CHUNK_S = 5.0
@@ -85,3 +86,28 @@ class StorageSink:
         self.update()
         self._store_traces()
         self.writer.finish(SessionSummary(end_reason=end_reason))
+
+
+def profile_from_store(store, patient: str, exercise) -> PatientProfile | None:
+    """The patient's latest assessment for this exercise, as personal targets: the measured
+    range (degrees of movement from the exercise's start) and the tested maximum force."""
+    from storage import NotFound
+
+    try:
+        found = [a for a in store.assessments(patient) if a.exercise_id == exercise.id]
+    except NotFound:
+        return None
+    if not found:
+        return None
+    a = found[-1]
+    start = exercise.signal.start
+    sign = 1.0 if exercise.signal.target > start else -1.0
+    ranges, forces = {}, {}
+    if math.isfinite(a.rom_deg):
+        limit = (
+            start + sign * a.pain_free_rom_deg if math.isfinite(a.pain_free_rom_deg) else math.nan
+        )
+        ranges[exercise.id] = RangeAssessment(start, start + sign * a.rom_deg, limit)
+    if math.isfinite(a.max_force_n):
+        forces[exercise.id] = a.max_force_n
+    return PatientProfile(patient, ranges, forces)

@@ -166,8 +166,10 @@ class VideoPoseStream(PoseStream):
                         break
                     frame = Frame(frame.index, time.monotonic(), frame.media_time, frame.image)
                 self._put_frame(frame)
-        except VisionError as exc:
-            self.error = exc
+        except Exception as exc:  # reported as the camera's status, never a thread traceback
+            self.error = (
+                exc if isinstance(exc, VisionError) else VisionError(f"capture failed: {exc}")
+            )
         finally:
             self._put_frame(_END)
 

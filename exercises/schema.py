@@ -163,6 +163,10 @@ class _Table:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ExerciseError(self.file, self._key(key), "a number", value)
         value = float(value)
+        # NaN means "not set" and is only allowed where that is the default (unchecked tempo
+        # phases, no pain-free limit); elsewhere it would silently switch a check off.
+        if math.isnan(value) and not (isinstance(default, float) and math.isnan(default)):
+            raise ExerciseError(self.file, self._key(key), "a number (not nan)", value)
         if not math.isnan(value) and not lo <= value <= hi:
             raise ExerciseError(self.file, self._key(key), f"a number in {lo}..{hi}", value)
         return value

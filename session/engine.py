@@ -176,7 +176,10 @@ class SessionEngine:
         tg = self.targets
         span = tg.target - tg.start
         if key == "range_target":
-            self.targets = replace(tg, target=tg.start + (1.0 + delta) * span)
+            target = tg.start + (1.0 + delta) * span
+            if math.isfinite(tg.pain_free_limit) and (target - tg.pain_free_limit) * span > 0:
+                target = tg.pain_free_limit  # never a target past the pain-free limit
+            self.targets = replace(tg, target=target)
         elif key == "pain_free_limit":
             p = self.rom.limit_progress
             p = (1.2 if math.isnan(p) else p) + delta
@@ -193,7 +196,7 @@ class SessionEngine:
             self.targets = replace(tg, load_band_n=(lo, hi))
         else:
             raise ValueError(f"unknown target {key!r}")
-        if key in ("range_target", "pain_free_limit", "hold_target_s"):
+        if key in ("range_target", "pain_free_limit", "hold_target_s") or key.startswith("load_"):
             self._build_counters()
         self.phases.log_note(t, f"{key} changed by {delta:+g} by the therapist")
 
@@ -263,21 +266,19 @@ class SessionEngine:
         self._choose_cue(t)
 
     def on_safety(self, t: float, kind: str, value: float, limit: float) -> None:
-        """A safety breach: stop at once, with the unmistakable cue, every time."""
-        last = self.safety_events[-1] if self.safety_events else None
-        # The bridge and the engine's own check may both report one breach: log it once.
-        if not (last and last.kind == kind and t - last.t < 1.0):
+        """A safety breach: stop at once, with the unmistakable cue, every time. A breach that
+        lasts (a held overload) is one event; a new one after an acknowledgement is another."""
+        if self.phases.fire("safety", t, f"{kind}: {value:.1f} past limit {limit:.1f}"):
             self.safety_events.append(SafetyEventRecord(t, kind, value, limit))
-        self._safety_cue = f"safety.{kind}"
-        self.phases.fire("safety", t, f"{kind}: {value:.1f} past limit {limit:.1f}")
+            self._safety_cue = f"safety.{kind}"
         self._choose_cue(t)
 
     def command(self, name: str, t: float) -> bool:
         """User or therapist commands: ``pause``, ``resume``, ``acknowledge``, ``finish``."""
-        if name == "acknowledge":
+        fired = self.phases.fire(name, t, f"{name} requested")
+        if fired and name == "acknowledge":
             self._safety_cue = None
             self.rom.reset_safety()
-        fired = self.phases.fire(name, t, f"{name} requested")
         self._choose_cue(t)
         return fired
 
@@ -322,8 +323,10 @@ class SessionEngine:
         finite = values[np.isfinite(values)]
         if finite.size:
             self.signal_trace.append(t, float(finite[-1]))
-        if self.phases.phase != Phase.WORKING:
+        if self.phases.phase == Phase.STOPPED:
             return
+        # The pain-free range is checked in every phase (set-up, countdown, rest, pause, after
+        # the summary): a machine can be moved past it at any time.
         rom = self.rom.update(values)
         self._progress = rom.progress
         if rom.over_limit:
@@ -331,6 +334,8 @@ class SessionEngine:
             self.on_safety(
                 float(ts[idx]), "pain_free_range", float(values[idx]), self.targets.pain_free_limit
             )
+            return
+        if self.phases.phase != Phase.WORKING:
             return
         self._check_rules(t)
         if self.exercise.mode == "hold":

@@ -41,7 +41,9 @@ TRANSITIONS: dict[tuple[Phase, str], Phase | None] = {
     # None: back to the phase the pause interrupted.
     (Phase.PAUSED, "resume"): None,
     (Phase.PAUSED, "person_back"): None,
-    **{(p, "safety"): Phase.STOPPED for p in (*_ACTIVE, Phase.PAUSED)},
+    # A breach stops the session from any phase, the summary included (the machine is still
+    # attached while the summary shows).
+    **{(p, "safety"): Phase.STOPPED for p in (*_ACTIVE, Phase.PAUSED, Phase.DONE)},
     (Phase.STOPPED, "acknowledge"): Phase.PAUSED,
     **{(p, "finish"): Phase.DONE for p in (*_ACTIVE, Phase.PAUSED, Phase.STOPPED)},
 }

@@ -81,9 +81,31 @@ def load_profile(path: str | Path) -> PatientProfile:
             for k, v in data.get("ranges", {}).items()
         }
         forces = {k: float(v) for k, v in data.get("max_force_n", {}).items()}
+        _check_profile(path, ranges, forces)
+
         return PatientProfile(str(data["code"]), ranges, forces, str(data.get("side", "auto")))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(
             f"{path}: expected code, [ranges.ID] with start and end numbers, "
             f"[max_force_n] ID = number ({exc!r})"
         ) from None
+
+
+def _check_profile(
+    path: Path, ranges: dict[str, RangeAssessment], forces: dict[str, float]
+) -> None:
+    """A profile sets safety limits: refuse values that would switch one off or make no sense."""
+    for ex, f in forces.items():
+        if not (math.isfinite(f) and f > 0):
+            raise ValueError(
+                f"{path}: max_force_n.{ex}: expected a positive number of newtons, got {f}"
+            )
+    for ex, r in ranges.items():
+        if not (math.isfinite(r.start) and math.isfinite(r.end)) or r.start == r.end:
+            raise ValueError(f"{path}: ranges.{ex}: expected finite, different start and end")
+        lim = r.pain_free_limit
+        if math.isinf(lim) or (math.isfinite(lim) and (lim - r.start) * (r.end - r.start) <= 0):
+            raise ValueError(
+                f"{path}: ranges.{ex}.pain_free_limit: expected a value beyond start in the "
+                f"direction of end ({r.start} -> {r.end}), got {lim}"
+            )

@@ -322,3 +322,19 @@ def test_standing_extension_tells_backward_from_forward(end: dict, faulted: bool
     engine = _session("standing_lumbar_extension", [STANDING] * 30 + rep)
     assert engine.rep_count == 1
     assert ("lean_direction" in engine.reps[0].faults) is faulted
+
+
+def test_nan_is_refused_where_it_would_switch_a_check_off(tmp_path):
+    from exercises.errors import ExerciseError
+    from exercises.schema import load_exercise_file
+
+    text = (
+        (ROOT / "exercises" / "definitions" / "squat.toml")
+        .read_text()
+        .replace("rest_s = 60", "rest_s = nan")
+    )
+    path = tmp_path / "squat.toml"
+    path.write_text(text)
+    with pytest.raises(ExerciseError) as err:
+        load_exercise_file(path)
+    assert err.value.key == "dose.rest_s" and "not nan" in str(err.value)

@@ -203,3 +203,24 @@ def test_record_video_writes_every_analysed_frame_with_the_overlay(tmp_path):
         n += 1
         changed += int(np.abs(a.astype(int) - b.astype(int)).max() > 100)  # skeleton drawn on it
     assert n == 38 and changed >= 30
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--lang", "xx"], "--lang"),
+        (["--seconds", "nan"], "--seconds"),
+        (["--source", "none", "--exercise", "squat"], "camera exercise"),
+        (["--record", "/no/such/folder/x.screc"], "--record"),
+        (["--summary-json", "/tmp"], "--summary-json"),
+    ],
+)
+def test_more_bad_options_are_one_line(args, fragment):
+    _one_line_error(run_main(*args, "--headless"), fragment)
+
+
+def test_profile_that_would_switch_off_the_load_limit_is_refused(tmp_path):
+    profile = tmp_path / "p.toml"
+    profile.write_text('code = "P-9"\n[max_force_n]\nlumbar_extension = inf\n')
+    proc = run_main("--exercise", "lumbar_extension", "--profile", str(profile), "--headless")
+    _one_line_error(proc, "max_force_n.lumbar_extension")

@@ -235,3 +235,39 @@ def test_profile_side_fixes_the_working_side():
     image[[23, 25, 27], 3] = 1.0  # the left leg is far better seen ...
     eng.on_pose(0.0, Pose(0.0, image, np.full((33, 3), np.nan, np.float32)))
     assert eng.measures.side == "right"  # ... but the therapist chose the right
+
+
+@pytest.mark.parametrize("phase_until", [0.2, 1.0])  # set-up, then countdown
+def test_pain_free_limit_stops_outside_the_working_phase_too(phase_until):
+    eng = machine_engine()  # lumbar_flexion: pain-free limit 56 deg
+    feed(eng, 0.0, phase_until, lambda t: 0.0)
+    assert eng.phases.phase in (Phase.SETUP, Phase.COUNTDOWN)
+    eng.on_machine(np.array([phase_until + 0.01]), np.array([60.0]), np.array([150.0]))
+    assert eng.phases.phase == Phase.STOPPED
+    assert eng.snapshot().cue.key == "safety.pain_free_range"
+
+
+def test_breach_after_the_summary_still_stops():
+    eng = machine_engine()
+    feed(eng, 0.0, 2.0, lambda t: 0.0)
+    eng.finish(2.0)
+    assert eng.phases.phase == Phase.DONE
+    eng.on_machine(np.array([2.1]), np.array([0.0]), np.array([eng.targets.load_limit_n * 2]))
+    assert eng.phases.phase == Phase.STOPPED and eng.snapshot().cue.severity == Severity.SAFETY
+
+
+def test_a_held_overload_is_one_event_and_a_new_breach_after_acknowledging_another():
+    eng = machine_engine()
+    feed(eng, 0.0, 2.0, lambda t: 0.0)
+    over = eng.targets.load_limit_n + 50
+    feed(eng, 2.0, 5.0, lambda t: 0.0, force_fn=lambda t: over)
+    assert len(eng.safety_events) == 1
+    eng.command("acknowledge", 5.0)
+    feed(eng, 5.0, 5.5, lambda t: 0.0, force_fn=lambda t: over)
+    assert len(eng.safety_events) == 2
+
+
+def test_range_target_is_never_set_past_the_pain_free_limit():
+    eng = machine_engine()  # target 48, limit 56
+    eng.adjust("range_target", 0.5, 1.0)
+    assert eng.targets.target == eng.targets.pain_free_limit == 56.0
