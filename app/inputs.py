@@ -55,6 +55,7 @@ def open_stream(
         return ReplayPoseStream(replay or open_replay(choice.spec), paced=paced).start()
     source = open_frame_source(choice.spec)
     estimator = PoseEstimator(video=True)
+    reopen = (lambda: open_frame_source(choice.spec)) if source.live else None
     return VideoPoseStream(
-        source, estimator, lossless=lossless and not source.live, paced=paced
+        source, estimator, lossless=lossless and not source.live, paced=paced, reopen=reopen
     ).start()

@@ -229,7 +229,7 @@ class Runner:
         self._send_limits()
         self.t0 = time.monotonic()
         self._reps_recorded = 0
-        if self.opts.store is not None:
+        if self.opts.store is not None and patient:
             self.sink = StorageSink.begin(
                 self.opts.store, patient, self.engine, self.opts.choice.spec
             )
@@ -305,11 +305,7 @@ class Runner:
         self.stream.close()
         replay.rewind()
         self.stream = ReplayPoseStream(replay, paced=self.stream.paced).start()
-        self.engine = SessionEngine(self.opts.exercise, self.opts.profile, self._config)
-        if math.isfinite(self.stream.aspect):
-            self.engine.measures.set_aspect(self.stream.aspect)
-        self.t0 = time.monotonic()
-        self._reps_recorded = 0
+        self.new_session(self.engine.patient_code)  # stored as a session of its own
 
     def close(self) -> None:
         self._end_phase = str(self.engine.phases.phase)  # before finish() makes it "done"

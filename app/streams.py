@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,8 +119,10 @@ class VideoPoseStream(PoseStream):
         estimator: PoseEstimator,
         lossless: bool,
         paced: bool,
+        reopen: Callable[[], FrameSource] | None = None,
     ) -> None:
         super().__init__(source.fps, source.name, source.live)
+        self.reopen = reopen  # live cameras: how to open the device again after it drops out
         self.source = source
         self.estimator = estimator
         w, h = source.size
@@ -152,11 +155,31 @@ class VideoPoseStream(PoseStream):
             except queue.Full:
                 continue
 
+    def _reconnect(self, exc: Exception) -> bool:
+        """A camera that stops is reopened with back-off; the UI shows "lost" meanwhile."""
+        self.error = exc
+        delay = 0.5
+        while not self._stop.wait(delay):
+            try:
+                self.source.close()
+                self.source = self.reopen()
+                self.error = None
+                return True
+            except VisionError as again:
+                self.error = again
+                delay = min(delay * 2, 5.0)
+        return False
+
     def _capture_loop(self) -> None:
         t0 = time.monotonic()
         try:
             while not self._stop.is_set():
-                frame = self.source.read()
+                try:
+                    frame = self.source.read()
+                except VisionError as exc:
+                    if self.reopen is None or not self._reconnect(exc):
+                        raise
+                    continue
                 if frame is None:
                     break
                 self.frames_in += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pygame
 import pytest
@@ -104,3 +106,38 @@ def test_window_loop_runs_and_exits_cleanly(args, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert np.isfinite(__import__("json").loads((tmp_path / "s.json").read_text())["frames"])
+
+
+def test_camera_plugged_back_in_is_reopened_and_the_session_goes_on(squat_video):
+    attempts = []
+
+    def reopen():
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise CameraUnavailable("camera 0 could not be opened (is it plugged in?)")
+        return UnpluggedCamera(squat_video, 1000)
+
+    runner = Runner(
+        RunOptions(InputChoice("none", "none", "test"), get_exercise("squat"), headless=True)
+    )
+    runner.stream = VideoPoseStream(
+        UnpluggedCamera(squat_video, 15),
+        PoseEstimator(),
+        lossless=False,
+        paced=False,
+        reopen=reopen,
+    ).start()
+    runner.opts.choice = InputChoice("camera", "0", "test")
+    states, poses_when_lost = [], None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not runner.stream.exhausted:
+            runner.pump(0.05)
+            states.append(runner.snapshot().camera.state)
+            if states[-1] == "lost" and poses_when_lost is None:
+                poses_when_lost = runner.stats.poses
+    finally:
+        runner.close()
+    assert poses_when_lost is not None and "ok" in states[states.index("lost") :]
+    assert len(attempts) == 2
+    assert runner.stats.poses > poses_when_lost + 10  # poses flow again after the reconnect
