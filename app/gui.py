@@ -37,8 +37,6 @@ def _apply(runner: Runner, screen: object, intent: object) -> bool:
         Resume,
     )
 
-    now = runner.clock()
-    eng = runner.engine
     if isinstance(intent, Quit | ExitKiosk):
         return False
     if isinstance(intent, EnterPatient):
@@ -46,17 +44,17 @@ def _apply(runner: Runner, screen: object, intent: object) -> bool:
     elif isinstance(intent, OpenSettings):
         screen.view = THERAPIST  # targets and dose are set there; the PIN was checked
     if isinstance(intent, Pause):
-        eng.command("pause", now)
+        runner.command("pause")
     elif isinstance(intent, Resume):
         # After a safety stop, "continue" first acknowledges the stop, then resumes.
-        eng.command("acknowledge", now) or eng.command("resume", now)
+        runner.command("acknowledge") or runner.command("resume")
     elif isinstance(intent, AdjustTarget):
         try:
-            eng.adjust(intent.key, intent.delta, now)
+            runner.adjust(intent.key, intent.delta)
         except ValueError as exc:
             log.warning("target not changed: %s", exc)
     elif isinstance(intent, EndSession):
-        eng.command("finish", now)
+        runner.command("finish")
         runner.finish_storage()
     return True
 

@@ -13,12 +13,13 @@ import math
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from app.inputs import InputChoice, open_stream
+from app.session_replay import is_full_session, replay_session
 from app.storage_sink import StorageSink, profile_from_store
 from app.streams import PoseResult, PoseStream, ReplayPoseStream
 from exercises.schema import ExerciseDef
@@ -77,6 +78,10 @@ class Runner:
             open_ended=self.open_ended,
             lang=opts.lang,
         )
+        self.replay = replay
+        if replay is not None and "session" in replay.header:
+            # Replaying a recorded session: the phases it had (set-up, countdown, sets).
+            config = replace(config, **replay.header["session"])
         self._config = config
         self.engine = SessionEngine(opts.exercise, opts.profile, config)
         self.stream: PoseStream | None = open_stream(
@@ -101,6 +106,11 @@ class Runner:
                     "aspect": self.stream.aspect if self.stream else math.nan,
                     "exercise": opts.exercise.id,
                     "source": opts.choice.spec,
+                    "session": {
+                        "setup_s": config.setup_s,
+                        "countdown_s": config.countdown_s,
+                        "open_ended": config.open_ended,
+                    },
                 },
             )
         self.video_out = None
@@ -114,6 +124,7 @@ class Runner:
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.measures.set_aspect(self.stream.aspect)
         self._reps_recorded = 0
+        self._phases_recorded = 0
         self._end_phase = ""
         self.sink: StorageSink | None = None
         self.engine.patient_code = opts.patient
@@ -147,7 +158,7 @@ class Runner:
                 self.recorder.pose(t, r.pose)
             if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
                 break
-        self._store_progress()
+        self.store_progress()
         return results
 
     def _write_video(self, r: PoseResult) -> None:
@@ -164,10 +175,10 @@ class Runner:
             state = self.bridge.status().state
             if state in ("not_responding", "reconnecting", "closed"):
                 # No samples means no load check: a set cannot go on without the machine.
-                eng.on_safety(self.clock(), "machine_lost", math.nan, math.nan)
+                self.safety(self.clock(), "machine_lost", math.nan, math.nan)
         samples = self.bridge.drain()
         for ev in self.bridge.safety_events():
-            self.engine.on_safety(ev.host_time_s - self.t0, ev.kind, ev.value, ev.limit)
+            self.safety(ev.host_time_s - self.t0, ev.kind, ev.value, ev.limit)
         if not samples:
             return
         self.stats.device_samples += len(samples)
@@ -180,12 +191,40 @@ class Runner:
                 self.recorder.device(
                     s.host_time_s - self.t0, s.seq, s.device_time_s, s.angle_deg, s.force_n
                 )
+            # The batch boundary, so a replay feeds the engine the same display frames.
+            self.recorder.event(ts[-1] - self.t0, {"type": "machine_frame", "n": len(samples)})
 
-    def _store_progress(self) -> None:
+    def safety(self, t: float, kind: str, value: float, limit: float) -> None:
+        """A safety report from outside the engine (the bridge, a lost link), recorded."""
+        self.engine.on_safety(t, kind, value, limit)
+        if self.recorder:
+            self.recorder.event(t, {"type": "safety", "kind": kind, "value": value, "limit": limit})
+
+    def command(self, name: str) -> bool:
+        """A patient's or therapist's command (pause, resume, acknowledge, finish), recorded."""
+        t = self.clock() if not self.open_ended else self.engine.now
+        if self.recorder:
+            self.recorder.event(t, {"type": "command", "name": name})
+        return self.engine.command(name, t)
+
+    def adjust(self, key: str, delta: float) -> None:
+        """A therapist's live target change, recorded."""
+        t = self.clock() if not self.open_ended else self.engine.now
+        self.engine.adjust(key, delta, t)
+        if self.recorder:
+            self.recorder.event(t, {"type": "adjust", "key": key, "delta": delta})
+
+    def store_progress(self) -> None:
         """Every finished rep goes to storage and the recording at once."""
         if self.sink is not None:
             self.sink.update()
         if self.recorder:
+            log = self.engine.phases.log
+            for tr in log[self._phases_recorded :]:
+                self.recorder.event(
+                    tr.t, {"type": "phase", "to": str(tr.target), "reason": tr.reason}
+                )
+            self._phases_recorded = len(log)
             new_reps = self.engine.reps[self._reps_recorded :]
             self._reps_recorded += len(new_reps)
             for rep in new_reps:
@@ -229,6 +268,7 @@ class Runner:
         self._send_limits()
         self.t0 = time.monotonic()
         self._reps_recorded = 0
+        self._phases_recorded = 0
         if self.opts.store is not None and patient:
             self.sink = StorageSink.begin(
                 self.opts.store, patient, self.engine, self.opts.choice.spec
@@ -309,9 +349,11 @@ class Runner:
 
     def close(self) -> None:
         self._end_phase = str(self.engine.phases.phase)  # before finish() makes it "done"
-        end_t = self.engine.now if self.open_ended else self.clock()
+        end_t = self.engine.now if (self.open_ended or self.replay is not None) else self.clock()
+        if self.recorder and self.engine.phases.phase != "done":
+            self.recorder.event(end_t, {"type": "end"})
         self.engine.finish(end_t)
-        self._store_progress()
+        self.store_progress()
         if self.stream:
             self.stream.close()
         if self.bridge:
@@ -319,15 +361,18 @@ class Runner:
         if self.video_out is not None:
             self.video_out.close()
         if self.recorder:
-            for tr in self.engine.phases.log:
-                self.recorder.event(
-                    tr.t, {"type": "phase", "to": str(tr.target), "reason": tr.reason}
-                )
+            self.store_progress()
             self.recorder.close()
 
     # -- loops -------------------------------------------------------------------------------
 
     def run_headless(self, progress: bool = False) -> None:
+        if self.replay is not None and is_full_session(self.replay):
+            replay_session(self, self.replay)  # machine data and commands, in record order
+            return
+        self._run_loop(progress)
+
+    def _run_loop(self, progress: bool) -> None:
         """``progress``: print a line per finished rep (for the clinic's IT person and the
         crash test, which compares them with what storage kept)."""
         period = 1.0 / DISPLAY_FPS

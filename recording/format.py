@@ -27,11 +27,11 @@ MAGIC = b"SCREC1\n"
 FORMAT_VERSION = 1
 
 POSE = 1  # payload: detected u8, image float32 (33, 4), world float32 (33, 3)
-DEVICE = 2  # payload: seq u32, device_time f64, angle f32, force f32
+DEVICE = 2  # payload: seq u32, device_time f64, angle f64, force f64 (replays must be exact)
 EVENT = 3  # payload: UTF-8 JSON object
 
 _RECORD = struct.Struct("<BIdI")
-_DEVICE = struct.Struct("<Idff")
+_DEVICE = struct.Struct("<Iddd")
 _POSE_FLOATS = NUM_LANDMARKS * 4 + NUM_LANDMARKS * 3
 _POSE_BYTES = 1 + 4 * _POSE_FLOATS
 
@@ -60,6 +60,8 @@ class Recording:
     device: list[DeviceRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
     truncated: bool = False
+    # Every record in the order it was written: (type, index into poses / device / events).
+    timeline: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -165,11 +167,14 @@ def read_recording(path: str | Path) -> Recording:
                 floats = np.frombuffer(payload, dtype="<f4", offset=1).astype(np.float32)
                 image = floats[: NUM_LANDMARKS * 4].reshape(NUM_LANDMARKS, 4)
                 world = floats[NUM_LANDMARKS * 4 :].reshape(NUM_LANDMARKS, 3)
+                rec.timeline.append((POSE, len(rec.poses)))
                 rec.poses.append(Pose(time, image.copy(), world.copy(), detected=payload[0] == 1))
             elif kind == DEVICE and len(payload) == _DEVICE.size:
                 seq, dev_t, angle, force = _DEVICE.unpack(payload)
+                rec.timeline.append((DEVICE, len(rec.device)))
                 rec.device.append(DeviceRecord(time, seq, dev_t, angle, force))
             elif kind == EVENT:
+                rec.timeline.append((EVENT, len(rec.events)))
                 rec.events.append(EventRecord(time, json.loads(payload)))
             # Unknown record types come from newer writers: skipped, not fatal.
     return rec

@@ -275,6 +275,10 @@ class SessionEngine:
 
     def command(self, name: str, t: float) -> bool:
         """User or therapist commands: ``pause``, ``resume``, ``acknowledge``, ``finish``."""
+        if name == "finish":
+            self.finish(t)
+            self._choose_cue(t)
+            return True
         fired = self.phases.fire(name, t, f"{name} requested")
         if fired and name == "acknowledge":
             self._safety_cue = None

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_summary
 
 RUNS = {
     # Three clean reps after the countdown, then a long rest: the count must equal the truth.
@@ -31,9 +31,10 @@ def machine_runs(tmp_path_factory):
     procs = {}
     for name, (exercise, seconds, sim) in RUNS.items():
         truth = tmp / f"{name}.truth.json"
+        record = ["--record", str(tmp / f"{name}.screc")]
         cmd = [sys.executable, str(ROOT / "main.py"), "--source", "none", "--exercise", exercise,
                "--headless", "--seconds", str(seconds), "--summary-json", str(tmp / f"{name}.json"),
-               *[f"--sim-arg={a}" for a in (*sim, f"--truth={truth}")]]  # fmt: skip
+               *record, *[f"--sim-arg={a}" for a in (*sim, f"--truth={truth}")]]  # fmt: skip
         procs[name] = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -44,6 +45,7 @@ def machine_runs(tmp_path_factory):
         summary = json.loads((tmp / f"{name}.json").read_text())
         truth = json.loads((tmp / f"{name}.truth.json").read_text())
         out[name] = (summary, truth)
+    out["dir"] = tmp
     return out
 
 
@@ -85,3 +87,14 @@ def test_range_overshoot_gives_the_range_cue_and_stops(machine_runs):
     assert events[0]["value"] > events[0]["limit"] == 56.0
     assert "safety.pain_free_range" in {c["key"] for c in s["cues"]}
     assert any(tr["to"] == "stopped" for tr in s["transitions"])
+
+
+@pytest.mark.parametrize("name", ["reps", "overload"])
+def test_recorded_machine_session_replays_identically(machine_runs, name):
+    live, _ = machine_runs[name]
+    recording = machine_runs["dir"] / f"{name}.screc"
+    args = ("--source", str(recording), "--exercise", live["exercise"])
+    replay = run_summary(machine_runs["dir"], *args, name=f"{name}.replay.json")
+    for key in ("rep_count", "reps", "partials", "faults", "cues", "transitions", "safety_events",
+                "loading", "device_samples"):  # fmt: skip
+        assert replay[key] == live[key], key

@@ -31,15 +31,17 @@ class PoseReplay:
         device: list[DeviceRecord] | None = None,
         events: list[EventRecord] | None = None,
         header: dict | None = None,
+        timeline: list[tuple[int, int]] | None = None,
     ) -> None:
-        if not poses:
-            raise RecordingError(f"{name}: the recording holds no pose frames")
+        if not poses and not device:
+            raise RecordingError(f"{name}: the recording holds no pose frames or machine samples")
         self.poses = poses
         self.fps = fps
         self.name = name
         self.device = device or []
         self.events = events or []
         self.header = header or {}
+        self.timeline = timeline or []  # record order, for replaying a whole session exactly
         self._i = 0
 
     def __len__(self) -> int:
@@ -108,7 +110,7 @@ def open_replay(path: str | Path) -> PoseReplay:
         return PoseReplay(load_keraal(path), KERAAL_FPS, path.name)
     rec = read_recording(path)
     fps = rec.fps if math.isfinite(rec.fps) and rec.fps > 0 else 30.0
-    return PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header)
+    return PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header, rec.timeline)
 
 
 def is_replay_path(spec: str) -> bool:
