@@ -68,6 +68,22 @@ class Runner:
     """Owns the sources, the engine and (optionally) the screen for one session."""
 
     def __init__(self, opts: RunOptions, replay: PoseReplay | None = None) -> None:
+        self.stream: PoseStream | None = None
+        self.bridge = None
+        self.recorder: RecordingWriter | None = None
+        self.video_out = None
+        try:
+            self._open(opts, replay)
+        except BaseException:
+            self._release()  # a source opened before the failure must not be left running
+            raise
+
+    def _release(self) -> None:
+        for thing in (self.stream, self.bridge, self.recorder, self.video_out):
+            if thing is not None:
+                thing.close()
+
+    def _open(self, opts: RunOptions, replay: PoseReplay | None) -> None:
         self.opts = opts
         live = opts.choice.kind == "camera"
         paced = (not opts.headless) or opts.device is not None
@@ -84,10 +100,9 @@ class Runner:
             config = replace(config, **replay.header["session"])
         self._config = config
         self.engine = SessionEngine(opts.exercise, opts.profile, config)
-        self.stream: PoseStream | None = open_stream(
+        self.stream = open_stream(
             opts.choice, lossless=opts.headless and not live, paced=paced, replay=replay
         )
-        self.bridge = None
         if opts.device:
             from device_bridge import open_device
 
@@ -97,7 +112,6 @@ class Runner:
             self.bridge.start()
         self.t0 = time.monotonic()
         self.stats = RunStats(started=self.t0)
-        self.recorder: RecordingWriter | None = None
         if opts.record:
             self.recorder = RecordingWriter(
                 opts.record,
@@ -113,7 +127,6 @@ class Runner:
                     },
                 },
             )
-        self.video_out = None
         if opts.record_video:
             from vision.video_out import OverlayVideoWriter
 

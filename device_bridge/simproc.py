@@ -69,9 +69,11 @@ class SimulatorProcess:
                     return line
             if self.proc.poll() is not None:
                 break
-        self.close()
-        log = (self.dir / "simulator.log").read_text(errors="replace")[-2000:]
-        raise DeviceError(f"simulator: expected its pty path on stdout, got none; log: {log}")
+        log_path = self.dir / "simulator.log"
+        log = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+        self.close()  # removes the folder the log lives in: read it first
+        last = log.strip().splitlines()[-1] if log.strip() else "no output"
+        raise DeviceError(f"simulator did not start ({last})")
 
     def close(self) -> dict[str, Any] | None:
         """Stop the simulator; returns (and keeps) its ground truth."""

@@ -125,6 +125,11 @@ def _read_header(f: BinaryIO, path: Path) -> dict:
         header = json.loads(f.read(size))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordingError(f"{path}: header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise RecordingError(f"{path}: header must be a JSON object, found {type(header).__name__}")
+    fps = header.get("fps", 30.0)
+    if isinstance(fps, bool) or not isinstance(fps, int | float):
+        raise RecordingError(f"{path}: header fps must be a number, found {fps!r}")
     if header.get("format_version") != FORMAT_VERSION:
         raise RecordingError(
             f"{path}: format version {header.get('format_version')!r}, expected {FORMAT_VERSION}"

@@ -159,3 +159,15 @@ def test_bundled_recording_equals_its_keraal_source():
     assert len(bundled) == len(source)
     for a, b in zip(bundled.poses, source, strict=True):
         np.testing.assert_array_equal(a.image, b.image)
+
+
+@pytest.mark.parametrize("header", [b"[]", b'{"format_version": 1, "fps": "fast"}'])
+def test_recording_with_a_malformed_header_is_a_clear_error(tmp_path, header):
+    import struct
+
+    from recording.format import MAGIC
+
+    path = tmp_path / "bad.screc"
+    path.write_bytes(MAGIC + struct.pack("<I", len(header)) + header)
+    with pytest.raises(RecordingError, match="header"):
+        read_recording(path)
