@@ -66,6 +66,8 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         choice, replay = InputChoice("none", "none", "no camera: machine only"), None
     if exercise.signal.source == "machine" and not args.device:
         args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
+    if args.device and args.device.startswith("/dev/") and not Path(args.device).exists():
+        raise UsageError(f"--device: no such port {args.device} (is the machine plugged in?)")
     if choice.kind == "none" and exercise.signal.source == "camera":
         raise UsageError(
             f"--source none: {exercise.id} is a camera exercise; it needs a camera or video"

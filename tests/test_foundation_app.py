@@ -224,3 +224,8 @@ def test_profile_that_would_switch_off_the_load_limit_is_refused(tmp_path):
     profile.write_text('code = "P-9"\n[max_force_n]\nlumbar_extension = inf\n')
     proc = run_main("--exercise", "lumbar_extension", "--profile", str(profile), "--headless")
     _one_line_error(proc, "max_force_n.lumbar_extension")
+
+
+def test_missing_serial_port_is_one_line():
+    proc = run_main("--exercise", "lumbar_extension", "--device", "/dev/ttyNOPE0", "--headless")
+    _one_line_error(proc, "no such port /dev/ttyNOPE0")
