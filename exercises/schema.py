@@ -294,26 +294,32 @@ def _rule(t: _Table) -> RuleDef:
     return rule
 
 
+def kernel_rule(rd: RuleDef, landmarks: tuple[int, ...], key: str | None = None):
+    """The rule kernel's ``Rule`` for a definition, on resolved landmark indices."""
+    from kernels.rules import FAULT, WARNING, Rule, RuleKind
+
+    return Rule(
+        key=key or rd.key,
+        kind=RuleKind[rd.kind.upper()],
+        landmarks=landmarks,
+        low=rd.low,
+        high=rd.high,
+        fault_margin=rd.fault_margin,
+        severity=FAULT if rd.severity == "fault" else WARNING,
+        space=rd.space,
+        axis=rd.axis,
+        hysteresis=rd.hysteresis,
+        debounce_s=rd.debounce_s,
+        min_visibility=rd.min_visibility,
+        label=rd.label or rd.key,
+    )
+
+
 def _check_with_kernel(t: _Table, rd: RuleDef) -> None:
     """Let the rule kernel's own validation (landmark count, hysteresis, space) speak now,
     at load time, rather than when a session starts."""
-    from kernels.rules import FAULT, WARNING, Rule, RuleKind
-
     try:
-        Rule(
-            key=rd.key,
-            kind=RuleKind[rd.kind.upper()],
-            landmarks=tuple(range(len(rd.landmarks))),
-            low=rd.low,
-            high=rd.high,
-            fault_margin=rd.fault_margin,
-            severity=FAULT if rd.severity == "fault" else WARNING,
-            space=rd.space,
-            axis=rd.axis,
-            hysteresis=rd.hysteresis,
-            debounce_s=rd.debounce_s,
-            min_visibility=rd.min_visibility,
-        )
+        kernel_rule(rd, tuple(range(len(rd.landmarks))))
     except ValueError as exc:
         raise ExerciseError(t.file, t.prefix, "a rule the kernels accept", str(exc)) from None
 

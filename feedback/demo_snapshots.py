@@ -9,7 +9,6 @@ looks like, not what the engine decided.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -26,7 +25,8 @@ from session.snapshot import (
     SourceStatus,
     Trace,
 )
-from vision.landmarks import NAMES, SKELETON, index_of
+from vision import replay as vision_replay
+from vision.landmarks import SKELETON, index_of
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,7 @@ FPS = 30.0  # assumed frame rate of the landmark recording
 
 def load_keraal(path: Path = KERAAL_JSON) -> np.ndarray:
     """Landmarks (frames, 33, 2) normalised x, y from the KERAAL BlazePose JSON layout."""
-    with open(path) as fh:
-        positions = json.load(fh)["positions"]
-    frames = sorted(positions, key=float)
-    out = np.full((len(frames), len(NAMES), 2), np.nan)
-    lower = [n.lower() for n in NAMES]
-    for i, key in enumerate(frames):
-        joints = {k.lower(): v for k, v in positions[key].items()}
-        for j, name in enumerate(lower):
-            if name in joints:
-                out[i, j] = joints[name][:2]
-    return out
+    return np.array([p.image[:, :2] for p in vision_replay.load_keraal(path)], dtype=np.float64)
 
 
 def load_frame(path: Path = SQUAT_VIDEO, index: int = 40) -> np.ndarray | None:

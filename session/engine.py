@@ -135,6 +135,8 @@ class SessionEngine:
         self.fusion_differences: list[float] = []
         self.load_reps: list[LoadRep] = []
         keys = [rd.key for rd in exercise.rules]
+        self._position_cols = [keys.index(k) for k in exercise.position_rules]
+        self._other_cols = [i for i in range(len(keys)) if i not in self._position_cols]
         fu = exercise.fusion
         self._fusion_col = keys.index(fu.camera_rule) if fu is not None else -1
         self._safety_cue: str | None = None
@@ -389,10 +391,9 @@ class SessionEngine:
         self._prev_status = np.where(self._rule_active, self._rule_status, OK).astype(np.int8)
 
     def _update_hold(self, t: float) -> None:
-        keys = [rd.key for rd in self.exercise.rules]
-        pos = [keys.index(k) for k in self.exercise.position_rules]
+        pos = self._position_cols
         in_position = all(self._rule_status[i] == OK for i in pos)
-        others = [i for i in range(len(keys)) if i not in pos and self._rule_active[i]]
+        others = [i for i in self._other_cols if self._rule_active[i]]
         posture_ok = not any(self._rule_status[i] == FAULT for i in others)
         if self._await_release:
             # After a completed hold the patient relaxes out of position before the next one.

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exercises.schema import ExerciseDef, RuleDef, SignalDef
-from kernels.rules import FAULT, WARNING, Rule, RuleKind, RuleSet
+from exercises.schema import ExerciseDef, RuleDef, SignalDef, kernel_rule
+from kernels.rules import Rule, RuleKind, RuleSet
 from vision.landmarks import INDEX
 
 SIGNAL_KEY = "__signal"
@@ -63,23 +63,7 @@ class ExerciseMeasures:
                 use_side = side or (rd.side if rd.side != "auto" else "left")
                 lms = tuple(resolve_landmark(n, use_side) for n in rd.landmarks)
                 cols.append(len(rules))
-                rules.append(
-                    Rule(
-                        key=f"{rd.key}@{side}" if side else rd.key,
-                        kind=RuleKind[rd.kind.upper()],
-                        landmarks=lms,
-                        low=rd.low,
-                        high=rd.high,
-                        fault_margin=rd.fault_margin,
-                        severity=FAULT if rd.severity == "fault" else WARNING,
-                        space=rd.space,
-                        axis=rd.axis,
-                        hysteresis=rd.hysteresis,
-                        debounce_s=rd.debounce_s,
-                        min_visibility=rd.min_visibility,
-                        label=rd.label or rd.key,
-                    )
-                )
+                rules.append(kernel_rule(rd, lms, f"{rd.key}@{side}" if side else None))
             self.compiled.append(CompiledRule(rd, cols[0], cols[-1]))
         self.rule_set = RuleSet(rules, aspect=aspect)
         self.side = "left" if sig.side == "auto" else sig.side
