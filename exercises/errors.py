@@ -11,7 +11,9 @@ class ExerciseError(ValueError):
         self.key = key
         self.expected = expected
         self.found = found
-        super().__init__(f"{self.file}: {key}: expected {expected}, found {found!r}")
+        shown = repr(found)  # one line, however large the value in the file
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"{self.file}: {key}: expected {expected}, found {shown}")
 
 
 class UnknownExercise(LookupError):

@@ -23,6 +23,8 @@ def load_library(folder: Path = DEFINITIONS) -> dict[str, ExerciseDef]:
 
 def get_exercise(exercise_id: str, folder: Path = DEFINITIONS) -> ExerciseDef:
     path = folder / f"{exercise_id}.toml"
-    if not path.is_file():
+    # Only a plain id names a file here: no paths, no names longer than the system allows.
+    plain = exercise_id.replace("_", "").isalnum() and exercise_id.isascii()
+    if not (plain and len(exercise_id) <= 100 and path.is_file()):
         raise UnknownExercise(exercise_id, [p.stem for p in definition_files(folder)])
     return load_exercise_file(path)

@@ -162,7 +162,10 @@ class _Table:
         value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ExerciseError(self.file, self._key(key), "a number", value)
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # TOML integers have no size limit
+            raise ExerciseError(self.file, self._key(key), "a number", "one too large") from None
         # NaN means "not set" and is only allowed where that is the default (unchecked tempo
         # phases, no pain-free limit); elsewhere it would silently switch a check off.
         if math.isnan(value) and not (isinstance(default, float) and math.isnan(default)):
@@ -407,6 +410,11 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
             )
         if signal.source != "machine":
             raise ExerciseError(file, "fusion", "a machine-driven exercise", signal.source)
+    for key, cue in (
+        ("signal.partial_cue", signal.partial_cue),
+        *((f"rules[{i}].cue", r.cue) for i, r in enumerate(rules)),
+    ):
+        _check_cue(file, key, cue)
     ex = ExerciseDef(
         id=ex_id,
         name=top.str("name"),
@@ -428,16 +436,32 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
     return ex
 
 
+def _check_cue(file: str, key: str, cue: str) -> None:
+    """A cue key without a text would put the bare key on the patient's screen."""
+    from session.lang import LANG_DIR, catalog
+
+    if cue not in catalog("en"):
+        raise ExerciseError(file, key, f"a cue key with a text in {LANG_DIR / 'en.toml'}", cue)
+
+
 def load_exercise_file(path: str | Path) -> ExerciseDef:
     path = Path(path)
-    if not path.is_file():
-        raise ExerciseError(path, "<file>", "an existing .toml file", "no such file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ExerciseError(path, "<file>", "an existing .toml file", "no such file") from None
+    except IsADirectoryError:
+        raise ExerciseError(path, "<file>", "an existing .toml file", "a folder") from None
     except UnicodeDecodeError as exc:
         raise ExerciseError(
             path, "<file>", "UTF-8 text", f"undecodable byte at {exc.start}"
         ) from None
+    except OSError as exc:  # unreadable, or a name longer than the system allows
+        raise ExerciseError(path, "<file>", "a readable file", exc.strerror) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ExerciseError(path, "<file>", "valid TOML", str(exc)) from None
+    except RecursionError:
+        raise ExerciseError(path, "<file>", "valid TOML", "values nested too deeply") from None
     return parse_exercise(data, str(path))

@@ -63,32 +63,95 @@ def resolve_targets(exercise: ExerciseDef, profile: PatientProfile | None = None
     return Targets(start, target, limit, band, load_limit, max_force, source)
 
 
+class ProfileError(ValueError):
+    """A profile that cannot be used; the one-line message names the file and the key."""
+
+
+PROFILE_KEYS = ("code", "side", "ranges", "max_force_n")
+RANGE_KEYS = ("start", "end", "pain_free_limit")
+SIDES = ("auto", "left", "right")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(path: Path, key: str, value: object) -> float:
+    # bool is an int in Python and "12" converts with float(): both would hide a typo.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProfileError(f"{path}: {key}: expected a number, found {_show(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ProfileError(f"{path}: {key}: expected a number, found one too large") from None
+
+
+def _table(path: Path, key: str, value: object, known: tuple[str, ...] = ()) -> dict:
+    if not isinstance(value, dict):
+        raise ProfileError(f"{path}: {key}: expected a table, found {_show(value)}")
+    unknown = sorted(set(value) - set(known)) if known else []
+    if unknown:
+        # A misspelt key would silently drop a limit: refuse it.
+        where = unknown[0] if key == "<file>" else f"{key}.{unknown[0]}"
+        raise ProfileError(f"{path}: {where}: expected one of the keys {', '.join(known)}")
+    return value
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"profile not found: {path}") from None
+    except IsADirectoryError:
+        raise ProfileError(f"{path}: expected a profile file, found a folder") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{path}: expected UTF-8 text, undecodable byte at {exc.start}"
+        ) from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: expected valid TOML ({exc})") from None
+    except RecursionError:
+        raise ProfileError(f"{path}: expected a profile, found values nested too deeply") from None
+
+
 def load_profile(path: str | Path) -> PatientProfile:
     """A profile TOML: ``code``, ``side``, ``[ranges.EXERCISE] start/end/pain_free_limit``,
-    ``[max_force_n] EXERCISE = newtons``."""
+    ``[max_force_n] EXERCISE = newtons``. Raises ``ProfileError`` with one line."""
     path = Path(path)
+    data = _table(path, "<file>", _read_toml(path), PROFILE_KEYS)
+    if "code" not in data:
+        raise ProfileError(f"{path}: code: expected the patient's code, found nothing")
+    code = data["code"]
+    if not isinstance(code, str) or not code:
+        raise ProfileError(f"{path}: code: expected the patient's code, found {_show(code)}")
+    side = data.get("side", "auto")
+    if side not in SIDES:
+        raise ProfileError(f"{path}: side: expected one of {', '.join(SIDES)}, found {_show(side)}")
+    ranges: dict[str, RangeAssessment] = {}
+    for ex, raw in _table(path, "ranges", data.get("ranges", {})).items():
+        r = _table(path, f"ranges.{ex}", raw, RANGE_KEYS)
+        for key in ("start", "end"):
+            if key not in r:
+                raise ProfileError(f"{path}: ranges.{ex}.{key}: expected a number, found nothing")
+        ranges[ex] = RangeAssessment(
+            *(_number(path, f"ranges.{ex}.{k}", r.get(k, math.nan)) for k in RANGE_KEYS)
+        )
+    forces = {
+        k: _number(path, f"max_force_n.{k}", v)
+        for k, v in _table(path, "max_force_n", data.get("max_force_n", {})).items()
+    }
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"profile not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: expected valid TOML ({exc})") from None
-    try:
-        ranges = {
-            k: RangeAssessment(
-                float(v["start"]), float(v["end"]), float(v.get("pain_free_limit", math.nan))
-            )
-            for k, v in data.get("ranges", {}).items()
-        }
-        forces = {k: float(v) for k, v in data.get("max_force_n", {}).items()}
         _check_profile(path, ranges, forces)
-
-        return PatientProfile(str(data["code"]), ranges, forces, str(data.get("side", "auto")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{path}: expected code, [ranges.ID] with start and end numbers, "
-            f"[max_force_n] ID = number ({exc!r})"
-        ) from None
+    except ProfileError:
+        raise
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
+    return PatientProfile(code, ranges, forces, side)
 
 
 def _check_profile(

@@ -61,6 +61,18 @@ class PoseReplay:
         self._i = len(self.poses)
 
 
+def _coordinate(value: object) -> bool:
+    """A finite number, or null for a joint not seen."""
+    if value is None:
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
     """Read a KERAAL BlazePose JSON file into poses. Visibility is 1 (the file has none);
     world landmarks are NaN (the file has only image-normalised coordinates)."""
@@ -68,10 +80,14 @@ def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
     if not path.is_file():
         raise SourceNotFound(f"recording not found: {path}")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         positions = data["positions"]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordingError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise RecordingError(f"{path}: not a BlazePose file: values nested too deeply") from None
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read the file ({exc.strerror})") from None
     except (KeyError, TypeError):
         raise RecordingError(
             f'{path}: expected a BlazePose JSON object with a "positions" key'
@@ -81,7 +97,9 @@ def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
     try:
         frames = sorted(positions.items(), key=lambda kv: float(kv[0]))
     except ValueError:
-        raise RecordingError(f'{path}: frame keys must be numbers like "1.0"') from None
+        frames = []
+    if not frames or not all(math.isfinite(float(k)) for k, _ in frames):
+        raise RecordingError(f'{path}: frame keys must be numbers like "1.0"')
     poses: list[Pose] = []
     for i, (key, joints) in enumerate(frames):
         image = np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
@@ -91,8 +109,13 @@ def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
             idx = INDEX.get(joint.lower())
             if idx is None:
                 continue
-            if not (isinstance(xyz, list) and len(xyz) == 3):
-                raise RecordingError(f"{path}: frame {key}, joint {joint}: expected [x, y, z]")
+            if not (isinstance(xyz, list) and len(xyz) == 3 and all(map(_coordinate, xyz))):
+                raise RecordingError(
+                    f"{path}: frame {key}, joint {joint}: expected [x, y, z] numbers, "
+                    f"found {_show(xyz)}"
+                )
+            if None in xyz:
+                continue  # a missing coordinate: the joint was not seen in this frame
             image[idx, :3] = xyz
             image[idx, 3] = 1.0
         world = np.full((NUM_LANDMARKS, 3), np.nan, dtype=np.float32)
