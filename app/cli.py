@@ -1,4 +1,4 @@
-"""Command line: ``python main.py [options]``, ``python main.py report|export ...``.
+"""Command line: ``python main.py [options]``, ``python main.py patient|report|export ...``.
 
 Bad input prints one line, ``main.py: error: ...``, and exits with code 2.
 """
@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="main.py",
         description="SpineCoach: camera and machine guided exercise for low back pain.",
-        epilog="Subcommands: 'main.py report --help', 'main.py export --help'.",
+        epilog="Subcommands: 'main.py patient --help', 'main.py report --help', "
+        "'main.py export --help'.",
     )
     p.add_argument("--source", help="camera index (0), video file, image folder, recording "
                    "(.screc or KERAAL .json), or 'none' for machine-only; default: camera 0, "
@@ -129,6 +130,10 @@ def run(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv and argv[0] == "patient":
+            from access import cli as access_cli
+
+            return access_cli.main(argv[1:])
         if argv and argv[0] in ("report", "export"):
             from storage import cli as storage_cli
 

@@ -3,12 +3,16 @@
 Stage order each display frame: inputs (poses, machine) -> engine -> screen.update ->
 events -> intents -> screen.draw -> flip. Pose inference runs on its own thread
 (``app/streams.py``), so a slow model lowers the pose rate, never this loop's rate.
+
+In the kiosk, a patient's session ends (the dose done, the source ended, or idle), its summary
+shows for a while, and the kiosk returns to the welcome screen with a fresh, empty engine.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 
 from app.loop import DISPLAY_FPS, Runner
@@ -56,7 +60,94 @@ def _apply(runner: Runner, screen: object, intent: object) -> bool:
     elif isinstance(intent, EndSession):
         runner.command("finish")
         runner.finish_storage()
+        if runner.opts.kiosk:
+            runner.new_session("")  # back at welcome: nothing of the last patient is kept
     return True
+
+
+def make_kiosk(store: object | None):
+    """The kiosk of ``main.py --kiosk``: the therapist PIN from the user's config folder (its
+    lock-out kept beside it), patients signed in against ``store``, alerts to stderr and the
+    store. Returns ``(kiosk, alerts)``."""
+    from access.alerts import AccessAlert, AlertLog
+    from access.patients import PatientGate
+    from feedback.kiosk import Kiosk, PinGuard, PinStore
+
+    def save(alert: AccessAlert) -> None:
+        store.add_access_alert(alert.kind.value, alert.message, alert.patient_code)
+
+    alerts = AlertLog(save if store is not None else None)
+    pin_store = PinStore()
+    problem = pin_store.problem()
+    if problem:
+        # The kiosk still serves patients; only leaving it and its settings stay shut.
+        print(
+            f"main.py: warning: {problem}; the kiosk cannot be left or set up until a therapist "
+            "sets a PIN with 'python -m feedback.kiosk --set-pin'",
+            file=sys.stderr,
+        )
+    gate = PatientGate(store, on_alert=alerts) if store is not None else None
+    guard = PinGuard(pin_store, on_alert=alerts, persist=True)
+    return Kiosk(guard, gate, on_alert=alerts), alerts
+
+
+class WindowLoop:
+    """One display frame per ``step()``; the caller paces the frames (``run_window``) or
+    drives them with its own clock (the kiosk soak test)."""
+
+    def __init__(self, runner: Runner, surface: object, screen: object) -> None:
+        self.runner = runner
+        self.surface = surface
+        self.screen = screen
+        self.kiosk = screen.kiosk
+        self.ended = False
+
+    def step(self) -> bool:
+        """Run one display frame; False when the program should end."""
+        import pygame
+
+        from feedback.intents import EndSession, EnterPatient
+
+        runner = self.runner
+        t_frame = time.perf_counter()
+        runner.pump()
+        intents = self.screen.update(runner.snapshot())
+        for event in pygame.event.get():
+            intents += self.screen.handle_event(event)
+        running = all(_apply(runner, self.screen, intent) for intent in intents)
+        if any(isinstance(i, EnterPatient | EndSession) for i in intents):
+            self.ended = False
+        self.screen.draw(self.surface)
+        pygame.display.flip()
+        runner.stats.ui_frames += 1
+        runner.stats.ui_frame_s.append(time.perf_counter() - t_frame)
+        return running and self._after_frame()
+
+    def _after_frame(self) -> bool:
+        runner = self.runner
+        if runner.limit_reached:
+            return False
+        if self.kiosk is not None:
+            self._kiosk_after_frame()
+        elif runner.finished and not self.ended:
+            if runner.opts.loop_replay:
+                runner.restart()  # the demo recording plays on until the window closes
+            else:
+                runner.engine.finish(runner.clock())  # summary stays up until closed
+                self.ended = True
+        return True
+
+    def _kiosk_after_frame(self) -> None:
+        runner = self.runner
+        if runner.waiting:  # nobody signed in
+            if runner.finished and runner.opts.loop_replay:
+                runner.restart()  # the demo plays on, analysed by nobody, stored nowhere
+        elif runner.engine.phases.phase == "done":
+            if not self.ended:
+                runner.finish_storage()  # the summary shows until the kiosk's timer ends it
+                self.ended = True
+        elif runner.finished:
+            runner.command("finish")  # the source ended under the session: it ends too
 
 
 def run_window(runner: Runner) -> None:
@@ -64,44 +155,20 @@ def run_window(runner: Runner) -> None:
 
     from feedback.app_window import Screen, open_display
     from feedback.audio import Audio
-    from feedback.intents import EnterPatient
 
     pygame.init()
     surface = open_display(kiosk=runner.opts.kiosk)
-    kiosk = None
-    if runner.opts.kiosk:
-        from feedback.kiosk import Kiosk
-
-        kiosk = Kiosk()
-    screen = Screen(surface.get_size(), kiosk=kiosk, audio=Audio(enabled=not runner.opts.mute))
+    kiosk, alerts = make_kiosk(runner.opts.store) if runner.opts.kiosk else (None, None)
+    screen = Screen(
+        surface.get_size(),
+        kiosk=kiosk,
+        audio=Audio(enabled=not runner.opts.mute),
+        alerts=alerts,
+    )
+    loop = WindowLoop(runner, surface, screen)
     clock = pygame.time.Clock()
-    ended = False
     try:
-        running = True
-        while running:
-            t_frame = time.perf_counter()
-            runner.pump()
-            intents = screen.update(runner.snapshot())
-            for event in pygame.event.get():
-                intents += screen.handle_event(event)
-            running = all(_apply(runner, screen, intent) for intent in intents)
-            if any(isinstance(i, EnterPatient) for i in intents):
-                ended = False
-            screen.draw(surface)
-            pygame.display.flip()
-            runner.stats.ui_frames += 1
-            runner.stats.ui_frame_s.append(time.perf_counter() - t_frame)
-            if kiosk is not None and runner.engine.phases.phase == "done" and not ended:
-                runner.finish_storage()  # the summary shows until the kiosk's idle timeout
-                ended = True
-            elif runner.limit_reached:
-                running = False
-            elif runner.finished and not ended:
-                if runner.opts.loop_replay:
-                    runner.restart()  # the demo recording plays on until the window closes
-                else:
-                    runner.engine.finish(runner.clock())  # summary stays up until closed
-                    ended = True
+        while loop.step():
             clock.tick(DISPLAY_FPS)
     finally:
         screen.close()

@@ -13,6 +13,7 @@ import math
 import statistics
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,14 +54,23 @@ class RunOptions:
     patient: str = ""
 
 
+# Timing figures keep the most recent values only: a kiosk runs for weeks, and a median of the
+# last minutes says what the machine does now.
+STATS_WINDOW = 2048
+
+
+def _recent() -> deque[float]:
+    return deque(maxlen=STATS_WINDOW)
+
+
 @dataclass
 class RunStats:
     started: float = field(default_factory=time.monotonic)
     poses: int = 0
-    latencies_s: list[float] = field(default_factory=list)
-    inference_s: list[float] = field(default_factory=list)
+    latencies_s: deque[float] = field(default_factory=_recent)
+    inference_s: deque[float] = field(default_factory=_recent)
     ui_frames: int = 0
-    ui_frame_s: list[float] = field(default_factory=list)
+    ui_frame_s: deque[float] = field(default_factory=_recent)
     device_samples: int = 0
 
 
@@ -141,6 +151,8 @@ class Runner:
         self._end_phase = ""
         self.sink: StorageSink | None = None
         self.engine.patient_code = opts.patient
+        # A kiosk with nobody signed in runs no session: poses are drained, never analysed.
+        self.waiting = opts.kiosk and not opts.patient
         if opts.store is not None and opts.patient:
             self.sink = StorageSink.begin(opts.store, opts.patient, self.engine, opts.choice.spec)
 
@@ -155,6 +167,8 @@ class Runner:
         if not self.stream and wait_s:
             time.sleep(wait_s)
         self._pump_machine()
+        if self.waiting:
+            return []
         for r in results:
             # A camera's poses go on the session clock; files keep their own media time.
             t = r.captured_at - self.t0 if self.stream.live else r.media_time
@@ -269,15 +283,19 @@ class Runner:
             log.warning("machine did not take the new limits: %s", exc)
 
     def new_session(self, patient: str) -> None:
-        """The kiosk's next patient: a fresh engine and, with storage, a new stored session."""
+        """The kiosk's next patient: a fresh engine and, with storage, a new stored session.
+        An empty ``patient`` (the kiosk back at its welcome screen) stores nothing and keeps
+        nothing of the last session."""
         self.finish_storage()
         profile = self.opts.profile
-        if self.opts.store is not None:
+        if self.opts.store is not None and patient:
             profile = profile_from_store(self.opts.store, patient, self.opts.exercise)
         self.engine = SessionEngine(self.opts.exercise, profile, self._config)
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.measures.set_aspect(self.stream.aspect)
         self.engine.patient_code = patient
+        self.waiting = self.opts.kiosk and not patient
+        self._last_frame = None  # the last patient's camera image must not reach the next
         self._send_limits()
         self.t0 = time.monotonic()
         self._reps_recorded = 0

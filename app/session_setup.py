@@ -123,6 +123,10 @@ def _open_store(args: argparse.Namespace):
 
     if args.db and not args.patient and not args.kiosk:
         raise UsageError("--db needs --patient CODE (the pseudonymous patient code)")
+    if args.kiosk and args.patient:
+        raise UsageError(
+            "--kiosk with --patient: at the kiosk patients sign in with their code and PIN"
+        )
     try:
         if args.patient:
             check_patient_code(args.patient)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pygame
 
+from access.alerts import AlertLog
 from feedback import kiosk_view, style
 from feedback.audio import Audio, SoundCues
 from feedback.intents import EndSession, Intent, Pause, Quit, Resume
@@ -70,9 +71,11 @@ class Screen:
         audio: Audio | None = None,
         mirror: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        alerts: AlertLog | None = None,
     ) -> None:
         self.size = tuple(size)
         self.kiosk = kiosk
+        self.alerts = alerts
         self.audio = audio
         self.mirror = mirror
         self._clock = clock
@@ -92,6 +95,8 @@ class Screen:
         intents: list[Intent] = []
         if self.kiosk is not None:
             was = self.kiosk.state
+            if snapshot is not None and snapshot.phase == "done":
+                self.kiosk.end_of_session()  # the summary shows for a while, then welcome
             intents += self.kiosk.tick(person_present(snapshot))
             if was != KioskState.WELCOME and self.kiosk.state == KioskState.WELCOME:
                 self._forget_session()
@@ -101,6 +106,8 @@ class Screen:
             return intents
         self._snap = snapshot
         self.therapist.sound_note = self._sound_note()
+        if self.alerts is not None:
+            self.therapist.access_note = self.alerts.note()
         self.patient.update(snapshot)
         self.therapist.update(snapshot)
         if self._cues is not None:

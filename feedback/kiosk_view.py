@@ -1,4 +1,4 @@
-"""Drawing of the kiosk's welcome and PIN screens, and the keypad hit-test.
+"""Drawing of the kiosk's welcome, sign-in and PIN screens, and the keypad hit-test.
 
 Draws only from the ``Kiosk`` state, never from a session snapshot, so the welcome screen
 cannot show another patient's data.
@@ -31,7 +31,7 @@ def keypad_layout(size: tuple[int, int], state: KioskState) -> list[tuple[str, p
         out.append((k, pygame.Rect(x0 + c * (key + gap), y0 + r * (key + gap), key, key)))
     m = round(h * 0.03)
     side = pygame.Rect(0, 0, round(h * 0.26), round(h * 0.09))
-    if state == KioskState.PIN:
+    if state in (KioskState.PIN, KioskState.SIGN_IN):
         side.topleft = (x0, y0 + 4 * (key + gap))
         side.width = grid_w
         out.append((CANCEL, side))
@@ -53,9 +53,18 @@ def draw_kiosk(surface: pygame.Surface, kiosk: Kiosk) -> None:
     surface.fill(style.BACKGROUND)
     big = round(h * 0.075)
     mid = round(h * 0.05)
-    locked = kiosk.state == KioskState.PIN and kiosk.guard.locked_for() > 0
+    locked = kiosk.locked_for() > 0
     left_x = round(w * 0.06)
-    if kiosk.state == KioskState.PIN:
+    if kiosk.state == KioskState.SIGN_IN:
+        style.text(
+            surface, "Type your personal PIN", big * 0.8, style.TEXT, (left_x, h * 0.06),
+            max_width=w * 0.5,
+        )  # fmt: skip
+        style.text(
+            surface, "then press OK", mid * 0.9, style.TEXT_DIM, (left_x, h * 0.06 + big * 1.1)
+        )
+        _entry_dots(surface, len(kiosk.entry), (left_x, round(h * 0.3)), mid)
+    elif kiosk.state == KioskState.PIN:
         title = {
             PinPurpose.EXIT: "Therapist PIN to leave the kiosk",
             PinPurpose.SETTINGS: "Therapist PIN for settings",
@@ -90,7 +99,7 @@ def draw_kiosk(surface: pygame.Surface, kiosk: Kiosk) -> None:
             surface, kiosk.message, mid, style.TEXT, (left_x + mid * 1.2, y), max_width=w * 0.42
         )
     if locked:
-        secs = kiosk.guard.locked_for()
+        secs = kiosk.locked_for()
         style.text(
             surface,
             f"Locked - try again in {style.fmt_clock(secs)}",
@@ -100,7 +109,7 @@ def draw_kiosk(surface: pygame.Surface, kiosk: Kiosk) -> None:
             max_width=w * 0.45,
         )
     for key, rect in keypad_layout((w, h), kiosk.state):
-        _button(surface, key, rect, disabled=locked and key != CANCEL)
+        _button(surface, key, rect, disabled=locked and key not in (CANCEL, STAFF))
 
 
 def _button(surface: pygame.Surface, key: str, rect: pygame.Rect, disabled: bool) -> None:

@@ -86,18 +86,23 @@ def render_all(
     with tempfile.TemporaryDirectory() as tmp:
         clock = _Clock()
         store = PinStore(Path(tmp) / "pin.json")
-        store.set_pin("2468")
+        store.set_pin("246810")
         kiosk = Kiosk(PinGuard(store, clock=clock), clock=clock)
         screen = Screen(size, kiosk=kiosk, clock=clock)
         for key in "4711":
             kiosk.press(key)
         shot("kiosk_welcome_keypad", screen)
+        kiosk.press("ok")
+        for key in "13":
+            kiosk.press(key)
+        shot("kiosk_patient_pin", screen)
+        kiosk.press("cancel")
         kiosk.request_pin(PinPurpose.EXIT)
         kiosk.press("1")
         kiosk.press("3")
         shot("kiosk_pin_entry", screen)
         for _ in range(5):
-            for key in "1111":
+            for key in "111111":
                 kiosk.press(key)
             kiosk.press("ok")
         clock.now += 17

@@ -123,6 +123,7 @@ class TherapistView:
         self._draw_times: deque[float] = deque(maxlen=120)
         self._static: tuple[TherapistLayout, pygame.Surface] | None = None
         self.sound_note = "off"  # set by the Screen: "on", "muted (M)", "unavailable"
+        self.access_note = ""  # set by the Screen in the kiosk: lock-out alerts since start
 
     def update(self, snapshot: Snapshot) -> None:
         self._snap = snapshot
@@ -377,6 +378,15 @@ class TherapistView:
             (r.x + 12, min(y, r.bottom - rh)),
             max_width=r.w - 24,
         )
+        if self.access_note and y + 2 * rh <= r.bottom:
+            style.text(
+                surface,
+                f"access alerts: {self.access_note}",
+                ts,
+                style.ORANGE,
+                (r.x + 12, y + rh),
+                max_width=r.w - 24,
+            )
 
     def _draw_targets(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
         r = lay.targets

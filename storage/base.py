@@ -12,6 +12,7 @@ from types import TracebackType
 
 import numpy as np
 
+from storage.access_records import AccessAlertRecord, PatientAccess
 from storage.errors import StorageError
 from storage.records import (
     Assessment,
@@ -174,6 +175,27 @@ class Store(ABC):
 
     @abstractmethod
     def list_patients(self) -> tuple[Patient, ...]: ...
+
+    # kiosk sign-in ----------------------------------------------------------------------
+    @abstractmethod
+    def patient_access(self, code: str) -> PatientAccess:
+        """The patient's PIN record and lock-out counts; ``NotFound`` for an unknown code."""
+
+    @abstractmethod
+    def set_patient_pin(self, code: str, pin_record: str | None) -> None:
+        """Store a PIN record (``access.pins.hash_pin``), lifting any lock-out; ``None``
+        removes kiosk sign-in. ``NotFound`` for an unknown code."""
+
+    @abstractmethod
+    def save_patient_lockout(self, code: str, access: PatientAccess) -> None:
+        """Store the lock-out counts of ``access`` (its PIN record is not touched)."""
+
+    @abstractmethod
+    def add_access_alert(self, kind: str, message: str, patient_code: str = "") -> int: ...
+
+    @abstractmethod
+    def access_alerts(self, limit: int = 100) -> tuple[AccessAlertRecord, ...]:
+        """The newest ``limit`` alerts, oldest first."""
 
     # therapist data ---------------------------------------------------------------------
     @abstractmethod

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage import paths
+from storage import paths, sqlite_access
+from storage.access_records import AccessAlertRecord, PatientAccess
 from storage.base import SessionWriter, Store, check_pain_score, check_patient_code
 from storage.errors import NotFound, StorageError
 from storage.migrate import LATEST_VERSION, migrate, user_version
@@ -159,6 +160,21 @@ class SQLiteStore(Store):
     def list_patients(self) -> tuple[Patient, ...]:
         rows = self._db.query("SELECT code, display_name, created_at FROM patients ORDER BY code")
         return tuple(Patient(*r) for r in rows)
+
+    def patient_access(self, code: str) -> PatientAccess:
+        return sqlite_access.patient_access(self._db, code)
+
+    def set_patient_pin(self, code: str, pin_record: str | None) -> None:
+        sqlite_access.set_patient_pin(self._db, code, pin_record)
+
+    def save_patient_lockout(self, code: str, access: PatientAccess) -> None:
+        sqlite_access.save_patient_lockout(self._db, code, access)
+
+    def add_access_alert(self, kind: str, message: str, patient_code: str = "") -> int:
+        return sqlite_access.add_access_alert(self._db, kind, message, patient_code)
+
+    def access_alerts(self, limit: int = 100) -> tuple[AccessAlertRecord, ...]:
+        return sqlite_access.access_alerts(self._db, limit)
 
     def save_programme(
         self, patient_code: str, items: Sequence[ProgrammeItem], name: str = ""

@@ -1,4 +1,5 @@
-"""Kiosk flows driven by synthetic pygame events through the real Screen and keypad."""
+"""Kiosk flows driven by synthetic pygame events through the real Screen and keypad, with
+patients signed in against a real SQLite store."""
 
 import os
 import stat
@@ -6,26 +7,38 @@ import stat
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+import hashlib
+import json
+from dataclasses import replace
+
 import numpy as np
 import pygame
 import pytest
 
+from access.alerts import AlertKind, AlertLog
+from access.lockout import LockoutPolicy
+from access.patients import PatientGate
 from feedback import kiosk_view, style
 from feedback.app_window import THERAPIST, Screen
 from feedback.intents import EndSession, EnterPatient, ExitKiosk, OpenSettings
-from feedback.kiosk import OK, Kiosk, KioskState, PinGuard, PinResult, PinStore
+from feedback.kiosk import (
+    REFUSED,
+    TOO_MANY,
+    Kiosk,
+    KioskState,
+    PinGuard,
+    PinResult,
+    PinStore,
+)
 from session.snapshot import Cue, Severity, Snapshot, SourceStatus
+from tests.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
+from tests.kiosk_fixtures import click as _click
+from tests.kiosk_fixtures import sign_in as _sign_in
+from tests.kiosk_fixtures import type_keys as _type_keys
 
 SIZE = (1280, 720)
-PIN = "2468"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
+PIN = THERAPIST_PIN
+CODE, CODE_PIN = "4711", PATIENTS["4711"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,20 +55,57 @@ def pin_file(tmp_path_factory):
     return store.path
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = store_with_patients(tmp_path_factory.mktemp("db") / "kiosk.sqlite")
+    yield s
+    s.close()
+
+
 @pytest.fixture
 def clock():
     return FakeClock()
 
 
 @pytest.fixture
-def screen(pin_file, clock):
-    kiosk = Kiosk(PinGuard(PinStore(pin_file), clock=clock), idle_timeout_s=60.0, clock=clock)
-    s = Screen(SIZE, kiosk=kiosk, mirror=False, clock=clock)
+def alerts():
+    return AlertLog()
+
+
+@pytest.fixture
+def screen(pin_file, store, clock, alerts):
+    for code in PATIENTS:  # every test starts without lock-outs
+        store.set_patient_pin(code, store.patient_access(code).pin_record)
+    kiosk = Kiosk(
+        PinGuard(PinStore(pin_file), clock=clock, on_alert=alerts),
+        PatientGate(store, clock=clock, on_alert=alerts),
+        idle_timeout_s=60.0,
+        summary_s=10.0,
+        clock=clock,
+        on_alert=alerts,
+    )
+    s = Screen(SIZE, kiosk=kiosk, mirror=False, clock=clock, alerts=alerts)
     s.draw(pygame.Surface(SIZE))
     return s
 
 
-def patient_snapshot(person: bool = True) -> Snapshot:
+def click(screen, key):
+    return _click(screen, key, SIZE)
+
+
+def type_keys(screen, keys, touch=False):
+    return _type_keys(screen, keys, SIZE, touch)
+
+
+def sign_in(screen, code=CODE, pin=CODE_PIN):
+    return _sign_in(screen, code, pin, SIZE)
+
+
+def esc():
+    return pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, unicode="", mod=0, scancode=0)
+
+
+def patient_snapshot(person: bool = True, phase: str = "working") -> Snapshot:
     lm = np.full((33, 2), np.nan)
     if person:
         lm[11:29] = np.linspace(0.3, 0.7, 36).reshape(18, 2)
@@ -63,7 +113,7 @@ def patient_snapshot(person: bool = True) -> Snapshot:
         t=30.0,
         exercise_id="bridge",
         exercise_name="Glute bridge for patient 4711",
-        phase="working",
+        phase=phase,
         landmarks=lm if person else None,
         rep_count=5,
         reps_target=10,
@@ -72,24 +122,10 @@ def patient_snapshot(person: bool = True) -> Snapshot:
     )
 
 
-def click(screen: Screen, key: str) -> list:
-    rect = dict(kiosk_view.keypad_layout(SIZE, screen.kiosk.state))[key]
-    return screen.handle_event(
-        pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1)
-    )
-
-
-def tap(screen: Screen, key: str) -> list:
-    rect = dict(kiosk_view.keypad_layout(SIZE, screen.kiosk.state))[key]
-    ev = pygame.event.Event(pygame.FINGERDOWN, x=rect.centerx / SIZE[0], y=rect.centery / SIZE[1])
-    return screen.handle_event(ev)
-
-
-def type_keys(screen: Screen, keys: str, press=click) -> list:
-    out = []
-    for k in keys:
-        out += press(screen, k)
-    return out + press(screen, OK)
+def pixels(screen) -> np.ndarray:
+    surf = pygame.Surface(SIZE)
+    screen.draw(surf)
+    return pygame.surfarray.array3d(surf)
 
 
 def test_pin_file_holds_a_salted_hash_readable_by_owner_only(tmp_path):
@@ -102,28 +138,41 @@ def test_pin_file_holds_a_salted_hash_readable_by_owner_only(tmp_path):
     assert PIN not in text
     assert text != b.path.read_text()  # different salt, different hash
     assert a.verify(PIN)
-    assert not a.verify("2469")
-    with pytest.raises(ValueError, match="4 to 12 digits"):
-        a.set_pin("12a4")
+    assert not a.verify("246811")
+    with pytest.raises(ValueError, match="6 to 12 digits"):
+        a.set_pin("1234")
+    with pytest.raises(ValueError, match="only the digits 0-9"):
+        a.set_pin("12a456")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["pin.json"]  # no temp files
 
 
-def test_code_entry_on_the_keypad_starts_the_session(screen):
+def test_code_then_personal_pin_starts_the_session(screen):
     assert screen.kiosk.state == KioskState.WELCOME
-    assert type_keys(screen, "4711") == [EnterPatient("4711")]
+    assert type_keys(screen, CODE) == []
+    assert screen.kiosk.state == KioskState.SIGN_IN
+    assert screen.showing_kiosk  # the PIN pad, not the patient view
+    assert type_keys(screen, CODE_PIN) == [EnterPatient(CODE)]
     assert screen.kiosk.state == KioskState.SESSION
     assert not screen.showing_kiosk
 
 
 def test_code_entry_by_touch_and_keyboard(screen):
-    assert type_keys(screen, "1234", press=tap) == [EnterPatient("1234")]
+    assert type_keys(screen, "5150", touch=True) == []
+    assert type_keys(screen, PATIENTS["5150"], touch=True) == [EnterPatient("5150")]
     screen.end_session()
     out = []
-    for ch in "98765":
+    for ch in CODE + "\r" + CODE_PIN + "\r":
+        key = pygame.K_RETURN if ch == "\r" else ord(ch)
         out += screen.handle_event(
-            pygame.event.Event(pygame.KEYDOWN, key=ord(ch), unicode=ch, mod=0, scancode=0)
+            pygame.event.Event(pygame.KEYDOWN, key=key, unicode=ch, mod=0, scancode=0)
         )
-    ret = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, unicode="\r", mod=0, scancode=0)
-    assert out + screen.handle_event(ret) == [EnterPatient("98765")]
+    assert out == [EnterPatient(CODE)]
+
+
+def test_non_ascii_digits_from_a_keyboard_are_not_typed(screen):
+    for ch in "٤٧١١":  # Arabic-Indic digits: str.isdigit() is True for them
+        screen.handle_event(pygame.event.Event(pygame.KEYDOWN, key=0, unicode=ch, mod=0))
+    assert screen.kiosk.entry == ""
 
 
 def test_mouse_copy_of_a_touch_is_not_counted_twice(screen):
@@ -131,7 +180,9 @@ def test_mouse_copy_of_a_touch_is_not_counted_twice(screen):
     screen.handle_event(
         pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1, touch=True)
     )
-    tap(screen, "7")
+    screen.handle_event(
+        pygame.event.Event(pygame.FINGERDOWN, x=rect.centerx / SIZE[0], y=rect.centery / SIZE[1])
+    )
     assert screen.kiosk.entry == "7"
 
 
@@ -141,25 +192,110 @@ def test_short_code_is_refused_with_a_message(screen):
     assert "4 to 8" in screen.kiosk.message
 
 
-def test_wrong_pins_lock_the_pad_then_right_pin_works_after_lockout(screen, clock):
-    type_keys(screen, "4711")
-    screen.handle_event(
-        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, unicode="", mod=0, scancode=0)
-    )
+def test_unknown_code_and_wrong_pin_look_and_cost_the_same(screen, store, monkeypatch):
+    """Before: any code typed started a session under it (creating unknown patients)."""
+    calls = []
+    real = hashlib.scrypt
+
+    def counted(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    seen = []
+    for code, pin in (("9999", "1357"), (CODE, "0000"), ("99999999", "0000")):
+        calls.clear()
+        assert sign_in(screen, code, pin) == []
+        assert screen.kiosk.state == KioskState.WELCOME
+        assert len(calls) == 1  # one scrypt each: an unknown code takes as long as a known one
+        seen.append((screen.kiosk.message, pixels(screen)))
+    assert seen[0][0] == seen[1][0] == seen[2][0] == REFUSED
+    assert np.array_equal(seen[0][1], seen[1][1]) and np.array_equal(seen[1][1], seen[2][1])
+    assert {p.code for p in store.list_patients()} == set(PATIENTS)  # nothing was created
+
+
+def test_patient_without_a_pin_cannot_sign_in(screen, store):
+    store.ensure_patient("6006")  # e.g. created by a desk session before kiosk PINs existed
+    assert sign_in(screen, "6006", "") == [] and screen.kiosk.message == REFUSED
+    assert sign_in(screen, "6006", "1234") == [] and screen.kiosk.message == REFUSED
+
+
+def test_refused_sign_ins_lock_the_keypad_longer_each_time(screen, clock, alerts):
+    k = screen.kiosk
+    for _ in range(4):
+        sign_in(screen, "9999", "1111")
+        assert k.message == REFUSED and k.locked_for() == 0
+    sign_in(screen, "9998", "1111")  # different codes count together: it is one keypad
+    assert k.message == TOO_MANY and k.locked_for() == pytest.approx(60.0)
+    assert alerts.recent[-1].kind == AlertKind.KEYPAD_LOCKED
+    assert sign_in(screen, CODE, CODE_PIN) == []  # locked: even a right sign-in waits
+    assert k.state == KioskState.WELCOME and k.entry == ""
+    # The digits are greyed out; the staff button is not.
+    px = pixels(screen)
+    lay = dict(kiosk_view.keypad_layout(SIZE, KioskState.WELCOME))
+    assert tuple(px[lay["5"].x + 6, lay["5"].centery]) == style.TRACK
+    assert tuple(px[lay[kiosk_view.STAFF].x + 6, lay[kiosk_view.STAFF].centery]) != style.TRACK
+    clock.now += 61
+    for _ in range(5):
+        sign_in(screen, "9999", "1111")
+    assert k.locked_for() == pytest.approx(120.0)  # the second lock-out lasts twice as long
+    clock.now += 121
+    assert sign_in(screen, CODE, CODE_PIN) == [EnterPatient(CODE)]
+
+
+def test_therapist_pin_lifts_the_keypad_lock(screen):
+    for _ in range(5):
+        sign_in(screen, "9999", "1111")
+    assert screen.kiosk.locked_for() > 0
+    click(screen, kiosk_view.STAFF)
+    assert type_keys(screen, PIN) == [OpenSettings()]
+    assert screen.kiosk.locked_for() == 0
+
+
+def test_wrong_patient_pins_lock_that_patient_out_and_alert(screen, clock, store, alerts):
+    k = screen.kiosk
+    for i in range(5):
+        sign_in(screen, CODE, "0000")
+        if i < 4:
+            clock.now += 1000  # slow enough that the keypad never locks
+            k.keypad.success()
+    assert store.patient_access(CODE).lockouts == 1
+    assert alerts.recent[-1].kind == AlertKind.PATIENT_LOCKED
+    assert alerts.recent[-1].patient_code == CODE
+    k.keypad.success()
+    assert sign_in(screen, CODE, CODE_PIN) == []  # locked out: refused like any wrong PIN
+    assert k.message == REFUSED
+    clock.now += 61
+    assert sign_in(screen, CODE, CODE_PIN) == [EnterPatient(CODE)]
+
+
+def test_cancel_on_the_personal_pin_returns_to_welcome(screen):
+    type_keys(screen, CODE)
+    click(screen, "1")
+    assert click(screen, "cancel") == []
+    assert screen.kiosk.state == KioskState.WELCOME and screen.kiosk.entry == ""
+
+
+def test_wrong_pins_lock_the_pad_longer_each_time_then_right_pin_works(screen, clock, alerts):
+    sign_in(screen)
+    screen.handle_event(esc())
     assert screen.kiosk.state == KioskState.PIN
     for _ in range(4):
-        assert type_keys(screen, "1111") == []
+        assert type_keys(screen, "111111") == []
     assert screen.kiosk.guard.failures == 4
-    type_keys(screen, "1111")  # fifth wrong PIN
+    type_keys(screen, "111111")  # fifth wrong PIN
     assert screen.kiosk.guard.locked_for() == pytest.approx(60.0)
+    assert alerts.recent[-1].kind == AlertKind.THERAPIST_LOCKED
     # Locked: even the right PIN is refused, and the digits are greyed out on screen.
     assert type_keys(screen, PIN) == []
     assert screen.kiosk.guard.check(PIN) == PinResult.LOCKED
-    surf = pygame.Surface(SIZE)
-    screen.draw(surf)
     key5 = dict(kiosk_view.keypad_layout(SIZE, KioskState.PIN))["5"]
-    assert tuple(surf.get_at((key5.x + 6, key5.centery)))[:3] == style.TRACK
+    assert tuple(pixels(screen)[key5.x + 6, key5.centery]) == style.TRACK
     clock.now += 61
+    for _ in range(5):
+        type_keys(screen, "111111")
+    assert screen.kiosk.guard.locked_for() == pytest.approx(120.0)
+    clock.now += 121
     assert type_keys(screen, PIN) == [ExitKiosk()]
 
 
@@ -174,40 +310,40 @@ def test_right_pin_exits_and_staff_button_opens_settings(screen):
 
 
 def test_cancel_returns_to_the_session_without_pin(screen):
-    type_keys(screen, "4711")
-    screen.handle_event(
-        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, unicode="", mod=0, scancode=0)
-    )
+    sign_in(screen)
+    screen.handle_event(esc())
     click(screen, "1")
     assert click(screen, "cancel") == []
     assert screen.kiosk.state == KioskState.SESSION
 
 
-def test_therapist_view_needs_the_pin_in_the_kiosk(screen):
-    type_keys(screen, "4711")
+def test_therapist_view_needs_the_pin_in_the_kiosk(screen, alerts):
+    sign_in(screen)
     t_key = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_t, unicode="t", mod=0, scancode=0)
     screen.handle_event(t_key)
     assert screen.view != THERAPIST
     assert screen.kiosk.state == KioskState.PIN
     type_keys(screen, PIN)
     assert screen.view == THERAPIST
+    screen.update(patient_snapshot())
+    assert screen.therapist.access_note == alerts.note() == "none"
     screen.handle_event(t_key)  # back to the patient view locks it again
     screen.handle_event(t_key)
     assert screen.view != THERAPIST and screen.kiosk.state == KioskState.PIN
 
 
-def test_idle_returns_to_a_welcome_screen_without_patient_data(screen, clock, pin_file):
+def fresh_welcome(pin_file, clock) -> np.ndarray:
     fresh = Screen(SIZE, kiosk=Kiosk(PinGuard(PinStore(pin_file), clock=clock), clock=clock))
-    pristine = pygame.Surface(SIZE)
-    fresh.draw(pristine)
+    return pixels(fresh)
 
-    type_keys(screen, "4711")
-    surf = pygame.Surface(SIZE)
+
+def test_idle_returns_to_a_welcome_screen_without_patient_data(screen, clock, pin_file):
+    pristine = fresh_welcome(pin_file, clock)
+    sign_in(screen)
     for _ in range(3):
         clock.now += 50  # a person in view keeps the session alive past the timeout
         assert screen.update(patient_snapshot(person=True)) == []
-    screen.draw(surf)
-    assert not np.array_equal(pygame.surfarray.array3d(surf), pygame.surfarray.array3d(pristine))
+    assert not np.array_equal(pixels(screen), pristine)
 
     clock.now += 30
     assert screen.update(patient_snapshot(person=False)) == []
@@ -215,8 +351,24 @@ def test_idle_returns_to_a_welcome_screen_without_patient_data(screen, clock, pi
     assert screen.update(patient_snapshot(person=False)) == [EndSession("idle")]
     assert screen.kiosk.state == KioskState.WELCOME
     screen.update(patient_snapshot(person=True))  # the engine may still send frames
-    screen.draw(surf)
-    assert np.array_equal(pygame.surfarray.array3d(surf), pygame.surfarray.array3d(pristine))
+    assert np.array_equal(pixels(screen), pristine)
+
+
+def test_ended_session_shows_its_summary_then_welcome(screen, clock, pin_file):
+    """Before: with a person still in view the last patient's screen stayed up for good."""
+    pristine = fresh_welcome(pin_file, clock)
+    sign_in(screen)
+    screen.update(patient_snapshot(person=True))
+    clock.now += 5
+    assert screen.update(patient_snapshot(person=True, phase="done")) == []
+    assert not np.array_equal(pixels(screen), pristine)  # the summary shows
+    clock.now += 9.9
+    assert screen.update(patient_snapshot(person=True, phase="done")) == []
+    clock.now += 0.2  # summary_s = 10 after the end, with the person still in front of it
+    assert screen.update(patient_snapshot(person=True, phase="done")) == [EndSession("done")]
+    assert screen.kiosk.state == KioskState.WELCOME
+    screen.update(patient_snapshot(person=True, phase="done"))
+    assert np.array_equal(pixels(screen), pristine)
 
 
 def test_half_typed_code_is_cleared_when_idle(screen, clock):
@@ -227,10 +379,18 @@ def test_half_typed_code_is_cleared_when_idle(screen, clock):
     assert screen.kiosk.entry == ""
 
 
-def test_source_loss_in_session_draws_the_banner(screen):
-    type_keys(screen, "4711")
-    from dataclasses import replace
+def test_half_done_sign_in_is_dropped_when_idle(screen, clock):
+    type_keys(screen, CODE)
+    click(screen, "1")
+    clock.now += 61
+    assert screen.update(None) == []
+    assert screen.kiosk.state == KioskState.WELCOME and screen.kiosk.entry == ""
+    # The code typed before is gone: a PIN now is taken as a new code, not as its PIN.
+    assert type_keys(screen, CODE_PIN) == [] and screen.kiosk.state == KioskState.SIGN_IN
 
+
+def test_source_loss_in_session_draws_the_banner(screen):
+    sign_in(screen)
     snap = replace(
         patient_snapshot(), camera=SourceStatus("camera", "lost", message="unplugged"), frame=None
     )
@@ -242,7 +402,7 @@ def test_source_loss_in_session_draws_the_banner(screen):
 
 
 def test_window_events_do_not_keep_a_session_alive(screen, clock):
-    type_keys(screen, "4711")
+    sign_in(screen)
     clock.now += 59
     screen.handle_event(pygame.event.Event(pygame.WINDOWEXPOSED))
     clock.now += 2
@@ -250,7 +410,7 @@ def test_window_events_do_not_keep_a_session_alive(screen, clock):
 
 
 def test_a_broken_frame_shows_a_notice_not_a_traceback(screen, caplog):
-    type_keys(screen, "4711")
+    sign_in(screen)
     bad = Snapshot(t=1.0, exercise_id="x", exercise_name="X", phase="working",
                    frame=np.zeros((4,), dtype=np.uint8))  # fmt: skip
     screen.update(bad)
@@ -274,15 +434,12 @@ def test_default_pin_file_lives_in_the_user_config_dir(tmp_path, monkeypatch):
     k.guard.store.set_pin(PIN)
     assert stat.S_IMODE(k.guard.store.path.parent.stat().st_mode) & 0o077 == 0
     assert k.guard.check(PIN) == PinResult.OK
+    assert Kiosk().state == KioskState.WELCOME
 
 
 def test_safety_stop_shows_over_the_pin_pad(screen):
-    from dataclasses import replace
-
-    type_keys(screen, "4711")
-    screen.handle_event(
-        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, unicode="", mod=0, scancode=0)
-    )
+    sign_in(screen)
+    screen.handle_event(esc())
     assert screen.showing_kiosk
     stop = replace(patient_snapshot(), safety_stop=True, phase="stopped")
     screen.update(stop)
@@ -295,17 +452,143 @@ def test_safety_stop_shows_over_the_pin_pad(screen):
     assert tuple(surf.get_at((SIZE[0] - 30, band_y)))[:3] != style.VERMILLION
 
 
-def test_set_pin_command_and_tightening_an_existing_file(tmp_path, monkeypatch):
+# -- therapist PIN: lock-outs that outlive a restart, the PIN file, --set-pin -----------------
+
+
+def test_therapist_lockout_survives_a_restart_and_grows(pin_file, tmp_path, clock):
+    store = PinStore(tmp_path / "pin.json")
+    store.set_pin(PIN)
+    guard = PinGuard(store, clock=clock, persist=True)
+    for _ in range(5):
+        guard.check("000000")
+    assert guard.locked_for() == pytest.approx(60.0)
+    assert stat.S_IMODE(store.lockout_path.stat().st_mode) == 0o600
+    again = PinGuard(store, clock=clock, persist=True)  # the kiosk was restarted
+    assert again.check(PIN) == PinResult.LOCKED
+    clock.now += 61
+    for _ in range(5):
+        again.check("000000")
+    assert PinGuard(store, clock=clock, persist=True).locked_for() == pytest.approx(120.0)
+
+
+def test_ten_thousand_guesses_take_years_not_hours():
+    """Before: 5 tries a minute, every minute: all 10,000 four-digit PINs in about 33 hours."""
+    from access.lockout import Lockout
+
+    t = [0.0]
+    lock = Lockout(LockoutPolicy(), clock=lambda: t[0])
+    for _ in range(10_000):
+        t[0] += max(lock.locked_for(), 1.0)  # the attacker waits out each lock-out at once
+        lock.failure()
+    assert t[0] / 86400 > 365 * 5
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"kdf": "scrypt", "n": 16384, "r": 8, "p": 1, "salt": 5, "hash": "00"}',
+        '{"kdf": "scrypt", "n": "16384", "r": 8, "p": 1, "salt": "00", "hash": "00"}',
+        '{"kdf": "scrypt", "n": 1073741824, "r": 8, "p": 1, "salt": "' + "00" * 16 + '"}',
+        '["kdf", "scrypt"]',
+        "[" * 100_000 + "]" * 100_000,
+        "not json",
+        "",
+        '{"kdf": "scrypt", "n": 16384, "r": 8, "p": 1, "salt": "'
+        + "ab" * 16
+        + '", "hash": "'
+        + "cd" * 64
+        + '"}',  # a valid record from before the 6-digit rule
+    ],
+)
+def test_malformed_pin_file_refuses_the_therapist_and_the_kiosk_goes_on(
+    tmp_path, content, caplog, clock, store
+):
+    """Before: a TypeError from the PIN check ended the kiosk."""
+    path = tmp_path / "pin.json"
+    path.write_text(content)
+    kiosk = Kiosk(PinGuard(PinStore(path), clock=clock), PatientGate(store), clock=clock)
+    screen = Screen(SIZE, kiosk=kiosk)
+    assert PinStore(path).problem() is not None
+    screen.handle_event(esc())
+    assert type_keys(screen, PIN) == []
+    assert kiosk.message == "No valid therapist PIN on this kiosk"
+    assert "therapist PIN refused" in caplog.text and "Traceback" not in caplog.text
+    assert len([r for r in caplog.records if "therapist PIN" in r.getMessage()]) == 1
+    click(screen, "cancel")
+    assert sign_in(screen) == [EnterPatient(CODE)]  # patients are still served
+
+
+def test_pin_file_that_is_a_folder_is_refused(tmp_path, clock):
+    (tmp_path / "pin.json").mkdir()
+    guard = PinGuard(PinStore(tmp_path / "pin.json"), clock=clock)
+    assert guard.check(PIN) == PinResult.BROKEN
+    assert "is a folder" in PinStore(tmp_path / "pin.json").problem()
+
+
+def set_pin(monkeypatch, argv, answers):
     from feedback import kiosk as kiosk_mod
 
+    it = iter(answers)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(it))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    return kiosk_mod.main(["--set-pin", *argv])
+
+
+def test_set_pin_command_and_tightening_an_existing_file(tmp_path, monkeypatch):
     path = tmp_path / "pin.json"
     path.write_text("{}")
     path.chmod(0o644)
-    answers = iter(["13579", "13579"])
-    monkeypatch.setattr(kiosk_mod.getpass, "getpass", lambda prompt="": next(answers))
-    assert kiosk_mod.main(["--set-pin", "--path", str(path)]) == 0
+    assert set_pin(monkeypatch, ["--path", str(path)], ["135790", "135790"]) == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert PinStore(path).verify("13579")
-    answers = iter(["1111", "2222"])
-    assert kiosk_mod.main(["--set-pin", "--path", str(path)]) == 1  # mismatch: unchanged
-    assert PinStore(path).verify("13579")
+    assert PinStore(path).verify("135790")
+    assert set_pin(monkeypatch, ["--path", str(path)], ["111111", "222222"]) == 2  # mismatch
+    assert PinStore(path).verify("135790")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pin.json"]
+
+
+@pytest.mark.parametrize(
+    "pin, says",
+    [
+        ("٢٤٦٨١٠", "only the digits 0-9"),  # Arabic-Indic: can never be typed on the keypad
+        ("２４６８１０", "only the digits 0-9"),  # full-width
+        ("2468", "6 to 12 digits, got 4"),  # no four-digit therapist PINs
+        ("24681012141618", "6 to 12 digits, got 14"),
+    ],
+)
+def test_set_pin_refuses_what_the_keypad_cannot_type_or_too_short(
+    tmp_path, monkeypatch, capsys, pin, says
+):
+    path = tmp_path / "pin.json"
+    assert set_pin(monkeypatch, ["--path", str(path)], [pin, pin]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and pin not in err
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_set_pin_to_a_folder_is_one_line_and_leaves_no_temp_file(tmp_path, monkeypatch, capsys):
+    """Before: os.replace failed on the folder and left a .tmp file holding the hash."""
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    assert set_pin(monkeypatch, ["--path", str(folder)], [PIN, PIN]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
+def test_set_pin_from_a_file_or_stdin(tmp_path, monkeypatch, capsys):
+    from feedback import kiosk as kiosk_mod
+
+    src = tmp_path / "new-pin.txt"
+    src.write_text("975310\n")
+    path = tmp_path / "pin.json"
+    assert kiosk_mod.main(["--set-pin", "--path", str(path), "--pin-file", str(src)]) == 0
+    assert PinStore(path).verify("975310")
+    src.write_text("975310\n123456\n")
+    assert kiosk_mod.main(["--set-pin", "--path", str(path), "--pin-file", str(src)]) == 2
+    assert "one line" in capsys.readouterr().err
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("864200\n"))
+    assert kiosk_mod.main(["--set-pin", "--path", str(path), "--pin-stdin"]) == 0
+    assert PinStore(path).verify("864200")
+    assert json.loads(path.read_text())["min_digits"] == 6
