@@ -31,10 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
         "'main.py export --help'.",
     )
     p.add_argument("--source", help="camera index (0), video file, image folder, recording "
-                   "(.screc or KERAAL .json), or 'none' for machine-only; default: camera 0, "
-                   "else the bundled recording")  # fmt: skip
+                   "(.screc, KERAAL .json, KIMORE .csv, UI-PRMD *_positions.txt[.gz]), or "
+                   "'none' for machine-only; default: camera 0, else the bundled "
+                   "recording")  # fmt: skip
     p.add_argument("--exercise", help="exercise id (see --list-exercises); default: squat, "
                    "or the exercise a recording names")  # fmt: skip
+    p.add_argument("--view", choices=("front", "side"),
+                   help="Kinect skeleton sources (KIMORE .csv, UI-PRMD *_positions.txt[.gz]): "
+                   "where the virtual camera stands; default: the exercise's view")  # fmt: skip
     p.add_argument("--device", help="machine: auto, sim:MODEL, a port path or a pyserial URL")
     p.add_argument("--sim-arg", action="append", default=[], metavar="ARG",
                    help="extra simulator switch for --device sim:MODEL (repeatable), e.g. "

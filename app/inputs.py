@@ -41,8 +41,9 @@ def choose_input(spec: str | None) -> InputChoice:
     return InputChoice("video", spec, f"video {spec}")
 
 
-def peek_replay(choice: InputChoice) -> PoseReplay | None:
-    return open_replay(choice.spec) if choice.kind == "replay" else None
+def peek_replay(choice: InputChoice, view: str | None = None) -> PoseReplay | None:
+    """``view``: where the virtual camera stands for a Kinect skeleton source."""
+    return open_replay(choice.spec, view) if choice.kind == "replay" else None
 
 
 def open_stream(

@@ -15,6 +15,7 @@ from exercises.library import get_exercise
 from session.lang import catalog
 from session.targets import load_profile
 from vision.errors import VisionError
+from vision.replay import is_skeleton_path
 
 DEFAULT_EXERCISE = "squat"
 
@@ -55,13 +56,16 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         raise UsageError(f"--lang: {exc}") from None
     try:
         choice = choose_input(args.source)
-        replay = peek_replay(choice)
+        replay = peek_replay(choice, args.view)
     except VisionError as exc:
         raise UsageError(str(exc)) from None
     try:
         exercise = get_exercise(_exercise_id(args, replay.header if replay else {}))
     except (UnknownExercise, ExerciseError) as exc:
         raise UsageError(str(exc).strip('"')) from None
+    view = args.view or ("side" if exercise.view == "side" else "front")
+    if replay is not None and is_skeleton_path(choice.spec) and replay.header["view"] != view:
+        replay = peek_replay(choice, view)  # the camera where the exercise needs it
     if exercise.signal.source == "machine" and args.source is None and choice.kind == "replay":
         choice, replay = InputChoice("none", "none", "no camera: machine only"), None
     if exercise.signal.source == "machine" and not args.device:

@@ -1,7 +1,9 @@
 """Landmark replay: recorded pose sequences played without a camera or model.
 
-Two formats: the project's own ``.screc`` recordings and the BlazePose JSON of the KERAAL
-low-back-pain dataset (``{"positions": {frame: {Joint_name: [x, y, z]}}}``).
+Formats: the project's own ``.screc`` recordings, the BlazePose JSON of the KERAAL
+low-back-pain dataset (``{"positions": {frame: {Joint_name: [x, y, z]}}}``), and Kinect v2
+skeletons (KIMORE ``.csv``, UI-PRMD ``*_positions*.txt[.gz]``) seen by a virtual camera
+(``vision/kinect.py``, ``vision/virtual_camera.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import numpy as np
 
 from recording.format import DeviceRecord, EventRecord, read_recording
 from vision.errors import RecordingError, SourceNotFound
+from vision.kinect import kinect_format, load_kinect
 from vision.landmarks import INDEX, NUM_LANDMARKS
 from vision.pose import Pose
+from vision.virtual_camera import skeleton_poses
 
 KERAAL_FPS = 30.0  # the dataset's videos and Kinect stream run at 30 Hz
 
@@ -124,17 +128,38 @@ def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
     return poses
 
 
-def open_replay(path: str | Path) -> PoseReplay:
-    """A ``.screc`` recording or a KERAAL BlazePose ``.json`` file."""
+def open_kinect_replay(path: str | Path, view: str | None = None) -> PoseReplay:
+    """A Kinect skeleton file as poses seen from ``view`` (``"front"``, the default, or
+    ``"side"``); the header carries the virtual picture's aspect ratio and the view."""
+    path = Path(path)
+    skeleton = load_kinect(path)
+    view = view or "front"
+    try:
+        poses, aspect = skeleton_poses(skeleton, view)
+    except ValueError as exc:
+        raise RecordingError(f"{path}: {exc}") from None
+    return PoseReplay(poses, skeleton.fps, path.name, header={"aspect": aspect, "view": view})
+
+
+def open_replay(path: str | Path, view: str | None = None) -> PoseReplay:
+    """A ``.screc`` recording, a KERAAL BlazePose ``.json`` file or a Kinect skeleton file
+    (seen from ``view``, see :func:`open_kinect_replay`)."""
     path = Path(path)
     if not path.exists():
         raise SourceNotFound(f"recording not found: {path}")
     if path.suffix == ".json":
         return PoseReplay(load_keraal(path), KERAAL_FPS, path.name)
+    if kinect_format(path) is not None:
+        return open_kinect_replay(path, view)
     rec = read_recording(path)
     fps = rec.fps if math.isfinite(rec.fps) and rec.fps > 0 else 30.0
     return PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header, rec.timeline)
 
 
 def is_replay_path(spec: str) -> bool:
-    return spec.endswith((".screc", ".json"))
+    return spec.endswith((".screc", ".json")) or kinect_format(spec) is not None
+
+
+def is_skeleton_path(spec: str) -> bool:
+    """A Kinect skeleton file: replayed through a virtual camera placed for a view."""
+    return kinect_format(spec) is not None
