@@ -1,9 +1,16 @@
-"""Linear calibration of one channel: ``calibrated = (reading - zero) * scale``."""
+"""Linear calibration of one channel: ``calibrated = (reading - zero) * scale``.
+
+The machine already reports engineering units (its hello declares them), so a calibration
+only corrects them: a scale far from 1 is a wrong reference or a misread number, and a
+negative or tiny one would switch the load limit off. Both are refused where they enter.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+SCALE_MIN, SCALE_MAX = 0.8, 1.25  # a sensor off by more than a quarter needs service
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,9 +21,18 @@ class ChannelCalibration:
     def __post_init__(self) -> None:
         if not math.isfinite(self.zero):
             raise ValueError(f"ChannelCalibration.zero: expected a finite number, got {self.zero}")
-        if not math.isfinite(self.scale) or self.scale == 0.0:
+        if not (math.isfinite(self.scale) and SCALE_MIN <= self.scale <= SCALE_MAX):
             raise ValueError(
-                f"ChannelCalibration.scale: expected a finite non-zero number, got {self.scale}"
+                f"calibration scale: expected a factor between {SCALE_MIN} and {SCALE_MAX} "
+                f"on the machine's own units, got {self.scale:g}"
+            )
+
+    def check_fits(self, channel: str, minimum: float, maximum: float) -> None:
+        """Refuse a zero the machine could never read: outside its declared range."""
+        if not minimum <= self.zero <= maximum:
+            raise ValueError(
+                f"calibration {channel} zero {self.zero:g}: expected a reading inside the "
+                f"machine's range {minimum:g}..{maximum:g}"
             )
 
     def apply(self, reading: float) -> float:
@@ -35,7 +51,16 @@ class ChannelCalibration:
             raise ValueError(
                 f"two-point calibration: expected two different readings, got {reading_a} twice"
             )
+        for name, x in (("reading a", reading_a), ("true a", true_a),
+                        ("reading b", reading_b), ("true b", true_b)):  # fmt: skip
+            if not math.isfinite(x):
+                raise ValueError(f"two-point calibration: {name} must be a finite number, got {x}")
         scale = (true_b - true_a) / (reading_b - reading_a)
+        if not (math.isfinite(scale) and SCALE_MIN <= scale <= SCALE_MAX):
+            raise ValueError(
+                f"two-point calibration: the references give a scale of {scale:g}; expected "
+                f"{SCALE_MIN} to {SCALE_MAX} (true units per machine unit): check the readings"
+            )
         return cls(zero=reading_a - true_a / scale, scale=scale)
 
     def with_zero_at(self, reading: float) -> ChannelCalibration:

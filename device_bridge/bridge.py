@@ -4,6 +4,10 @@ The reader parses frames, maps device time onto the host's monotonic clock, appl
 machine's calibration, checks safety limits, and pushes samples into the ring, in that order,
 so a limit breach is known before the sample is visible to anyone. A lost port is a state:
 the thread closes it, retries with back-off and re-handshakes when the machine is back.
+
+A hello the host cannot check limits with (``protocol.check_hello``), or a stored calibration
+that does not fit the machine's declared range, leaves the link ``faulty``: no sample passes
+until a hello is accepted. The bridge reports ``ok`` only while samples arrive.
 """
 
 from __future__ import annotations
@@ -74,10 +78,12 @@ class DeviceBridge:
         self._closed = False
         self._connected = False
         self._ever_handshaken = False
+        self._fault = ""  # why the machine's hello was refused; "" when it was not
         self._message = "not started"
         self._hello: p.Hello | None = None
         self._rate = RateMeter()
         self._samples = 0
+        self._frames = 0
         self._reconnects = 0
         self._ignored = 0
         self.reader_errors = 0
@@ -124,8 +130,11 @@ class DeviceBridge:
         hello = self._conn_hello
         if self._store is not None and hello is not None:
             self._store.reload()
+            cal = self._store.get(hello.serial)
+            _check_calibration(hello, cal)  # a misfit keeps the calibration in use
             # One reference swap: the reader sees the old or the new calibration, never a mix.
-            self._decoder.calibration = self._store.get(hello.serial)
+            self._decoder.calibration = cal
+            self._safety.set_measuring_range(*_measuring_range(hello, cal))
         return self._decoder.calibration
 
     @property
@@ -152,6 +161,7 @@ class DeviceBridge:
             state=state,
             rate_hz=self._rate.rate(self._samples, now),
             samples=self._samples,
+            frames=self._frames,
             crc_errors=self._parser.crc_errors,
             seq_gaps=self._sequence.gaps,
             lost_frames=self._sequence.lost,
@@ -241,6 +251,8 @@ class DeviceBridge:
         self._sequence.new_connection()
         self._decoder.restart()
         self._conn_hello: p.Hello | None = None
+        self._fault = ""
+        self._hello_t = now
         self._conn_samples = 0
         self._conn_counted = False
         self._connect_t = now
@@ -291,6 +303,7 @@ class DeviceBridge:
             if data:
                 for frame in parser.feed(data):
                     handle(frame, now)
+                    self._frames += 1
             self._timers(now)
 
     def _timers(self, now: float) -> None:
@@ -303,10 +316,8 @@ class DeviceBridge:
                 self._post(p.FrameType.HELLO_REQUEST)
                 self._commands.prune(now)
         elif (
-            self._want_streaming
-            and self._last_sample_t < self._start_t
-            and now - self._start_t >= START_RETRY_S
-        ):
+            self._want_streaming and now - max(self._last_sample_t, self._start_t) >= START_RETRY_S
+        ):  # no sample since the last START, or the samples stopped: ask again
             self._start_t = now
             self._post(p.FrameType.START, p.START.pack(0))
 
@@ -318,6 +329,8 @@ class DeviceBridge:
         self._last_frame_t = now
         order = self._sequence.accept(f.seq, t == p.FrameType.HELLO)
         if order is Order.REPEATED:
+            if t == p.FrameType.SAMPLE:
+                self._check_dropped(f.payload, now)
             return
         if t == p.FrameType.SAMPLE:
             self._on_sample_frame(f, now)
@@ -335,13 +348,18 @@ class DeviceBridge:
     def _on_hello(self, f: Frame, now: float, restarted: bool) -> None:
         try:
             hello = p.decode_hello(f.payload)
-        except ProtocolError as exc:
-            self._message = f"{self.label}: {exc}"
+            cal = self._store.get(hello.serial) if self._store is not None else MachineCalibration()
+            _check_calibration(hello, cal)
+        except (ProtocolError, ValueError) as exc:
+            # Untrusted scales or ranges: no sample can be checked, so none passes.
+            self._refuse(f"{self.label}: {exc}")
             return
         if restarted:  # a new connection, or the machine rebooted: its clock starts over
             self._decoder.restart()
-        cal = self._store.get(hello.serial) if self._store is not None else MachineCalibration()
         self._decoder.configure(hello, cal)
+        self._safety.set_measuring_range(*_measuring_range(hello, cal))
+        self._fault = ""
+        self._hello_t = now
         self._conn_hello = hello
         self._hello = hello
         if self._ever_handshaken and not self._conn_counted:
@@ -358,15 +376,35 @@ class DeviceBridge:
             self._start_t = now
             self._post(p.FrameType.START, p.START.pack(0))
 
-    def _on_sample_frame(self, f: Frame, now: float) -> None:
-        sample = self._decoder.decode(f.payload, self._sequence.number, now)
-        if sample is None:
-            return
-        # Safety first: a breach is recorded before the sample is visible to anyone.
+    def _refuse(self, reason: str) -> None:
+        self._fault = reason
+        self._message = reason
+        self._conn_hello = None
+        self._hello = None  # not a machine whose capabilities anyone should rely on
+        self._decoder.unconfigure()
+
+    def _check(self, sample: DeviceSample) -> None:
         events = self._safety.check(sample)
         if events:
             with self._events_lock:
                 self._events.extend(events)
+
+    def _check_dropped(self, payload: bytes, now: float) -> None:
+        """A sample dropped for its order is not passed on, but its values are checked: an
+        overload in it is still an overload."""
+        sample = self._decoder.peek(payload, self._sequence.number, now)
+        if sample is not None:
+            self._check(sample)
+
+    def _on_sample_frame(self, f: Frame, now: float) -> None:
+        backwards = self._decoder.backwards
+        sample = self._decoder.decode(f.payload, self._sequence.number, now)
+        if sample is None:
+            if self._decoder.backwards != backwards:  # dropped: its time went back
+                self._check_dropped(f.payload, now)
+            return
+        # Safety first: a breach is recorded before the sample is visible to anyone.
+        self._check(sample)
         self._ring.push(sample)
         self._samples += 1
         self._conn_samples += 1
@@ -397,9 +435,39 @@ class DeviceBridge:
             return ("reconnecting" if self._ever_handshaken else "connecting"), self._message
         last = self._last_frame_t if self._last_frame_t is not None else self._connect_t
         silent = now - last
+        if self._fault:
+            return "faulty", self._fault
         if silent > self._stall_timeout:
             what = "no data" if self._last_frame_t is not None else "no answer to hello"
             return "not_responding", f"machine not responding: {what} for {silent:.1f} s"
         if self._conn_hello is None:
             return "connecting", self._message
+        if self._want_streaming:
+            # Heartbeats say the machine is alive, only samples say its load is checked.
+            quiet = now - max(self._last_sample_t, self._hello_t)
+            if quiet > self._stall_timeout:
+                return "not_responding", (
+                    f"machine not responding: no samples for {quiet:.1f} s "
+                    f"({self._decoder.malformed} malformed)"
+                )
+            if self._conn_samples == 0:
+                return "connecting", f"{self._message}; waiting for the first sample"
         return "ok", self._message
+
+
+def _check_calibration(hello: p.Hello, cal: MachineCalibration) -> None:
+    """A stored calibration must fit the machine it is applied to (``ValueError`` if not)."""
+    for name in ("angle", "force"):
+        ch = hello.channels[hello.channel_index(name) or 0]
+        try:
+            getattr(cal, name).check_fits(name, ch.minimum, ch.maximum)
+        except ValueError as exc:
+            raise ValueError(f"stored calibration for {hello.serial!r} refused: {exc}") from None
+
+
+def _measuring_range(hello: p.Hello, cal: MachineCalibration) -> tuple[float, float, float]:
+    """The machine's declared top force and angle range, in calibrated units."""
+    angle = hello.channels[hello.channel_index("angle") or 0]
+    force = hello.channels[hello.channel_index("force") or 0]
+    a, b = cal.angle.apply(angle.minimum), cal.angle.apply(angle.maximum)
+    return cal.force.apply(force.maximum), min(a, b), max(a, b)

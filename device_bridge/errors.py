@@ -44,6 +44,18 @@ class UnsupportedProtocol(ProtocolError):
         self.got = got
 
 
+class HandshakeRefused(ProtocolError):
+    """A HELLO whose capabilities cannot be trusted: the samples could not be safety-checked.
+
+    The link is faulty until the machine sends a hello the host accepts.
+    """
+
+    def __init__(self, serial: str, reason: str) -> None:
+        super().__init__(f"HELLO from machine {serial!r} refused: {reason}")
+        self.serial = serial
+        self.reason = reason
+
+
 class NotConnected(DeviceError):
     """A command was issued while no machine is connected."""
 

@@ -9,12 +9,13 @@ little-endian; the CRC (CRC-16/CCITT-FALSE) covers ``len`` through the payload.
 
 from __future__ import annotations
 
+import math
 import struct
 from binascii import crc_hqx
 from dataclasses import dataclass
 from enum import IntEnum
 
-from device_bridge.errors import ProtocolError, UnsupportedProtocol
+from device_bridge.errors import HandshakeRefused, ProtocolError, UnsupportedProtocol
 
 PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 0
@@ -185,7 +186,60 @@ def decode_hello(payload: bytes) -> Hello:
         raise ProtocolError(f"HELLO: payload of {len(payload)} bytes is truncated") from exc
     if n_ch < 2:
         raise ProtocolError(f"HELLO: expected at least 2 channels (angle, force), got {n_ch}")
-    return Hello((major, minor), texts[0], texts[1], texts[2], rate, tuple(channels))
+    hello = Hello((major, minor), texts[0], texts[1], texts[2], rate, tuple(channels))
+    check_hello(hello)
+    return hello
+
+
+COUNT_TOP = 32767  # the largest int16 count
+MIN_COUNTS = 100  # steps across a channel's declared range; coarser would hide a breach
+SAFETY_UNITS = {"angle": "deg", "force": "N"}  # the host converts no units: limits are in these
+
+
+def _shown(text: str) -> str:
+    return text if text.isprintable() else repr(text)  # machine text stays on one line
+
+
+def check_hello(hello: Hello) -> None:
+    """Refuse capabilities the host could not check safety limits with.
+
+    Every channel needs a finite positive scale and a finite range, minimum below maximum.
+    Angle and force must be there by name, in deg and N, and their int16 counts must reach
+    past the declared range (else an overload could never show) in at least ``MIN_COUNTS``
+    steps. Raises ``HandshakeRefused`` naming the first field that fails.
+    """
+
+    def refuse(reason: str) -> None:
+        raise HandshakeRefused(_shown(hello.serial), reason)
+
+    for ch in hello.channels:
+        name, unit = _shown(ch.name), _shown(ch.unit)
+        if not (math.isfinite(ch.scale) and ch.scale > 0):
+            refuse(f"{name} channel scale: expected a finite positive {unit} per count, "
+                   f"got {ch.scale}")  # fmt: skip
+        if not (math.isfinite(ch.minimum) and math.isfinite(ch.maximum)) or not (
+            ch.minimum < ch.maximum
+        ):
+            refuse(f"{name} channel range: expected finite minimum < maximum, "
+                   f"got {ch.minimum}..{ch.maximum}")  # fmt: skip
+    for name, unit in SAFETY_UNITS.items():
+        i = hello.channel_index(name)
+        if i is None:
+            names = ", ".join(_shown(c.name) for c in hello.channels)
+            refuse(f"no {name} channel (got {names})")
+            return
+        ch = hello.channels[i]
+        if ch.unit != unit:
+            refuse(f"{name} channel unit: expected {unit!r}, got {ch.unit!r}")
+        if COUNT_TOP * ch.scale <= max(abs(ch.minimum), abs(ch.maximum)):
+            refuse(f"{name} channel scale {ch.scale:g}: {COUNT_TOP} counts cannot reach past "
+                   f"its range {ch.minimum:g}..{ch.maximum:g} {unit}")  # fmt: skip
+        if (ch.maximum - ch.minimum) / ch.scale < MIN_COUNTS:
+            refuse(f"{name} channel scale {ch.scale:g}: fewer than {MIN_COUNTS} counts across "
+                   f"its range {ch.minimum:g}..{ch.maximum:g} {unit}")  # fmt: skip
+    force = hello.channels[hello.channel_index("force") or 0]
+    if force.maximum <= 0:
+        refuse(f"force channel range: expected a maximum above 0 N, got {force.maximum:g}")
 
 
 _SAMPLE_TIME = struct.Struct("<I")

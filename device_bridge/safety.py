@@ -1,6 +1,14 @@
-"""Safety limits checked on every sample, in the reader thread, before anything else sees it."""
+"""Safety limits checked on every sample, in the reader thread, before anything else sees it.
+
+A value passes only when it is finite and inside its limit; anything else (NaN, infinity,
+past the limit) is a breach. With limits set, the machine's declared measuring range caps
+them: a limit the sensor can never report would never fire, so a reading past the top of the
+range is a breach too.
+"""
 
 from __future__ import annotations
+
+import math
 
 from device_bridge.samples import DeviceSample, SafetyEvent, SafetyLimits
 
@@ -15,30 +23,50 @@ class SafetyMonitor:
 
     def __init__(self, limits: SafetyLimits | None = None) -> None:
         self.limits = limits
+        self._range: tuple[float, float, float] | None = None
         self._in_overload = False
         self._in_range_breach = False
+        self._update()
 
     def set_limits(self, limits: SafetyLimits | None) -> None:
         self.limits = limits
         self._in_overload = False
         self._in_range_breach = False
+        self._update()
 
-    def check(self, s: DeviceSample) -> list[SafetyEvent]:
+    def set_measuring_range(self, max_force_n: float, min_angle: float, max_angle: float) -> None:
+        """The machine's declared range in calibrated units (from its hello)."""
+        self._range = (max_force_n, min_angle, max_angle)
+        self._update()
+
+    def _update(self) -> None:
         lim = self.limits
         if lim is None:
-            return []
+            self.checked = (math.inf, -math.inf, math.inf)
+            return
+        top, low, high = self._range or (math.inf, -math.inf, math.inf)
+        # min/max with the limit first: a NaN range (none known) never replaces a limit.
+        self.checked = (
+            min(lim.max_force_n, top),
+            max(lim.min_angle_deg, low),
+            min(lim.max_angle_deg, high),
+        )
+
+    def check(self, s: DeviceSample) -> list[SafetyEvent]:
+        max_force, min_angle, max_angle = self.checked
         events: list[SafetyEvent] = []
-        over = s.force_n > lim.max_force_n
+        force, angle = s.force_n, s.angle_deg
+        over = not (math.isfinite(force) and force <= max_force)
         if over and not self._in_overload:
-            events.append(SafetyEvent(s.host_time_s, "overload", s.force_n, lim.max_force_n, s.seq))
+            events.append(SafetyEvent(s.host_time_s, "overload", force, max_force, s.seq))
         self._in_overload = over
-        if s.angle_deg > lim.max_angle_deg:
-            limit = lim.max_angle_deg
-        elif s.angle_deg < lim.min_angle_deg:
-            limit = lim.min_angle_deg
-        else:
+        if math.isfinite(angle) and min_angle <= angle <= max_angle:
             limit = None
+        elif angle < min_angle:
+            limit = min_angle
+        else:  # past the top, or NaN / infinite
+            limit = max_angle
         if limit is not None and not self._in_range_breach:
-            events.append(SafetyEvent(s.host_time_s, "range", s.angle_deg, limit, s.seq))
+            events.append(SafetyEvent(s.host_time_s, "range", angle, limit, s.seq))
         self._in_range_breach = limit is not None
         return events

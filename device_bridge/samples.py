@@ -65,6 +65,7 @@ class BridgeStatus:
     state: str
     rate_hz: float = math.nan
     samples: int = 0
+    frames: int = 0  # frames with a good CRC handled, of every type
     crc_errors: int = 0
     seq_gaps: int = 0  # discontinuities in the frame sequence
     lost_frames: int = 0  # frames missing across those gaps

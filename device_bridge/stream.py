@@ -5,6 +5,7 @@ No threads and no port here: the reader thread feeds frames in, in arrival order
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 
 from calibration import MachineCalibration
@@ -85,7 +86,12 @@ class SampleDecoder:
         self._last_us: int | None = None
         self._unwrapped_us = 0
 
-    def decode(self, payload: bytes, number: int, receipt_s: float) -> DeviceSample | None:
+    def unconfigure(self) -> None:
+        """No trusted hello (one was refused): no sample is decoded until the next one."""
+        self.hello = None
+
+    def _values(self, payload: bytes) -> tuple[int, float, float, tuple[float, ...]] | None:
+        """Device time (us) and calibrated angle, force and extra channels."""
         hello = self.hello
         if hello is None:
             self.malformed += 1  # channels are unknown before the hello
@@ -95,6 +101,17 @@ class SampleDecoder:
         except ProtocolError:
             self.malformed += 1
             return None
+        sc, cal, a, f = self._scales, self.calibration, self._angle, self._force
+        angle = cal.angle.apply(raw[a] * sc[a])
+        force = cal.force.apply(raw[f] * sc[f])
+        return t_us, angle, force, tuple(raw[i] * sc[i] for i in self._extra)
+
+    def decode(self, payload: bytes, number: int, receipt_s: float) -> DeviceSample | None:
+        """The sample, or None when it is malformed or its time went back (dropped)."""
+        values = self._values(payload)
+        if values is None:
+            return None
+        t_us, angle, force, extra = values
         if self._last_us is None:
             self._unwrapped_us = t_us
         else:
@@ -105,12 +122,20 @@ class SampleDecoder:
             self._unwrapped_us += d
         self._last_us = t_us
         device_s = self._unwrapped_us * 1e-6
-        sc, cal, a, f = self._scales, self.calibration, self._angle, self._force
         return DeviceSample(
             seq=number,
             device_time_s=device_s,
             host_time_s=self.clock.observe(device_s, receipt_s),
-            angle_deg=cal.angle.apply(raw[a] * sc[a]),
-            force_n=cal.force.apply(raw[f] * sc[f]),
-            extra=tuple(raw[i] * sc[i] for i in self._extra),
+            angle_deg=angle,
+            force_n=force,
+            extra=extra,
         )
+
+    def peek(self, payload: bytes, number: int, receipt_s: float) -> DeviceSample | None:
+        """A frame about to be dropped (a repeat, or its time went back), at its receipt time
+        and without touching the clock: its values still go through the safety check."""
+        values = self._values(payload)
+        if values is None:
+            return None
+        _, angle, force, extra = values
+        return DeviceSample(number, math.nan, receipt_s, angle, force, extra)

@@ -221,7 +221,7 @@ def test_calibration_is_applied_to_every_sample(tmp_path):
         force=ChannelCalibration(zero=8.0, scale=0.98),
     )
     store.set("LE-1001", cal)
-    store.set("LE-9999", MachineCalibration(angle=ChannelCalibration(100.0, 3.0)))
+    store.set("LE-9999", MachineCalibration(angle=ChannelCalibration(10.0, 1.2)))
     limits = SafetyLimits(max_force_n=490.0, min_angle_deg=0.0, max_angle_deg=60.0)
     with (
         simulator(tmp_path, frame_log=True) as sim,
@@ -231,7 +231,7 @@ def test_calibration_is_applied_to_every_sample(tmp_path):
         time.sleep(1.5)
         samples = bridge.drain()
         # Recalibrated by another process while connected: applied from the next sample on.
-        newer = MachineCalibration(force=ChannelCalibration(zero=10.0, scale=2.0))
+        newer = MachineCalibration(force=ChannelCalibration(zero=10.0, scale=1.1))
         CalibrationStore(tmp_path / "calibration.json").set("LE-1001", newer)
         assert bridge.calibration == cal
         assert bridge.reload_calibration() == newer
@@ -242,7 +242,7 @@ def test_calibration_is_applied_to_every_sample(tmp_path):
     for s in after:
         raw_angle, raw_force = sent_frames(sim)[s.seq % 65536][2][:2]
         assert s.angle_deg == pytest.approx(raw_angle * ANGLE_SCALE)
-        assert s.force_n == pytest.approx((raw_force * FORCE_SCALE - 10.0) * 2.0)
+        assert s.force_n == pytest.approx((raw_force * FORCE_SCALE - 10.0) * 1.1)
     # The machine knows nothing of our calibration: it gets the limits in its own units.
     assert sim.truth["limits"] == pytest.approx([490.0 / 0.98 + 8.0, 2.0, 62.0])
     sent = sent_frames(sim)
@@ -304,10 +304,15 @@ def test_the_host_can_change_the_sample_rate(tmp_path):
         assert bridge.wait_ready(5.0)
         bridge.start_streaming(rate_hz=250)
         bridge.drain()
-        time.sleep(1.0)
-        samples = bridge.drain()
+        samples: list = []
+
+        def second_of_samples() -> bool:
+            samples.extend(bridge.drain())
+            return len(samples) >= 250
+
+        # The rate is read on the machine's clock, so a busy host cannot change the verdict.
+        assert wait_for(second_of_samples, 10.0)
         st = bridge.status()
-    assert len(samples) == pytest.approx(250, rel=0.1)
     steps = [b.device_time_s - a.device_time_s for a, b in itertools.pairwise(samples)]
     assert steps == pytest.approx([0.004] * len(steps), abs=2e-6)
     assert (st.seq_gaps, st.dropped_backwards) == (0, 0)

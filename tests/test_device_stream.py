@@ -67,13 +67,13 @@ def test_decoder_applies_calibration_and_keeps_extra_channels_in_order():
     )
     hello = p.Hello((1, 1), "m", "s", "f", 500, channels)
     cal = MachineCalibration(
-        angle=ChannelCalibration(zero=2.0, scale=1.5), force=ChannelCalibration(zero=8.0)
+        angle=ChannelCalibration(zero=2.0, scale=1.2), force=ChannelCalibration(zero=8.0)
     )
     dec = SampleDecoder()
     dec.configure(hello, cal)
     s = dec.decode(p.encode_sample(0, (1000, 250, 1200, -30)), 1, 1.0)
     assert s.force_n == pytest.approx(100.0 - 8.0)
-    assert s.angle_deg == pytest.approx((12.0 - 2.0) * 1.5)
+    assert s.angle_deg == pytest.approx((12.0 - 2.0) * 1.2)
     assert s.extra == pytest.approx((2.5, -3.0))
 
 

@@ -107,8 +107,15 @@ def test_two_point_calibration_maps_both_references_exactly():
     assert cal.invert(cal.apply(123.4)) == pytest.approx(123.4)
     with pytest.raises(ValueError, match="two different readings"):
         ChannelCalibration.two_point(1.0, 0.0, 1.0, 5.0)
-    with pytest.raises(ValueError, match="non-zero"):
-        ChannelCalibration(0.0, 0.0)
+    for scale in (0.0, -1.0, 1e-6, math.nan, 5.0):  # each would silence or skew the load limit
+        with pytest.raises(ValueError, match=r"expected a factor between 0\.8 and 1\.25"):
+            ChannelCalibration(0.0, scale)
+    with pytest.raises(ValueError, match="scale of -1"):
+        ChannelCalibration.two_point(0.0, 0.0, 100.0, -100.0)
+    with pytest.raises(ValueError, match=r"scale of 1e-06"):
+        ChannelCalibration.two_point(0.0, 0.0, 1e6, 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        ChannelCalibration.two_point(0.0, 0.0, math.inf, 60.0)
 
 
 def test_calibration_store_round_trips_per_serial_and_tares(tmp_path):

@@ -1,0 +1,339 @@
+"""The load and range limits hold against any value a machine, a calibration or a limit brings.
+
+A scripted machine plays hostile handshakes and samples on the machine's end of a real pty;
+the bridge opens the other end like a USB serial port and parses what arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from device_bridge import DeviceBridge, HandshakeRefused, SafetyLimits
+from device_bridge import protocol as p
+from device_bridge.safety import SafetyMonitor
+from device_bridge.samples import DeviceSample
+from tests.device_fixtures import ScriptedMachine, channels, machine_hello, processed, wait_for
+
+NAN, INF = math.nan, math.inf
+ANGLE = p.Channel("angle", "deg", 0.01, -30.0, 90.0)
+FORCE = p.Channel("force", "N", 0.1, 0.0, 3000.0)
+
+
+@contextmanager
+def scripted(**options: object) -> Iterator[tuple[ScriptedMachine, DeviceBridge]]:
+    machine = ScriptedMachine()
+    bridge = DeviceBridge(machine.path, **options).start()  # type: ignore[arg-type]
+    try:
+        assert wait_for(machine.host_asked, 5.0), bridge.status()
+        yield machine, bridge
+    finally:
+        bridge.close()
+        machine.close()
+
+
+# --- the handshake ---------------------------------------------------------------------------
+
+HOSTILE = {
+    "nan force scale": (channels(force_scale=NAN), "force channel scale"),
+    "zero force scale": (channels(force_scale=0.0), "force channel scale"),
+    "negative force scale": (channels(force_scale=-0.1), "force channel scale"),
+    "nan angle scale": (channels(angle_scale=NAN), "angle channel scale"),
+    "negative angle scale": (channels(angle_scale=-0.01), "angle channel scale"),
+    # 32767 counts of 1e-6 N never reach the declared 3000 N: an overload could not show.
+    "tiny force scale": (channels(force_scale=1e-6), "cannot reach"),
+    "infinite force range": (channels(force_max=INF), "force channel range"),
+    "no force channel": ((ANGLE, p.Channel("torque", "N m", 0.01, -300, 300)), "no force"),
+    "force in pounds": ((ANGLE, p.Channel("force", "lbf", 0.1, 0.0, 700.0)), "unit"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_hello_is_refused_by_name(case):
+    chans, words = HOSTILE[case]
+    with pytest.raises(HandshakeRefused, match=words) as exc:
+        p.decode_hello(p.encode_hello(machine_hello(*chans)))
+    assert "LE-7" in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_machine_with_a_hostile_hello_is_faulty_and_none_of_its_samples_pass(case):
+    chans, words = HOSTILE[case]
+    with scripted(limits=SafetyLimits(max_force_n=600.0)) as (machine, bridge):
+        machine.hello(machine_hello(*chans))
+        for i in range(20):  # 700 N on a sane machine: over the limit
+            machine.sample(10_000 * i, (6600, 7000))
+        assert processed(bridge, machine)
+        st = bridge.status()
+        samples = bridge.drain()
+    assert st.state == "faulty"
+    assert "refused" in st.message and words in st.message and "\n" not in st.message
+    assert samples == [] and st.samples == 0 and bridge.hello is None
+
+
+def test_the_same_samples_after_a_sane_hello_pass_and_trip_the_limit():
+    with scripted(limits=SafetyLimits(max_force_n=600.0)) as (machine, bridge):
+        machine.hello(machine_hello())
+        for i in range(20):
+            machine.sample(10_000 * i, (6600, 7000))
+        assert processed(bridge, machine)
+        st = bridge.status()
+        events = bridge.safety_events()
+    assert st.state == "ok" and st.samples == 20
+    assert [(e.kind, e.value) for e in events] == [("overload", pytest.approx(700.0))]
+
+
+def test_a_machine_that_reboots_into_a_hostile_hello_stops_passing_samples():
+    with scripted() as (machine, bridge):
+        machine.hello(machine_hello())
+        for i in range(5):
+            machine.sample(10_000 * i, (6600, 100))
+        machine.send(p.FrameType.HELLO, p.encode_hello(machine_hello(*channels(NAN))), seq=0)
+        for i in range(5):
+            machine.sample(10_000 * i, (6600, 100), seq=i + 1)
+        assert processed(bridge, machine)
+        st = bridge.status()
+    assert st.samples == 5 and st.state == "faulty" and "angle channel scale" in st.message
+
+
+# --- every comparison: finite and inside, else breach ---------------------------------------
+
+
+def test_a_non_finite_force_or_angle_is_a_breach_with_or_without_limits():
+    def at(force: float = 100.0, angle: float = 10.0) -> DeviceSample:
+        return DeviceSample(1, 0.0, 1.0, angle, force)
+
+    for limits in (None, SafetyLimits(max_force_n=300.0, min_angle_deg=0, max_angle_deg=60)):
+        for force in (NAN, INF, -INF):
+            events = SafetyMonitor(limits).check(at(force=force))
+            assert [e.kind for e in events] == ["overload"], (limits, force)
+        for angle in (NAN, INF, -INF):
+            events = SafetyMonitor(limits).check(at(angle=angle))
+            assert [e.kind for e in events] == ["range"], (limits, angle)
+
+
+def test_a_limit_beyond_the_machines_range_is_checked_at_the_top_of_the_range():
+    # A limit the sensor can never report (1e30 N) would never fire: the machine's declared
+    # range (3000 N) caps it, so a saturated reading stops.
+    with scripted(limits=SafetyLimits(max_force_n=1e30)) as (machine, bridge):
+        machine.hello(machine_hello())
+        machine.sample(0, (6600, 1000))
+        machine.sample(10_000, (6600, 32767))
+        assert processed(bridge, machine)
+        events = bridge.safety_events()
+    assert [(e.kind, e.value, e.limit) for e in events] == [
+        ("overload", pytest.approx(3276.7), 3000.0)
+    ]
+
+
+# --- dropped frames still count for safety --------------------------------------------------
+
+
+def test_an_overload_in_a_frame_dropped_for_going_backwards_still_trips_the_limit():
+    with scripted(limits=SafetyLimits(max_force_n=600.0)) as (machine, bridge):
+        machine.hello(machine_hello())
+        for i in range(10):
+            machine.sample(10_000 * (i + 1), (6600, 1000))
+        machine.sample(200_000, (6600, 7000), seq=machine.seq - 5)  # an old frame number
+        machine.sample(110_000, (6600, 1000))  # in order: back under the limit
+        machine.sample(50_000, (6600, 8000))  # next frame number, but its time went back
+        assert processed(bridge, machine)
+        events = bridge.safety_events()
+        st = bridge.status()
+    assert st.samples == 11 and st.dropped_backwards == 2
+    assert [(e.kind, e.value) for e in events] == [
+        ("overload", pytest.approx(700.0)),
+        ("overload", pytest.approx(800.0)),
+    ]
+
+
+# --- samples, not heartbeats, make a machine ok ---------------------------------------------
+
+
+def test_heartbeats_without_samples_are_never_ok_and_become_not_responding():
+    with scripted(stall_timeout_s=0.3) as (machine, bridge):
+        machine.hello(machine_hello())
+        machine.heartbeat(0)
+        assert processed(bridge, machine)
+        assert bridge.status().state == "connecting"  # hello, but not one sample yet
+        beats = iter(range(1, 10_000))
+
+        def beating_but_lost() -> bool:
+            machine.heartbeat(next(beats) * 10_000)  # the machine is alive, samples are not
+            return bridge.status().state == "not_responding"
+
+        assert wait_for(beating_but_lost, 5.0)
+        st = bridge.status()
+    assert "no samples" in st.message and st.samples == 0
+
+
+@pytest.mark.parametrize("kind", ["heartbeats", "malformed samples"])
+def test_a_machine_whose_samples_stop_is_not_responding(kind):
+    with scripted(stall_timeout_s=0.3) as (machine, bridge):
+        machine.hello(machine_hello())
+        for i in range(10):
+            machine.sample(10_000 * i, (6600, 100))
+        assert processed(bridge, machine)
+        assert bridge.status().state == "ok"
+        ticks = iter(range(10, 10_000))
+
+        def keeps_talking() -> bool:
+            t = next(ticks) * 10_000
+            if kind == "heartbeats":
+                machine.heartbeat(t)
+            else:  # a sample two bytes short of its two channels
+                machine.send(p.FrameType.SAMPLE, p.encode_sample(t, (6600, 100))[:-2])
+            return bridge.status().state == "not_responding"
+
+        assert wait_for(keeps_talking, 5.0)
+        st = bridge.status()
+    assert "no samples" in st.message and st.samples == 10
+
+
+# --- fuzz: hostile handshakes and samples through the real pty path -------------------------
+
+FLOAT32_HOSTILE = st.one_of(
+    st.sampled_from([NAN, INF, -INF, 0.0, -0.0, -0.1, 1e-9, 1e-6, 1e-45, 3e38, -3e38]),
+    st.floats(width=32),
+)
+
+
+PLAUSIBLE = st.tuples(
+    st.floats(0.0009765625, 1.0, width=32),  # scale, 2**-10 .. 1 unit per count
+    st.floats(-100.0, 0.0, width=32),
+    st.floats(1.0, 5000.0, width=32),
+)
+
+
+def channel(
+    name: str, unit: str, scale: float, lo: float, hi: float, *, hostile: bool
+) -> st.SearchStrategy:
+    nums = st.one_of(st.just((scale, lo, hi)), PLAUSIBLE)
+    names, units = st.just(name), st.just(unit)
+    if hostile:
+        worst = st.tuples(FLOAT32_HOSTILE, FLOAT32_HOSTILE, FLOAT32_HOSTILE)
+        nums = st.one_of(nums, worst, st.tuples(FLOAT32_HOSTILE, st.just(lo), st.just(hi)))
+        names = st.sampled_from([name, name, name, "other"])
+        units = st.sampled_from([unit, unit, unit, "?"])
+    return st.builds(lambda n, u, v: p.Channel(n, u, *v), names, units, nums)
+
+
+@st.composite
+def hellos(draw: st.DrawFn) -> p.Hello:
+    """Half of them hostile anywhere, half with well-formed but random scales and ranges."""
+    hostile = draw(st.booleans())
+    angle = draw(channel("angle", "deg", 0.01, -30.0, 90.0, hostile=hostile))
+    force = draw(channel("force", "N", 0.1, 0.0, 3000.0, hostile=hostile))
+    extra = draw(st.lists(channel("torque", "N m", 0.01, -300, 300, hostile=hostile), max_size=1))
+    chans = [force, angle] if draw(st.booleans()) else [angle, force]
+    return machine_hello(*chans, *extra)
+
+
+def clearly_hostile(hello: p.Hello) -> bool:
+    """What the issue names: no angle or force channel, or a NaN, infinite, zero or negative
+    scale or range on one of them."""
+    named = {c.name: c for c in reversed(hello.channels)}  # the first of a name counts
+    for name in ("angle", "force"):
+        c = named.get(name)
+        if c is None or not (math.isfinite(c.scale) and c.scale > 0):
+            return True
+        if not (math.isfinite(c.minimum) and math.isfinite(c.maximum) and c.minimum < c.maximum):
+            return True
+    return False
+
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(hello=hellos(), raw=st.lists(st.integers(-32768, 32767), min_size=2, max_size=8))
+def test_fuzz_a_hostile_hello_is_refused_and_an_accepted_one_can_always_trip_the_limit(hello, raw):
+    try:
+        accepted = p.decode_hello(p.encode_hello(hello)) is not None
+    except HandshakeRefused:
+        accepted = False
+    assert not (accepted and clearly_hostile(hello))
+    event("accepted" if accepted else "refused")
+    with scripted(limits=SafetyLimits(max_force_n=600.0)) as (machine, bridge):
+        machine.hello(hello)
+        n = len(hello.channels)
+        for i, r in enumerate(raw):
+            machine.sample(10_000 * i, tuple([r] * n))
+        machine.sample(10_000 * len(raw), tuple([32767] * n))  # the sensor at its top count
+        assert processed(bridge, machine)
+        st_ = bridge.status()
+        samples = bridge.drain()
+        events = bridge.safety_events()
+    assert (bridge.hello is not None) == accepted  # the bridge takes what decode_hello takes
+    if not accepted:
+        assert st_.state == "faulty" and "refused" in st_.message, st_
+        assert samples == [] and events == []
+        return
+    assert all(math.isfinite(s.force_n) and math.isfinite(s.angle_deg) for s in samples)
+    # Whatever scale the machine declared, its top count is over the limit: the limit can fire.
+    assert any(e.kind == "overload" for e in events)
+
+
+FRAME = st.tuples(
+    st.sampled_from(["sample"] * 6 + ["short", "heartbeat"]),
+    st.sampled_from([1, 1, 1, 1, 2, 0, -1, -300, 40_000]),  # sequence step
+    st.sampled_from([10_000, 10_000, 10_000, 0, -5_000, -(2**31)]),  # device time step, us
+    st.one_of(st.integers(-32768, 32767), st.sampled_from([-32768, 32767, 0, 9000, -3000])),
+    st.one_of(st.integers(-32768, 32767), st.sampled_from([-32768, 32767, 0, 6000, 30_000])),
+)
+
+
+def rising_edges(flags: list[bool]) -> int:
+    return sum(1 for i, f in enumerate(flags) if f and (i == 0 or not flags[i - 1]))
+
+
+@FUZZ
+@given(
+    max_force=st.floats(1.0, 5000.0),
+    min_angle=st.floats(-40.0, 80.0),
+    width=st.floats(1.0, 120.0),
+    frames=st.lists(FRAME, min_size=1, max_size=40),
+)
+def test_fuzz_every_sample_over_a_limit_trips_it_also_when_dropped(
+    max_force, min_angle, width, frames
+):
+    limits = SafetyLimits(max_force, min_angle, min_angle + width)
+    checked: list[tuple[float, float]] = []  # every well-formed sample, in arrival order
+    with scripted(limits=limits) as (machine, bridge):
+        machine.hello(machine_hello(ANGLE, FORCE))
+        seq, t_us = 0, 0
+        for kind, dseq, dt, ra, rf in frames:
+            seq, t_us = (seq + dseq) % p.SEQ_MODULO, (t_us + dt) % p.DEVICE_CLOCK_MODULO
+            if kind == "heartbeat":
+                machine.send(p.FrameType.HEARTBEAT, p.HEARTBEAT.pack(t_us, 1, 0), seq)
+                continue
+            payload = p.encode_sample(t_us, (ra, rf))
+            if kind == "short":
+                payload = payload[:-1]
+            else:
+                checked.append((ra * ANGLE.scale, rf * FORCE.scale))
+            machine.send(p.FrameType.SAMPLE, payload, seq)
+        assert processed(bridge, machine)
+        samples = bridge.drain()
+        events = bridge.safety_events()
+    # The limits as checked: the patient's, inside the machine's declared range.
+    top = min(max_force, FORCE.maximum)
+    low, high = max(min_angle, ANGLE.minimum), min(min_angle + width, ANGLE.maximum)
+    over = [not (math.isfinite(f) and f <= top) for _, f in checked]
+    out = [not (math.isfinite(a) and low <= a <= high) for a, _ in checked]
+    kinds = [e.kind for e in events]
+    assert kinds.count("overload") == rising_edges(over)
+    assert kinds.count("range") == rising_edges(out)
+    assert all(e.value > top for e in events if e.kind == "overload")
+    assert len(samples) <= len(checked)
+    assert [s.seq for s in samples] == sorted({s.seq for s in samples})
