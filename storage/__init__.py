@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from storage.background import BackgroundWriter
@@ -13,16 +14,22 @@ from storage.base import SessionWriter, Store
 from storage.errors import (
     BackendNotAvailable,
     CorruptDatabase,
+    DatabaseFull,
     DatabaseLocked,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
     NotFound,
     SchemaTooNew,
     StorageError,
 )
+from storage.journal import ReplayReport
+from storage.journaled import JournaledWriter
 from storage.paths import default_db_path
 from storage.records import (
     Assessment,
     Calibration,
     CueEvent,
+    EndReason,
     PainScore,
     Patient,
     PatientHistory,
@@ -30,10 +37,12 @@ from storage.records import (
     RepRecord,
     SafetyEvent,
     SessionInfo,
+    SessionKey,
     SessionRecord,
     SessionSummary,
     SetRecord,
     TraceRecord,
+    WriteStatus,
 )
 
 __all__ = [
@@ -43,16 +52,23 @@ __all__ = [
     "Calibration",
     "CorruptDatabase",
     "CueEvent",
+    "DatabaseFull",
     "DatabaseLocked",
+    "DatabaseReadOnly",
+    "DatabaseUnavailable",
+    "EndReason",
+    "JournaledWriter",
     "NotFound",
     "PainScore",
     "Patient",
     "PatientHistory",
     "ProgrammeItem",
     "RepRecord",
+    "ReplayReport",
     "SafetyEvent",
     "SchemaTooNew",
     "SessionInfo",
+    "SessionKey",
     "SessionRecord",
     "SessionSummary",
     "SessionWriter",
@@ -60,8 +76,10 @@ __all__ = [
     "StorageError",
     "Store",
     "TraceRecord",
+    "WriteStatus",
     "default_db_path",
     "open_store",
+    "record_session",
 ]
 
 
@@ -110,3 +128,23 @@ def open_store(
         f"database URL {text!r}: unknown scheme {scheme!r}; expected a file path, sqlite:/// "
         "or (later) postgresql://"
     )
+
+
+def record_session(
+    store: Store,
+    patient_code: str,
+    exercise_id: str,
+    *,
+    on_status: Callable[[WriteStatus], None] | None = None,
+    on_error: Callable[[StorageError], None] | None = None,
+    **session: str,
+) -> BackgroundWriter:
+    """Start recording a session for the live loop: calls return at once and are committed on
+    a worker thread; writes the database cannot take wait in the session's journal, are
+    retried with back-off, and are never lost or stored twice (``storage.journaled``).
+
+    ``on_status``: writes started waiting or all reached the database (``WriteStatus``);
+    ``on_error``: a write the database refused for good (a bug, not an outage)."""
+    writer = store.begin_session(patient_code, exercise_id, **session)
+    journaled = JournaledWriter(writer, store.journal_dir, on_status=on_status)
+    return BackgroundWriter(journaled, on_error=on_error)

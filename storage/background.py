@@ -18,7 +18,15 @@ import numpy as np
 
 from storage.base import SessionWriter
 from storage.errors import StorageError
-from storage.records import CueLike, RepLike, RepRecord, SessionInfo, SessionSummary
+from storage.journal import WriteOp
+from storage.records import (
+    CueLike,
+    RepLike,
+    RepRecord,
+    SessionInfo,
+    SessionSummary,
+    WriteStatus,
+)
 
 _STOP = object()
 
@@ -37,6 +45,7 @@ class BackgroundWriter(SessionWriter):
     ) -> None:
         self._inner = writer
         self.session_id = writer.session_id
+        self.key = writer.key
         self.errors: list[StorageError] = []
         self._on_error = on_error
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
@@ -49,20 +58,28 @@ class BackgroundWriter(SessionWriter):
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                # Writes waiting for the database are retried while no new call comes.
+                item = self._queue.get(timeout=self._inner.retry_in())
+            except queue.Empty:
+                self._call(self._inner.retry)
+                continue
             try:
                 if item is _STOP:
                     return
                 fn, args, kwargs = item
-                try:
-                    fn(*args, **kwargs)
-                except (StorageError, ValueError) as exc:
-                    err = exc if isinstance(exc, StorageError) else StorageError(str(exc))
-                    self.errors.append(err)
-                    if self._on_error is not None:
-                        self._on_error(err)
+                self._call(fn, *args, **kwargs)
             finally:
                 self._queue.task_done()
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except (StorageError, ValueError) as exc:
+            err = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+            self.errors.append(err)
+            if self._on_error is not None:
+                self._on_error(err)
 
     def _put(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if self._closed:
@@ -82,6 +99,22 @@ class BackgroundWriter(SessionWriter):
     @property
     def finished(self) -> bool:
         return self._closed
+
+    def apply(self, op: WriteOp, *, replay: bool = False) -> bool:
+        """Queued like the other calls; returns True (whether it wrote is not known yet)."""
+        self._put(self._inner.apply, op, replay=replay)
+        return True
+
+    def info(self) -> SessionInfo:
+        self.flush()
+        return self._inner.info()
+
+    def detach(self) -> None:
+        self._inner.detach()
+
+    def write_status(self) -> WriteStatus:
+        """Safe to call from any thread (the screen asks every frame)."""
+        return self._inner.write_status()
 
     def begin_set(
         self,

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,9 +27,14 @@ from storage.records import (
     ProgrammeItem,
     RepLike,
     SessionInfo,
+    SessionKey,
     SessionRecord,
     SessionSummary,
+    WriteStatus,
 )
+
+if TYPE_CHECKING:
+    from storage.journal import ReplayReport, WriteOp
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -42,6 +50,13 @@ def check_patient_code(code: str) -> str:
 
 
 PAIN_MOMENTS = ("before", "during", "after", "assessment")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False  # one of them does not exist: not the same file
 
 
 def check_pain_score(score: float, moment: str = "after") -> float:
@@ -62,6 +77,33 @@ class SessionWriter(ABC):
     """
 
     session_id: int
+    key: SessionKey
+
+    @abstractmethod
+    def apply(self, op: WriteOp, *, replay: bool = False) -> bool:
+        """Write one recorded call (``storage.journal.WriteOp``) and commit. With ``replay``
+        (a journal being written late) a write the database already holds is skipped, so
+        nothing is stored twice; returns whether it wrote."""
+
+    @abstractmethod
+    def info(self) -> SessionInfo:
+        """The session as the database has it now."""
+
+    def detach(self) -> None:  # noqa: B027 - a plain writer has nothing to hand over
+        """The rest of this session waits in a journal: stop treating the session as live here
+        (closing the store leaves it alone; the journal's replay finishes it)."""
+
+    def write_status(self) -> WriteStatus:
+        """Writes that have not reached the database yet; none for a plain writer."""
+        return WriteStatus()
+
+    def retry_in(self) -> float | None:
+        """Seconds until waiting writes should be tried again; None when nothing waits."""
+        return None
+
+    def retry(self, *, force: bool = False) -> bool:
+        """Try the waiting writes again (if due, or ``force``); True when nothing waits."""
+        return True
 
     @abstractmethod
     def begin_set(
@@ -145,6 +187,8 @@ class SessionWriter(ABC):
 
 class Store(ABC):
     """Patients, programmes, assessments, calibrations and recorded sessions."""
+
+    replayed: ReplayReport | None = None  # what the last ``replay_journals`` did
 
     @property
     @abstractmethod
@@ -254,6 +298,47 @@ class Store(ABC):
     @abstractmethod
     def recover_interrupted(self) -> tuple[int, ...]:
         """Mark sessions whose writer died without finishing as "interrupted"; returns their ids."""
+
+    # late writes and the files the store owns ----------------------------------------------
+    @property
+    @abstractmethod
+    def journal_dir(self) -> Path:
+        """The local folder for journals of writes the database could not take."""
+
+    @abstractmethod
+    def resume_session(self, key: SessionKey) -> SessionWriter:
+        """A writer for an existing session, for replaying its journal; ``StorageError`` when
+        the database has no session that matches ``key``."""
+
+    def replay_journals(self) -> ReplayReport:
+        """Write the journals left by earlier sessions (of any process that no longer writes
+        them) into the database, in order, skipping what it already holds."""
+        from storage.journal import replay_folder
+
+        self.replayed = replay_folder(self.journal_dir, self.resume_session)
+        return self.replayed
+
+    @abstractmethod
+    def owned_paths(self) -> tuple[Path, ...]:
+        """Files and folders the store keeps its data in (resolved), besides which nothing
+        may be written."""
+
+    def check_output(self, path: str | os.PathLike[str]) -> None:
+        """Refuse an output file (report, export) that would overwrite the store's own data:
+        the database, its journals, backups or pending writes. Paths are compared resolved
+        (symlinks, relative paths) and by file identity (hard links)."""
+        target = Path(os.path.realpath(Path(path).expanduser()))
+        for owned in self.owned_paths():
+            if target == owned or owned in target.parents or _same_file(target, owned):
+                what = (
+                    "the database itself"
+                    if str(owned) == self.location
+                    else f"{owned}, part of the database {self.location}"
+                )
+                raise StorageError(
+                    f"refusing to write {path}: it is {what}; choose another output path",
+                    path=str(path),
+                )
 
     def history(self, patient_code: str) -> PatientHistory:
         """Everything about one patient, for reports and exports."""

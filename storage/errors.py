@@ -15,8 +15,21 @@ class CorruptDatabase(StorageError):
     """The file exists but is not a readable SpineCoach database. It is never overwritten."""
 
 
-class DatabaseLocked(StorageError):
+class DatabaseUnavailable(StorageError):
+    """The database cannot take writes just now (locked, full, read-only, unreachable). A
+    session's writes that meet this are kept in its journal and written later."""
+
+
+class DatabaseLocked(DatabaseUnavailable):
     """Another program holds the database lock longer than the busy timeout."""
+
+
+class DatabaseFull(DatabaseUnavailable):
+    """The disk (or the database's size limit) is full."""
+
+
+class DatabaseReadOnly(DatabaseUnavailable):
+    """The database file or its folder cannot be written by this user."""
 
 
 class SchemaTooNew(StorageError):

@@ -25,6 +25,14 @@ from storage.metrics import session_figures
 from storage.records import Assessment, PatientHistory, RepRecord
 
 FORMATS = ("csv", "json", "fhir")
+CSV_FILES = (
+    "sessions.csv",
+    "reps.csv",
+    "cues.csv",
+    "safety_events.csv",
+    "pain_scores.csv",
+    "assessments.csv",
+)
 JSON_FORMAT_VERSION = 1
 
 
@@ -194,8 +202,10 @@ def export_patient(
     """Export one patient's record; returns the files written."""
     if fmt not in FORMATS:
         raise ValueError(f"export format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    h = store.history(patient_code)
     out = Path(out)
+    for target in [out, *(out / name for name in CSV_FILES)] if fmt == "csv" else [out]:
+        store.check_output(target)  # never write over the database or its journals
+    h = store.history(patient_code)
     if fmt == "csv":
         return write_csv(h, out)
     if fmt == "json":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -174,12 +175,55 @@ class Calibration:
     created_at: str = ""
 
 
+class EndReason(StrEnum):
+    """Why a session ended, as the live loop saw it; stored in ``sessions.end_reason``."""
+
+    COMPLETED = "completed"  # every set of the dose was done
+    END_OF_SOURCE = "end_of_source"  # the video or recording ran to its end
+    STOPPED_BY_PATIENT = "stopped_by_patient"  # the patient ended it or walked away (idle)
+    STOPPED_BY_THERAPIST = "stopped_by_therapist"  # ended from the therapist's side or console
+    SAFETY_STOP = "safety_stop"  # a safety limit stopped it
+    TIME_LIMIT = "time_limit"  # the --seconds or --max-frames limit
+    CRASH = "crash"  # the program hit an error; the session is "interrupted"
+
+
 @dataclass(frozen=True, slots=True)
 class SessionSummary:
     """What the live loop knows at the end that the stored reps do not say."""
 
-    end_reason: str = "completed"  # "completed", "stopped_by_patient", "safety_stop", ...
+    end_reason: EndReason = EndReason.COMPLETED
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        # A plain string is accepted if it names a reason; anything else is refused here.
+        object.__setattr__(self, "end_reason", EndReason(self.end_reason))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """A session as its writer knows it; a journal names its session by this, so it is never
+    replayed into a different database that happens to use the same id."""
+
+    session_id: int
+    patient_code: str
+    exercise_id: str
+    started_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteStatus:
+    """A session writer's writes that have not reached the database yet (it was locked, full,
+    read-only or unreachable), for the screen and the console."""
+
+    waiting: int = 0  # writes not in the database yet, in order
+    in_memory: int = 0  # of those, the ones not even in the journal (it could not be written)
+    journal: str = ""  # the journal file holding the others
+    reason: str = ""  # the last error, one line
+    written_later: int = 0  # writes that waited and are now in the database
+
+    @property
+    def ok(self) -> bool:
+        return self.waiting == 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -377,4 +377,5 @@ def write_report(h: PatientHistory, out: Path) -> Path:
 
 
 def report_patient(store: Store, patient_code: str, out: Path) -> Path:
+    store.check_output(out)  # never write over the database or its journals
     return write_report(store.history(patient_code), out)

@@ -10,10 +10,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from storage.errors import CorruptDatabase, DatabaseLocked, StorageError
+from storage.errors import (
+    CorruptDatabase,
+    DatabaseFull,
+    DatabaseLocked,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
+    StorageError,
+)
 
 # Primary result codes (sqlite3.h); Python 3.11 exposes them as ``exc.sqlite_errorcode``.
-_BUSY, _LOCKED, _READONLY, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 11, 13, 14, 26
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 Params = Mapping[str, Any] | Sequence[Any]
 
@@ -34,11 +41,16 @@ def translate(exc: sqlite3.Error, path: str, action: str, timeout_s: float) -> S
             path=path,
         )
     if code == _FULL:
-        return StorageError(f"cannot {action}: disk full while writing {path}", path=path)
+        return DatabaseFull(f"cannot {action}: disk full while writing {path}", path=path)
     if code == _READONLY:
-        return StorageError(f"cannot {action}: {path} is read-only for this user", path=path)
+        return DatabaseReadOnly(f"cannot {action}: {path} is read-only for this user", path=path)
+    if code == _IOERR:
+        # A file-size limit or a failing disk: the write did not reach the file.
+        return DatabaseUnavailable(
+            f"cannot {action}: disk error writing {path} ({text})", path=path
+        )
     if code == _CANTOPEN:
-        return StorageError(f"cannot {action}: cannot open {path} ({text})", path=path)
+        return DatabaseUnavailable(f"cannot {action}: cannot open {path} ({text})", path=path)
     if isinstance(exc, sqlite3.IntegrityError):
         return StorageError(f"cannot {action}: {text} in {path}", path=path)
     return StorageError(f"cannot {action}: {text} ({path})", path=path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from glob import escape as glob_escape
 from pathlib import Path
 
 from storage import paths, sqlite_access
@@ -22,6 +24,7 @@ from storage.records import (
     Patient,
     ProgrammeItem,
     SessionInfo,
+    SessionKey,
     SessionRecord,
 )
 from storage.sqlite_db import Db
@@ -112,6 +115,9 @@ class SQLiteStore(Store):
             side = Path(p + suffix)
             if side.exists():
                 paths.restrict(side)
+        # Writes an earlier session could not make go in before its session is judged
+        # interrupted; a database that cannot take them yet keeps them waiting.
+        self.replay_journals()
         self.recover_interrupted()
         return user_version(db.conn)
 
@@ -127,8 +133,36 @@ class SQLiteStore(Store):
     def close(self) -> None:
         for w in list(self._writers):
             if not w.finished:
-                w.abandon("store closed before the session finished")
+                # Database unavailable: the next open marks it interrupted.
+                with contextlib.suppress(StorageError):
+                    w.abandon("store closed before the session finished")
         self._db.close()
+
+    @property
+    def journal_dir(self) -> Path:
+        return Path(self._db.path + ".pending")
+
+    def owned_paths(self) -> tuple[Path, ...]:
+        p = self._db.path
+        found = [Path(p + s) for s in ("", "-wal", "-shm", "-journal", ".pending")]
+        found += sorted(self._path.parent.glob(glob_escape(self._path.name) + ".v*.bak"))
+        return tuple(Path(os.path.realpath(f)) for f in found)
+
+    def resume_session(self, key: SessionKey) -> SQLiteSessionWriter:
+        rows = self._db.query(
+            "SELECT s.patient_id, p.code, s.exercise_id, s.started_at FROM sessions s "
+            "JOIN patients p ON p.id = s.patient_id WHERE s.id = ?",
+            (key.session_id,),
+            "find the session of a journal",
+        )
+        found = tuple(rows[0])[1:] if rows else None
+        if found != (key.patient_code, key.exercise_id, key.started_at):
+            raise NotFound(
+                f"the journal's session {key.session_id} ({key.patient_code}, "
+                f"{key.exercise_id}, started {key.started_at}) is not in {self._db.path}",
+                path=self._db.path,
+            )
+        return SQLiteSessionWriter(self._db, key, int(rows[0][0]), live=False)
 
     def _patient_id(self, code: str) -> int:
         rows = self._db.query(
@@ -358,7 +392,8 @@ class SQLiteStore(Store):
                     ),
                 ).fetchone()[0]
             )
-        writer = SQLiteSessionWriter(self._db, sid, pid)
+        key = SessionKey(sid, patient_code, exercise_id, started)
+        writer = SQLiteSessionWriter(self._db, key, pid)
         self._writers.append(writer)
         return writer
 

@@ -12,7 +12,26 @@ import numpy as np
 from storage import traces
 from storage.base import SessionWriter, check_pain_score
 from storage.errors import StorageError
-from storage.records import CueLike, RepLike, RepRecord, SessionInfo, SessionSummary
+from storage.journal import (
+    AbandonSession,
+    AddCue,
+    AddPainScore,
+    AddRep,
+    AddSafetyEvent,
+    AddTrace,
+    BeginSet,
+    FinishSession,
+    WriteOp,
+    trace_op,
+)
+from storage.records import (
+    CueLike,
+    RepLike,
+    RepRecord,
+    SessionInfo,
+    SessionKey,
+    SessionSummary,
+)
 from storage.sqlite_db import Db
 from storage.sqlite_read import session_info
 
@@ -36,15 +55,21 @@ def _n(x: float | None) -> float | None:
 
 
 class SQLiteSessionWriter(SessionWriter):
-    def __init__(self, db: Db, session_id: int, patient_id: int) -> None:
+    """Every call is one write (``storage.journal.WriteOp``) in its own transaction.
+
+    ``live=False`` is a writer that replays a journal for a session whose own writer is gone."""
+
+    def __init__(self, db: Db, key: SessionKey, patient_id: int, *, live: bool = True) -> None:
         self._db = db
-        self.session_id = session_id
+        self.key = key
+        self.session_id = key.session_id
         self._patient_id = patient_id
-        self._set_id: int | None = None
         self._set_index = 0
         self._finished = False
-        with _LIVE_LOCK:
-            _LIVE.add((db.path, session_id))
+        self._live = live
+        if live:
+            with _LIVE_LOCK:
+                _LIVE.add((db.path, self.session_id))
 
     @property
     def finished(self) -> bool:
@@ -57,6 +82,18 @@ class SQLiteSessionWriter(SessionWriter):
                 path=self._db.path,
             )
 
+    def _not_live(self) -> None:
+        self._finished = True
+        with _LIVE_LOCK:
+            _LIVE.discard((self._db.path, self.session_id))
+
+    def detach(self) -> None:
+        self._not_live()
+
+    def info(self) -> SessionInfo:
+        return session_info(self._db, self.session_id)
+
+    # the calls, each turned into one write ---------------------------------------------------
     def begin_set(
         self,
         set_index: int | None = None,
@@ -69,71 +106,22 @@ class SQLiteSessionWriter(SessionWriter):
         index = self._set_index + 1 if set_index is None else int(set_index)
         if index < 1:
             raise ValueError(f"set index: expected 1 or more, got {index}")
-        with self._db.transaction(f"start set {index}") as c:
-            self._set_id = int(
-                c.execute(
-                    "INSERT INTO sets (session_id, set_index, target_reps, load_low_n, "
-                    "load_high_n, started_s) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        self.session_id,
-                        index,
-                        int(target_reps),
-                        _n(load_band_n[0]),
-                        _n(load_band_n[1]),
-                        _n(started_s),
-                    ),
-                ).fetchone()[0]
-            )
-            self._touch(c)
+        self.apply(BeginSet(index, int(target_reps), *map(float, load_band_n), float(started_s)))
         self._set_index = index
         return index
-
-    def _touch(self, c: sqlite3.Connection) -> None:
-        """Kept per rep so a crashed session ends at its last activity, not at its start."""
-        c.execute(
-            "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (now_utc(), self.session_id)
-        )
 
     def add_rep(
         self, rep: RepLike, *, hold_s: float | None = None, peak_force_n: float | None = None
     ) -> None:
         self._check_open()
         r = RepRecord.from_rep(rep, hold_s=hold_s, peak_force_n=peak_force_n)
-        if self._set_id is None:
+        if self._set_index == 0:
             self.begin_set()
-        with self._db.transaction(f"store rep {r.index}") as c:
-            rep_id = c.execute(
-                "INSERT INTO reps (set_id, rep_index, start_s, end_s, min_angle_deg, "
-                "max_angle_deg, range_fraction, duration_s, tempo_ok, counted, hold_s, "
-                "peak_force_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    self._set_id,
-                    r.index,
-                    _n(r.start_s),
-                    _n(r.end_s),
-                    _n(r.min_angle_deg),
-                    _n(r.max_angle_deg),
-                    _n(r.range_fraction),
-                    _n(r.duration_s),
-                    int(r.tempo_ok),
-                    int(r.counted),
-                    _n(r.hold_s),
-                    _n(r.peak_force_n),
-                ),
-            ).fetchone()[0]
-            for key in dict.fromkeys(r.faults):  # a fault counts once per rep
-                c.execute("INSERT INTO rep_faults (rep_id, rule_key) VALUES (?, ?)", (rep_id, key))
-            self._touch(c)
+        self.apply(AddRep(self._set_index, r))
 
     def add_cue(self, cue: CueLike, t_s: float | None = None) -> None:
-        self._check_open()
         t = float(cue.since_s if t_s is None else t_s)
-        with self._db.transaction(f"store cue {cue.key}") as c:
-            c.execute(
-                "INSERT INTO cues (session_id, t_s, cue_key, cue_text, severity) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.session_id, t, cue.key, cue.text, int(cue.severity)),
-            )
+        self.apply(AddCue(t, cue.key, cue.text, int(cue.severity)))
 
     def add_safety_event(
         self,
@@ -145,14 +133,7 @@ class SQLiteSessionWriter(SessionWriter):
         limit: float = math.nan,
         unit: str = "",
     ) -> None:
-        self._check_open()
-        with self._db.transaction(f"store safety event {kind}") as c:
-            c.execute(
-                "INSERT INTO safety_events (session_id, t_s, kind, message, measured_value, "
-                "limit_value, unit) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.session_id, float(t_s), kind, message, _n(value), _n(limit), unit),
-            )
-            self._touch(c)
+        self.apply(AddSafetyEvent(float(t_s), kind, message, float(value), float(limit), unit))
 
     def add_trace(
         self,
@@ -164,54 +145,176 @@ class SQLiteSessionWriter(SessionWriter):
         max_rate_hz: float | None = None,
     ) -> int:
         self._check_open()
-        rate = traces.DEFAULT_RATE_HZ if max_rate_hz is None else max_rate_hz
-        td, vd = traces.downsample(t, values, rate)
-        if td.size == 0:
+        op = trace_op(label, unit, t, values, max_rate_hz)
+        if op is None:
             return 0
-        t0 = float(td[0])
-        with self._db.transaction(f"store trace {label}") as c:
-            c.execute(
-                "INSERT INTO traces (session_id, label, unit, t0_s, n_points, t_data, v_data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.session_id,
-                    label,
-                    unit,
-                    t0,
-                    int(td.size),
-                    traces.encode(td - t0),
-                    traces.encode(vd),
-                ),
-            )
-        return int(td.size)
+        self.apply(op)
+        return len(op.t)
 
     def add_pain_score(self, score: float, moment: str = "after") -> None:
-        self._check_open()
-        score = check_pain_score(score, moment)
-        with self._db.transaction("store pain score") as c:
-            c.execute(
-                "INSERT INTO pain_scores (patient_id, session_id, recorded_at, moment, score) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self._patient_id, self.session_id, now_utc(), moment, score),
-            )
-
-    def _end(self, status: str, reason: str, notes: str | None) -> None:
-        with self._db.transaction("finish session") as c:
-            c.execute(
-                "UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?, "
-                "notes = COALESCE(?, notes) WHERE id = ?",
-                (status, now_utc(), reason, notes, self.session_id),
-            )
-        self._finished = True
-        with _LIVE_LOCK:
-            _LIVE.discard((self._db.path, self.session_id))
+        self.apply(AddPainScore(check_pain_score(score, moment), moment))
 
     def finish(self, summary: SessionSummary | None = None) -> SessionInfo:
-        self._check_open()
         s = summary or SessionSummary()
-        self._end("finished", s.end_reason, s.notes or None)
-        return session_info(self._db, self.session_id)
+        self.apply(FinishSession(str(s.end_reason), s.notes))
+        return self.info()
 
     def abandon(self, reason: str) -> None:
         if not self._finished:
-            self._end("interrupted", reason, None)
+            self.apply(AbandonSession(reason))
+
+    # writes --------------------------------------------------------------------------------
+    def apply(self, op: WriteOp, *, replay: bool = False) -> bool:
+        if not replay:
+            self._check_open()
+        name = type(op).__name__
+        handler = getattr(self, f"_w_{name}")
+        with self._db.transaction(_ACTIONS[name](op)) as c:
+            wrote = bool(handler(c, op, replay))
+        if isinstance(op, FinishSession | AbandonSession):
+            self._not_live()
+        return wrote
+
+    def _touch(self, c: sqlite3.Connection, at: str) -> None:
+        """Kept per rep so a crashed session ends at its last activity, not at its start."""
+        c.execute(
+            "UPDATE sessions SET last_activity_at = ? WHERE id = ? "
+            "AND (last_activity_at IS NULL OR last_activity_at < ?)",
+            (at, self.session_id, at),
+        )
+
+    def _set_id(self, c: sqlite3.Connection, set_index: int) -> int | None:
+        row = c.execute(
+            "SELECT id FROM sets WHERE session_id = ? AND set_index = ?",
+            (self.session_id, set_index),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _w_BeginSet(self, c: sqlite3.Connection, op: BeginSet, replay: bool) -> bool:
+        # A replay skips a set the database already has: (session, set index) is unique.
+        conflict = " ON CONFLICT (session_id, set_index) DO NOTHING" if replay else ""
+        cur = c.execute(
+            "INSERT INTO sets (session_id, set_index, target_reps, load_low_n, load_high_n, "
+            f"started_s) VALUES (?, ?, ?, ?, ?, ?){conflict}",
+            (
+                self.session_id,
+                op.set_index,
+                op.target_reps,
+                _n(op.load_low_n),
+                _n(op.load_high_n),
+                _n(op.started_s),
+            ),
+        )
+        self._touch(c, op.at)
+        return cur.rowcount == 1
+
+    def _w_AddRep(self, c: sqlite3.Connection, op: AddRep, replay: bool) -> bool:
+        set_id = self._set_id(c, op.set_index)
+        if set_id is None:  # a rep outside any set that was stored: its set, with defaults
+            self._w_BeginSet(c, BeginSet(op.set_index, at=op.at), replay)
+            set_id = self._set_id(c, op.set_index)
+        r = op.rep
+        conflict = " ON CONFLICT (set_id, rep_index) DO NOTHING" if replay else ""
+        row = c.execute(
+            "INSERT INTO reps (set_id, rep_index, start_s, end_s, min_angle_deg, "
+            "max_angle_deg, range_fraction, duration_s, tempo_ok, counted, hold_s, "
+            f"peak_force_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){conflict} RETURNING id",
+            (
+                set_id,
+                r.index,
+                _n(r.start_s),
+                _n(r.end_s),
+                _n(r.min_angle_deg),
+                _n(r.max_angle_deg),
+                _n(r.range_fraction),
+                _n(r.duration_s),
+                int(r.tempo_ok),
+                int(r.counted),
+                _n(r.hold_s),
+                _n(r.peak_force_n),
+            ),
+        ).fetchone()
+        if row is None:
+            return False  # replayed: this rep is already stored
+        for key in dict.fromkeys(r.faults):  # a fault counts once per rep
+            c.execute("INSERT INTO rep_faults (rep_id, rule_key) VALUES (?, ?)", (row[0], key))
+        self._touch(c, op.at)
+        return True
+
+    def _insert_once(
+        self, c: sqlite3.Connection, replay: bool, table: str, values: dict, same: tuple[str, ...]
+    ) -> bool:
+        """Insert a row; a replay skips it when a row with the same ``same`` columns exists
+        (these tables have no natural unique key, the time and kind make one)."""
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        args = tuple(values.values())
+        if not replay:
+            c.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", args)
+            return True
+        where = " AND ".join(f"{k} IS ?" for k in same)
+        cur = c.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {marks} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {where})",
+            args + tuple(values[k] for k in same),
+        )
+        return cur.rowcount == 1
+
+    def _w_AddCue(self, c: sqlite3.Connection, op: AddCue, replay: bool) -> bool:
+        values = {"session_id": self.session_id, "t_s": op.t_s, "cue_key": op.key,
+                  "cue_text": op.text, "severity": op.severity}  # fmt: skip
+        return self._insert_once(c, replay, "cues", values, ("session_id", "t_s", "cue_key"))
+
+    def _w_AddSafetyEvent(self, c: sqlite3.Connection, op: AddSafetyEvent, replay: bool) -> bool:
+        values = {"session_id": self.session_id, "t_s": op.t_s, "kind": op.kind,
+                  "message": op.message, "measured_value": _n(op.value),
+                  "limit_value": _n(op.limit), "unit": op.unit}  # fmt: skip
+        wrote = self._insert_once(c, replay, "safety_events", values, ("session_id", "t_s", "kind"))
+        self._touch(c, op.at)
+        return wrote
+
+    def _w_AddTrace(self, c: sqlite3.Connection, op: AddTrace, replay: bool) -> bool:
+        t = np.asarray(op.t, dtype=np.float64)
+        t0 = float(t[0])
+        values = {"session_id": self.session_id, "label": op.label, "unit": op.unit,
+                  "t0_s": t0, "n_points": int(t.size), "t_data": traces.encode(t - t0),
+                  "v_data": traces.encode(np.asarray(op.values))}  # fmt: skip
+        return self._insert_once(c, replay, "traces", values, ("session_id", "label", "t0_s"))
+
+    def _w_AddPainScore(self, c: sqlite3.Connection, op: AddPainScore, replay: bool) -> bool:
+        values = {"patient_id": self._patient_id, "session_id": self.session_id,
+                  "recorded_at": op.at, "moment": op.moment, "score": op.score}  # fmt: skip
+        return self._insert_once(
+            c, replay, "pain_scores", values, ("session_id", "moment", "recorded_at")
+        )
+
+    def _w_FinishSession(self, c: sqlite3.Connection, op: FinishSession, replay: bool) -> bool:
+        # A replay finishes a session its writer's death had marked interrupted: the journal
+        # proves it ended, and all its writes came before this one.
+        cur = c.execute(
+            "UPDATE sessions SET status = 'finished', ended_at = ?, end_reason = ?, "
+            "notes = COALESCE(NULLIF(?, ''), notes) WHERE id = ? AND status != 'finished'",
+            (op.at, op.end_reason, op.notes, self.session_id),
+        )
+        return cur.rowcount == 1
+
+    def _w_AbandonSession(self, c: sqlite3.Connection, op: AbandonSession, replay: bool) -> bool:
+        only = " AND status = 'active'" if replay else ""
+        cur = c.execute(
+            f"UPDATE sessions SET status = 'interrupted', ended_at = ?, end_reason = ? "
+            f"WHERE id = ?{only}",
+            (op.at, op.reason, self.session_id),
+        )
+        return cur.rowcount == 1
+
+
+_ACTIONS = {
+    "BeginSet": lambda op: f"start set {op.set_index}",
+    "AddRep": lambda op: f"store rep {op.rep.index}",
+    "AddCue": lambda op: f"store cue {op.key}",
+    "AddSafetyEvent": lambda op: f"store safety event {op.kind}",
+    "AddTrace": lambda op: f"store trace {op.label}",
+    "AddPainScore": lambda op: "store pain score",
+    "FinishSession": lambda op: "finish session",
+    "AbandonSession": lambda op: "mark the session interrupted",
+}
