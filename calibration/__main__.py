@@ -16,6 +16,7 @@ data directory, or ``$SPINECOACH_CALIBRATION``).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -24,8 +25,9 @@ from calibration.model import ChannelCalibration
 from calibration.store import CalibrationError, CalibrationStore
 
 
-def _read(device: str, seconds: float) -> tuple[str, float, float]:
-    """Serial number and mean machine readings (angle, force) over ``seconds``."""
+def _read(device: str, seconds: float) -> tuple[str, float, float, dict[str, tuple[float, float]]]:
+    """Serial number, mean machine readings (angle, force) over ``seconds``, and the
+    machine's declared range per channel."""
     from device_bridge import DeviceError, open_device  # the calibration model needs no port
 
     try:
@@ -35,14 +37,18 @@ def _read(device: str, seconds: float) -> tuple[str, float, float]:
             bridge.drain()
             time.sleep(seconds)
             samples = bridge.drain()
-            serial = bridge.hello.serial
+            hello = bridge.hello
     except DeviceError as exc:
         raise SystemExit(f"error: {exc}") from exc
     if not samples:
         raise SystemExit(f"error: {device} sent no samples in {seconds} s")
     angle = statistics.fmean(s.angle_deg for s in samples)
     force = statistics.fmean(s.force_n for s in samples)
-    return serial, angle, force
+    ranges = {}
+    for name in ("angle", "force"):
+        ch = hello.channels[hello.channel_index(name) or 0]
+        ranges[name] = (ch.minimum, ch.maximum)
+    return hello.serial, angle, force, ranges
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     for arg in ("--reading-a", "--true-a", "--reading-b", "--true-b"):
         tp.add_argument(arg, type=float, required=True)
     args = ap.parse_args(argv)
+    seconds = getattr(args, "seconds", 1.0)
+    if not (math.isfinite(seconds) and 0 < seconds <= 60):
+        print(f"error: --seconds: expected 0 to 60 seconds, got {seconds:g}", file=sys.stderr)
+        return 2
     try:
         store = CalibrationStore(args.file)
     except CalibrationError as exc:
@@ -75,11 +85,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {serial}: angle zero {cal.angle.zero:g} scale {cal.angle.scale:g}, "
                   f"force zero {cal.force.zero:g} scale {cal.force.scale:g}")  # fmt: skip
     elif args.command == "read":
-        serial, angle, force = _read(args.device, args.seconds)
+        serial, angle, force, _ = _read(args.device, args.seconds)
         print(f"{serial}: angle {angle:.3f} deg, force {force:.2f} N (machine units)")
     elif args.command == "zero":
-        serial, angle, force = _read(args.device, args.seconds)
+        serial, angle, force, ranges = _read(args.device, args.seconds)
         reading = angle if args.channel == "angle" else force
+        try:
+            getattr(store.get(serial), args.channel).with_zero_at(reading).check_fits(
+                args.channel, *ranges[args.channel]
+            )
+        except ValueError as exc:
+            print(f"error: {serial}: {exc}", file=sys.stderr)
+            return 2
         store.tare(serial, args.channel, reading)
         print(f"{serial}: {args.channel} zero set at machine reading {reading:.3f} in {store.path}")
     else:

@@ -33,19 +33,36 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print one JSON object at the end")
     m.add_argument("--baud", type=int, default=DEFAULT_BAUD)
     m.add_argument("--calibration", help="calibration file (default: the user's data dir)")
-    m.add_argument("--max-force", type=float, default=math.inf, metavar="N")
-    m.add_argument("--min-angle", type=float, default=-math.inf, metavar="DEG")
-    m.add_argument("--max-angle", type=float, default=math.inf, metavar="DEG")
+    m.add_argument("--max-force", type=float, metavar="N", help="load limit (default: none)")
+    m.add_argument("--min-angle", type=float, metavar="DEG")
+    m.add_argument("--max-angle", type=float, metavar="DEG")
     m.add_argument("--sim-rate", type=int, default=1000, help="simulator samples a second")
     m.add_argument("--sim-seed", type=int, default=1)
     add_fault_arguments(m)
     return ap
 
 
+def _limits(args: argparse.Namespace) -> SafetyLimits | None:
+    """The limits given, each finite (and the force above 0): a NaN or infinite limit would
+    switch its check off, so it is refused rather than ignored."""
+    given = {"--max-force": args.max_force, "--min-angle": args.min_angle,
+             "--max-angle": args.max_angle}  # fmt: skip
+    for flag, value in given.items():
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{flag}: expected a finite number, got {value}")
+    if args.max_force is not None and args.max_force <= 0:
+        raise ValueError(f"--max-force: expected a load limit above 0 N, got {args.max_force:g}")
+    if all(v is None for v in given.values()):
+        return None
+    return SafetyLimits(
+        math.inf if args.max_force is None else args.max_force,
+        -math.inf if args.min_angle is None else args.min_angle,
+        math.inf if args.max_angle is None else args.max_angle,
+    )
+
+
 def monitor(args: argparse.Namespace) -> dict[str, Any]:
-    limits = None
-    if any(math.isfinite(x) for x in (args.max_force, args.min_angle, args.max_angle)):
-        limits = SafetyLimits(args.max_force, args.min_angle, args.max_angle)
+    limits = _limits(args)
     # Fault switches only make sense for the simulator; open_device refuses them otherwise.
     sim_args = fault_argv(args)
     if args.device.strip().startswith("sim:"):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from calibration import CalibrationStore
 from device_bridge import protocol as p
 from device_bridge.bridge import DEFAULT_BAUD, DeviceBridge
-from device_bridge.errors import DeviceError, DeviceSpecError, Disconnected
+from device_bridge.errors import DeviceError, DeviceSpecError, Disconnected, HandshakeRefused
 from device_bridge.link import Link, serial_ports
 from device_bridge.machine_model import MODELS
 from device_bridge.parser import FrameParser
@@ -20,7 +20,10 @@ AUTO_FALLBACK_MODEL = "lumbar_extension"
 
 
 def probe(target: str, baudrate: int = DEFAULT_BAUD, timeout_s: float = 0.5) -> p.Hello | None:
-    """Ask ``target`` for its hello; the machine's capabilities, or None if nothing answers."""
+    """Ask ``target`` for its hello; the machine's capabilities, or None if nothing answers.
+
+    Raises ``HandshakeRefused`` for a machine whose hello cannot be trusted: it must be named,
+    not skipped (``auto`` would otherwise quietly fall back to the simulator)."""
     link = Link(target, baudrate)
     try:
         link.open()
@@ -34,6 +37,8 @@ def probe(target: str, baudrate: int = DEFAULT_BAUD, timeout_s: float = 0.5) -> 
             for f in parser.feed(link.read()):
                 if f.ftype == p.FrameType.HELLO:
                     return p.decode_hello(f.payload)
+    except HandshakeRefused:
+        raise
     except DeviceError:  # a stranger on the port: not a machine of ours
         return None
     finally:

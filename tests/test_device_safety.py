@@ -6,7 +6,9 @@ the bridge opens the other end like a USB serial port and parses what arrives.
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from device_bridge import DeviceBridge, HandshakeRefused, SafetyLimits
+from calibration import CalibrationError, CalibrationStore, ChannelCalibration, MachineCalibration
+from device_bridge import DeviceBridge, HandshakeRefused, SafetyLimits, probe
 from device_bridge import protocol as p
 from device_bridge.safety import SafetyMonitor
 from device_bridge.samples import DeviceSample
@@ -337,3 +340,86 @@ def test_fuzz_every_sample_over_a_limit_trips_it_also_when_dropped(
     assert all(e.value > top for e in events if e.kind == "overload")
     assert len(samples) <= len(checked)
     assert [s.seq for s in samples] == sorted({s.seq for s in samples})
+
+
+# --- calibrations and limits are validated where they enter ---------------------------------
+
+
+@pytest.mark.parametrize("true_b", ["-100", "0.0001"])  # force x -1 and x 1e-6
+def test_calibration_two_point_refuses_a_negative_or_tiny_scale_in_one_line(
+    true_b, tmp_path, capsys
+):
+    from calibration.__main__ import main
+
+    path = tmp_path / "cal.json"
+    points = ["--reading-a", "0", "--true-a", "0", "--reading-b", "100", "--true-b", true_b]
+    rc = main(["--file", str(path), "two-point", "--serial", "LE-1", "--channel", "force", *points])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: two-point calibration") and err.count("\n") == 1
+    assert not path.exists()
+
+
+def test_a_stored_calibration_with_a_bad_scale_is_refused_when_loaded(tmp_path, capsys):
+    from calibration.__main__ import main
+
+    path = tmp_path / "cal.json"
+    doc = {"version": 1, "machines": {"LE-1": {"force": {"zero": 0.0, "scale": -1.0}}}}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CalibrationError, match="machine LE-1 force: calibration scale"):
+        CalibrationStore(path)
+    assert main(["--file", str(path), "show"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_calibration_read_refuses_a_negative_time_in_one_line(capsys):
+    from calibration.__main__ import main
+
+    assert main(["read", "--device", "loop://", "--seconds", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --seconds: expected 0 to 60 seconds, got -1\n"
+
+
+def test_a_stored_calibration_that_does_not_fit_the_machine_leaves_the_link_faulty(tmp_path):
+    store = CalibrationStore(tmp_path / "cal.json")
+    # A zero the 0..3000 N sensor can never read: every calibrated force would be negative.
+    store.set("LE-7", MachineCalibration(force=ChannelCalibration(zero=5000.0)))
+    with scripted(limits=SafetyLimits(max_force_n=600.0), calibration_store=store) as (
+        machine,
+        bridge,
+    ):
+        machine.hello(machine_hello())
+        for i in range(5):
+            machine.sample(10_000 * i, (6600, 7000))
+        assert processed(bridge, machine)
+        st = bridge.status()
+    assert st.state == "faulty" and st.samples == 0
+    assert "stored calibration for 'LE-7' refused" in st.message and "zero 5000" in st.message
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--max-force", "nan"), ("--max-force", "inf"), ("--max-force", "0"),
+     ("--max-force", "-5"), ("--min-angle", "nan"), ("--max-angle", "-inf")],
+)  # fmt: skip
+def test_monitor_refuses_a_limit_that_would_switch_its_check_off(flag, value, capsys):
+    from device_bridge.__main__ import main
+
+    rc = main(["monitor", "--device", "loop://", "--seconds", "0.1", f"{flag}={value}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"error: {flag}:") and err.count("\n") == 1
+
+
+def test_probe_names_a_machine_with_a_hostile_hello_rather_than_skipping_it():
+    machine = ScriptedMachine()
+
+    def answer() -> None:
+        if wait_for(machine.host_asked, 5.0):
+            machine.hello(machine_hello(*channels(force_scale=-0.1)))
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        with pytest.raises(HandshakeRefused, match="force channel scale"):
+            probe(machine.path, timeout_s=5.0)
+    finally:
+        thread.join()
+        machine.close()
