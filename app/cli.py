@@ -121,6 +121,8 @@ def run(argv: list[str]) -> int:
         if runner.opts.store is not None:
             runner.opts.store.close()
     summary = summarize(runner)
+    for warning in summary["source_warnings"]:
+        print(f"main.py: warning: {warning}", file=sys.stderr)
     if summary_path:
         summary_path.write_text(json.dumps(summary, indent=2))
     if args.headless:

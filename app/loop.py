@@ -31,6 +31,10 @@ from session.targets import PatientProfile
 from vision.replay import PoseReplay
 
 DISPLAY_FPS = 60.0
+# A machine answers the hello within a fraction of a second; the simulator is already running
+# when it is handed over, but shares the processor with everything else.
+HANDSHAKE_S = 5.0
+SIM_HANDSHAKE_S = 20.0
 log = logging.getLogger(__name__)
 
 
@@ -120,6 +124,8 @@ class Runner:
                 opts.device, limits=self._limits(), simulator_args=opts.simulator_args
             )
             self.bridge.start()
+            if not opts.kiosk:  # the kiosk shows the machine's state and waits for it
+                self._await_handshake()
         self.t0 = time.monotonic()
         self.stats = RunStats(started=self.t0)
         if opts.record:
@@ -260,6 +266,22 @@ class Runner:
                 )
             if new_reps:
                 self.recorder.flush()
+
+    def _await_handshake(self) -> None:
+        """A port with no machine behind it is refused now, not run as a session that gets
+        no samples and says nothing."""
+        sim = bool(self.opts.device and self.opts.device.startswith("sim:"))
+        limit = SIM_HANDSHAKE_S if sim else HANDSHAKE_S
+        end = time.monotonic() + limit
+        while self.bridge.hello is None and time.monotonic() < end:
+            time.sleep(0.02)
+        if self.bridge.hello is None:
+            from device_bridge import DeviceNotFound
+
+            raise DeviceNotFound(
+                self.opts.device or "",
+                f"no hello from a machine within {limit:g} s ({self.bridge.status().message})",
+            )
 
     def _limits(self):
         """This patient's load limit for the machine's own check (and its firmware)."""
@@ -496,6 +518,16 @@ def summarize(runner: Runner) -> dict:
         ),
         "device_samples": st.device_samples,
         "dropped_frames": runner.stream.dropped if runner.stream else 0,
+        # A damaged recording or a video that ended early: said here and on stderr.
+        "damaged_records_skipped": runner.replay.damaged if runner.replay is not None else 0,
+        "source_warnings": [
+            w
+            for w in (
+                runner.replay.damage_note if runner.replay is not None else "",
+                runner.stream.warning if runner.stream is not None else "",
+            )
+            if w
+        ],
         "inference_ms_median": med(st.inference_s),
         "latency_ms_median": med(st.latencies_s),
         "latency_ms_p95": p95(st.latencies_s),

@@ -4,33 +4,69 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from app.cli import UsageError
 from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
+from app.session_replay import check_replayable
 from app.storage_sink import profile_from_store
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
+from exercises.schema import ExerciseDef
 from session.lang import catalog
 from session.targets import load_profile
 from vision.errors import VisionError
-from vision.replay import is_skeleton_path
+from vision.replay import PoseReplay, is_skeleton_path
 
 DEFAULT_EXERCISE = "squat"
 
 
-def _exercise_id(args: argparse.Namespace, header: dict) -> str:
+def _exercise_id(args: argparse.Namespace, replay: PoseReplay | None) -> str:
+    """--exercise, else the exercise a recording names; squat for poses that name none."""
     if args.exercise:
         return args.exercise
-    named = header.get("exercise", "")
-    try:
-        if named:
+    if replay is None:
+        return DEFAULT_EXERCISE
+    named = replay.header.get("exercise", "")
+    if named:
+        try:
             get_exercise(named)
-            return named
-    except UnknownExercise:
-        pass
+        except UnknownExercise:
+            raise UsageError(
+                f"--source {replay.name}: the recording names the exercise {named[:60]!r}, "
+                "which the library does not have; pass --exercise ID"
+            ) from None
+        return named
+    if not replay.poses:
+        raise UsageError(
+            f"--source {replay.name}: a machine recording that names no exercise; "
+            "pass --exercise ID"
+        )
     return DEFAULT_EXERCISE
+
+
+def _check_combination(
+    args: argparse.Namespace, choice: InputChoice, replay: PoseReplay | None, exercise: ExerciseDef
+) -> None:
+    """Sources that cannot drive the exercise: refused, not run as a silent empty session."""
+    machine_data = replay is not None and bool(replay.device)
+    if (
+        exercise.signal.source == "machine"
+        and not args.device
+        and choice.kind in ("video", "replay")
+        and not machine_data
+    ):
+        raise UsageError(
+            f"--exercise {exercise.id} is a machine exercise and {choice.spec} holds no machine "
+            f"samples: add --device sim:{exercise.machine} for the simulator or --device PORT"
+        )
+    if exercise.signal.source == "camera" and replay is not None and not replay.poses:
+        raise UsageError(
+            f"--exercise {exercise.id} is a camera exercise and {choice.spec} holds no poses "
+            "(a machine recording)"
+        )
 
 
 def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
@@ -57,10 +93,12 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
     try:
         choice = choose_input(args.source)
         replay = peek_replay(choice, args.view)
+        if replay is not None:
+            check_replayable(replay)
     except VisionError as exc:
         raise UsageError(str(exc)) from None
     try:
-        exercise = get_exercise(_exercise_id(args, replay.header if replay else {}))
+        exercise = get_exercise(_exercise_id(args, replay))
     except (UnknownExercise, ExerciseError) as exc:
         raise UsageError(str(exc).strip('"')) from None
     view = args.view or ("side" if exercise.view == "side" else "front")
@@ -68,9 +106,10 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         replay = peek_replay(choice, view)  # the camera where the exercise needs it
     if exercise.signal.source == "machine" and args.source is None and choice.kind == "replay":
         choice, replay = InputChoice("none", "none", "no camera: machine only"), None
+    _check_combination(args, choice, replay, exercise)
     if exercise.signal.source == "machine" and not args.device:
         args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
-    if args.device and args.device.startswith("/dev/") and not Path(args.device).exists():
+    if args.device and args.device.startswith("/dev/") and not os.path.exists(args.device):
         raise UsageError(f"--device: no such port {args.device} (is the machine plugged in?)")
     if choice.kind == "none" and exercise.signal.source == "camera":
         raise UsageError(
