@@ -4,12 +4,33 @@ patient's and therapist's commands. Same inputs in the same order give the same 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from recording.format import DEVICE, EVENT, POSE
+from session.engine import COMMANDS, TARGET_KEYS
+from vision.errors import RecordingError
 from vision.replay import PoseReplay
 
 REPLAYED_EVENTS = ("machine_frame", "safety", "command", "adjust", "end")
+_SAFETY_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")  # also names the cue: safety.<kind>
+
+
+def check_replayable(replay: PoseReplay) -> None:
+    """Refuse a recording whose events the engine must not be fed (a crafted or foreign file;
+    the recording format has already checked their fields and types)."""
+    for ev in replay.events:
+        data, why = ev.data, ""
+        kind = data.get("type")
+        if kind == "command" and data["name"] not in COMMANDS:
+            why = f"command {data['name']!r}: expected one of {', '.join(COMMANDS)}"
+        elif kind == "adjust" and data["key"] not in TARGET_KEYS:
+            why = f"adjust {data['key']!r}: expected one of {', '.join(TARGET_KEYS)}"
+        elif kind == "safety" and not _SAFETY_KIND.fullmatch(data["kind"]):
+            why = f"safety kind {data['kind'][:40]!r}: expected a name such as 'overload'"
+        if why:
+            raise RecordingError(f"{replay.name}: event at {ev.time:.3f} s: {why}")
 
 
 def is_full_session(replay: PoseReplay) -> bool:
@@ -35,6 +56,7 @@ def replay_session(runner, replay: PoseReplay) -> None:
             data = ev.data
             kind_ = data.get("type")
             if kind_ == "machine_frame":
+                # Fewer pending than n when damaged records were skipped: feed what is there.
                 batch, pending = pending[: data["n"]], pending[data["n"] :]
                 runner.stats.device_samples += len(batch)
                 eng.on_machine(

@@ -74,6 +74,7 @@ class PoseStream:
         self._stop = threading.Event()
         self.finished = threading.Event()
         self.error: Exception | None = None
+        self.warning = ""  # set when a file source ended before its declared end
         self.aspect = float("nan")  # frame width / height, for image-space angles
         self.frames_in = 0
         self.poses_out = 0
@@ -181,6 +182,7 @@ class VideoPoseStream(PoseStream):
                         raise
                     continue
                 if frame is None:
+                    self.warning = self.source.ended_early
                     break
                 self.frames_in += 1
                 if self.paced:

@@ -648,8 +648,7 @@ class PatientView:
         )
 
     def _draw_source_banner(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
-        sources = (snap.camera, snap.machine, snap.storage)
-        bad = [s for s in sources if s is not None and not s.healthy]
+        bad = [s for s in (snap.camera, snap.machine) if s is not None and not s.healthy]
         if not bad:
             return
         b = lay.status_banner

@@ -37,6 +37,16 @@ from vision.landmarks import SKELETON
 from vision.pose import Pose
 
 TRACE_S = 20.0
+# What ``command`` and ``adjust`` accept (the screens send these; a replay is checked against them).
+COMMANDS = ("pause", "resume", "acknowledge", "finish")
+TARGET_KEYS = (
+    "range_target",
+    "pain_free_limit",
+    "reps_target",
+    "hold_target_s",
+    "load_band_low_n",
+    "load_band_high_n",
+)
 OVERSHOOT_SHARE = 0.15  # past the target by this share of the range: "not so far" cue
 _REP_PHASE_NAMES = {
     RepPhase.REST: "rest",
@@ -176,6 +186,7 @@ class SessionEngine:
         """A therapist's live change of one target (keys as the therapist view names them).
         Counts so far are kept; the rep in progress restarts against the new target."""
         tg = self.targets
+        before = (tg, self.reps_target, self.hold_target_s)
         span = tg.target - tg.start
         if key == "range_target":
             target = tg.start + (1.0 + delta) * span
@@ -199,7 +210,13 @@ class SessionEngine:
         else:
             raise ValueError(f"unknown target {key!r}")
         if key in ("range_target", "pain_free_limit", "hold_target_s") or key.startswith("load_"):
-            self._build_counters()
+            try:
+                self._build_counters()
+            except ValueError:
+                # A change the kernels refuse (a target at or behind the start): not taken.
+                self.targets, self.reps_target, self.hold_target_s = before
+                self._build_counters()
+                return
         self.phases.log_note(t, f"{key} changed by {delta:+g} by the therapist")
 
     # -- inputs ------------------------------------------------------------------------------

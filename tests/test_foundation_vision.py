@@ -138,12 +138,14 @@ def test_recording_round_trip_and_crash_truncation(tmp_path):
     path.write_bytes(blob[:-7])
     cut = read_recording(path)
     assert cut.truncated and len(cut.poses) == 50 and cut.events == []
-    # A flipped byte inside a record stops reading there, it never yields a damaged pose.
+    # A flipped byte inside a record loses that record only, never yields a damaged pose, and
+    # is counted (tests/test_recording_damage.py tries every kind of damage).
     damaged = bytearray(blob)
     damaged[2000] ^= 0xFF
     path.write_bytes(bytes(damaged))
     bad = read_recording(path)
-    assert bad.truncated and len(bad.poses) < 50
+    assert not bad.truncated and bad.damaged == 1 and len(bad.poses) == 49
+    assert len(bad.device) == 1 and len(bad.events) == 1
 
 
 def test_recording_rejects_foreign_files(tmp_path):

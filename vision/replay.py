@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,22 @@ class PoseReplay:
         self.events = events or []
         self.header = header or {}
         self.timeline = timeline or []  # record order, for replaying a whole session exactly
+        self.damaged = 0  # damaged stretches of a .screc skipped on reading (each >= 1 record)
+        self.damaged_bytes = 0
         self._i = 0
 
     def __len__(self) -> int:
         return len(self.poses)
+
+    @property
+    def damage_note(self) -> str:
+        """One line for the user when damaged records were skipped, else ""."""
+        if not self.damaged:
+            return ""
+        return (
+            f"{self.name}: skipped {self.damaged} damaged record(s) ({self.damaged_bytes} bytes); "
+            "the replay goes on without what they held"
+        )
 
     def read(self) -> Pose | None:
         if self._i >= len(self.poses):
@@ -81,7 +94,7 @@ def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
     """Read a KERAAL BlazePose JSON file into poses. Visibility is 1 (the file has none);
     world landmarks are NaN (the file has only image-normalised coordinates)."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise SourceNotFound(f"recording not found: {path}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -145,7 +158,7 @@ def open_replay(path: str | Path, view: str | None = None) -> PoseReplay:
     """A ``.screc`` recording, a KERAAL BlazePose ``.json`` file or a Kinect skeleton file
     (seen from ``view``, see :func:`open_kinect_replay`)."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.exists(path):  # never raises, not even for a name too long
         raise SourceNotFound(f"recording not found: {path}")
     if path.suffix == ".json":
         return PoseReplay(load_keraal(path), KERAAL_FPS, path.name)
@@ -153,7 +166,9 @@ def open_replay(path: str | Path, view: str | None = None) -> PoseReplay:
         return open_kinect_replay(path, view)
     rec = read_recording(path)
     fps = rec.fps if math.isfinite(rec.fps) and rec.fps > 0 else 30.0
-    return PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header, rec.timeline)
+    replay = PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header, rec.timeline)
+    replay.damaged, replay.damaged_bytes = rec.damaged, rec.damaged_bytes
+    return replay
 
 
 def is_replay_path(spec: str) -> bool:

@@ -15,6 +15,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 import cv2
 import numpy as np
 
+from vision.cv_paths import CvName, read_image
 from vision.errors import CameraUnavailable, NotAVideo, SourceNotFound
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -40,6 +41,7 @@ class FrameSource(ABC):
     live: bool = False
     name: str = ""
     size: tuple[int, int] = (0, 0)  # width, height in pixels; (0, 0) until known
+    ended_early: str = ""  # once read() returned None: why the source ended before its end
 
     @property
     @abstractmethod
@@ -63,12 +65,15 @@ class VideoFileSource(FrameSource):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = self.path.name
-        if not self.path.is_file():
+        if not os.path.isfile(self.path):
             raise SourceNotFound(f"video file not found: {self.path}")
-        self._cap = cv2.VideoCapture(str(self.path))
+        self._cv_name = CvName(self.path)
+        self._cap = cv2.VideoCapture(self._cv_name.name)
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        self.ended_early = ""
         if not ok or first is None:
             self._cap.release()
+            self._cv_name.close()
             raise NotAVideo(
                 f"cannot decode {self.path} as a video (expected a format OpenCV reads, "
                 "such as .mp4 or .avi)"
@@ -90,6 +95,7 @@ class VideoFileSource(FrameSource):
         else:
             ok, bgr = self._cap.read()
             if not ok:
+                self._check_whole()
                 return None
         frame = Frame(
             index=self._index,
@@ -100,8 +106,21 @@ class VideoFileSource(FrameSource):
         self._index += 1
         return frame
 
+    def _check_whole(self) -> None:
+        """A file cut mid-stream (or damaged) still opens and plays up to the break: compare
+        what was read with the frame count the container declares."""
+        count = self.frame_count
+        # Containers without a stored count give an estimate (duration x rate): a little slack.
+        if count > 0 and self._index < count - max(2, count // 100):
+            self.ended_early = (
+                f"{self.name}: the video ended early: {self._index} of the {count} frames it "
+                f"declares could be read ({self._index / self._fps:.1f} of "
+                f"{count / self._fps:.1f} s); the file is cut short or damaged"
+            )
+
     def close(self) -> None:
         self._cap.release()
+        self._cv_name.close()
 
 
 class ImageFolderSource(FrameSource):
@@ -119,7 +138,7 @@ class ImageFolderSource(FrameSource):
             )
         self._fps = fps
         self._index = 0
-        first = cv2.imread(str(self._files[0]))
+        first = read_image(self._files[0])
         if first is not None:
             self.size = (first.shape[1], first.shape[0])
 
@@ -132,7 +151,7 @@ class ImageFolderSource(FrameSource):
             path = self._files[self._index]
             i = self._index
             self._index += 1
-            bgr = cv2.imread(str(path))
+            bgr = read_image(path)
             if bgr is None:
                 continue  # an unreadable file in the folder is skipped, not fatal
             return Frame(i, time.monotonic(), i / self._fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.cv_paths import CvName
 from vision.errors import VisionError
 from vision.landmarks import SKELETON
 
@@ -23,6 +24,7 @@ class OverlayVideoWriter:
             raise VisionError(f"--record-video: folder does not exist: {self.path.parent}")
         self.fps = fps if fps > 0 else 30.0
         self._writer: cv2.VideoWriter | None = None
+        self._cv_name: CvName | None = None
 
     def write(
         self,
@@ -34,7 +36,8 @@ class OverlayVideoWriter:
         h, w = rgb.shape[:2]
         if self._writer is None:
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
+            self._cv_name = CvName(self.path, default_suffix=".mp4")
+            self._writer = cv2.VideoWriter(self._cv_name.name, fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise VisionError(f"--record-video: cannot write a video to {self.path}")
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -57,3 +60,6 @@ class OverlayVideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+        if self._cv_name is not None:
+            self._cv_name.close()
+            self._cv_name = None
