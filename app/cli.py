@@ -6,7 +6,6 @@ Bad input prints one line, ``main.py: error: ...``, and exits with code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -105,7 +104,10 @@ def run(argv: list[str]) -> int:
 
     runner, summary_path = prepare(args)
     from app.loop import summarize
+    from app.outputs import write_summary
+    from storage import EndReason, StorageError
 
+    reason = None
     try:
         if args.headless:
             runner.run_headless(progress=args.verbose)
@@ -114,17 +116,25 @@ def run(argv: list[str]) -> int:
 
             run_window(runner)
     except KeyboardInterrupt:
-        pass
+        reason = EndReason.STOPPED_BY_THERAPIST  # the console's Ctrl-C
+    except BaseException:
+        reason = EndReason.CRASH
+        raise
     finally:
+        # Judged before closing: a closed source looks like one that ran to its end.
+        reason = reason or runner.end_reason()
         runner.close()
-        runner.finish_storage()
+        runner.finish_storage(reason)
         if runner.opts.store is not None:
             runner.opts.store.close()
     summary = summarize(runner)
     for warning in summary["source_warnings"]:
         print(f"main.py: warning: {warning}", file=sys.stderr)
     if summary_path:
-        summary_path.write_text(json.dumps(summary, indent=2))
+        try:
+            write_summary(summary_path, summary)
+        except StorageError as exc:
+            raise UsageError(str(exc)) from None
     if args.headless:
         print(
             f"{summary['exercise']}: {summary['rep_count']} reps, {summary['frames']} frames, "

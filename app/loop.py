@@ -20,14 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from app.inputs import InputChoice, open_stream
+from app.outputs import create_private
 from app.session_replay import is_full_session, replay_session
 from app.storage_sink import StorageSink, profile_from_store
 from app.streams import PoseResult, PoseStream, ReplayPoseStream
 from exercises.schema import ExerciseDef
 from recording.format import RecordingWriter
 from session.engine import SessionConfig, SessionEngine
+from session.phases import Phase
 from session.snapshot import Snapshot, SourceStatus
 from session.targets import PatientProfile
+from storage import EndReason, StorageError
 from vision.replay import PoseReplay
 
 DISPLAY_FPS = 60.0
@@ -36,6 +39,8 @@ DISPLAY_FPS = 60.0
 HANDSHAKE_S = 5.0
 SIM_HANDSHAKE_S = 20.0
 log = logging.getLogger(__name__)
+# Who ended a session, as the screens' EndSession intent says it.
+_ENDED_BY = {"therapist": EndReason.STOPPED_BY_THERAPIST, "idle": EndReason.STOPPED_BY_PATIENT}
 
 
 @dataclass
@@ -146,6 +151,7 @@ class Runner:
         if opts.record_video:
             from vision.video_out import OverlayVideoWriter
 
+            create_private(opts.record_video)  # patient images: owner-only from the start
             self.video_out = OverlayVideoWriter(
                 opts.record_video, self.stream.fps if self.stream else 30.0
             )
@@ -156,6 +162,8 @@ class Runner:
         self._phases_recorded = 0
         self._end_phase = ""
         self.sink: StorageSink | None = None
+        self.storage_problem: SourceStatus | None = None
+        self.source_ended = False  # a whole recorded session was replayed to its end
         self.engine.patient_code = opts.patient
         # A kiosk with nobody signed in runs no session: poses are drained, never analysed.
         self.waiting = opts.kiosk and not opts.patient
@@ -204,12 +212,14 @@ class Runner:
         if self.bridge is None:
             return
         eng = self.engine
-        if eng.exercise.signal.source == "machine" and eng.phases.phase == "working":
-            state = self.bridge.status().state
-            if state in ("not_responding", "reconnecting", "closed"):
-                # No samples means no load check: a set cannot go on without the machine.
-                self.safety(self.clock(), "machine_lost", math.nan, math.nan)
         samples = self.bridge.drain()
+        if eng.exercise.signal.source == "machine" and eng.phases.phase == "working":
+            # No samples means no load check: a set cannot go on without the machine. The
+            # bridge says so (faulty, lost, heartbeats only) and so does the engine, which
+            # has had no sample for MACHINE_LOST_S (judged only when none is waiting).
+            silent = not samples and eng.machine_silent(self.clock())
+            if self.bridge.status().state != "ok" or silent:
+                self.safety(self.clock(), "machine_lost", math.nan, math.nan)
         for ev in self.bridge.safety_events():
             self.safety(ev.host_time_s - self.t0, ev.kind, ev.value, ev.limit)
         if not samples:
@@ -322,24 +332,44 @@ class Runner:
         self.t0 = time.monotonic()
         self._reps_recorded = 0
         self._phases_recorded = 0
+        self.storage_problem = None
         if self.opts.store is not None and patient:
-            self.sink = StorageSink.begin(
-                self.opts.store, patient, self.engine, self.opts.choice.spec
-            )
+            try:
+                self.sink = StorageSink.begin(
+                    self.opts.store, patient, self.engine, self.opts.choice.spec
+                )
+            except StorageError as exc:
+                # The kiosk goes on, and says on screen and console that this is not stored.
+                log.error("session not stored: %s", exc)
+                self.storage_problem = SourceStatus("storage", "lost", message="not recording")
 
-    def finish_storage(self) -> None:
+    def finish_storage(self, reason: EndReason | None = None, *, ended_by: str = "") -> None:
+        """End the stored session with the true reason: ``reason`` if given (a crash), else
+        what the session shows (a safety stop, the dose done), else who ended it
+        (``ended_by``: the screen's "therapist" or "idle"), else what the runner saw."""
         if self.sink is None:
             return
-        phase = self._end_phase or str(self.engine.phases.phase)
-        if self.engine.safety_events:
-            reason = "safety_stop"
-        elif phase == "done":
-            reason = "completed"
-        else:
-            reason = "stopped_by_patient"
+        if reason is None:
+            reason = self.end_reason(ended_by)
+        sink, self.sink = self.sink, None
+        sink.finish(reason)
 
-        self.sink.finish(reason)
-        self.sink = None
+    def end_reason(self, ended_by: str = "") -> EndReason:
+        eng = self.engine
+        done = next((tr for tr in eng.phases.log if tr.target == Phase.DONE), None)
+        last_phase = done.source if done is not None else eng.phases.phase
+        if last_phase == Phase.STOPPED:
+            return EndReason.SAFETY_STOP
+        if done is not None and done.trigger == "last_set_complete":
+            return EndReason.COMPLETED
+        if ended_by:
+            return _ENDED_BY.get(ended_by, EndReason.STOPPED_BY_PATIENT)
+        if self.limit_reached:
+            return EndReason.TIME_LIMIT
+        if self.source_ended or (self.stream is not None and self.stream.exhausted):
+            return EndReason.END_OF_SOURCE
+        # Nothing in the session ended it: the window was closed or the console interrupted.
+        return EndReason.STOPPED_BY_THERAPIST
 
     def status(self) -> tuple[SourceStatus, SourceStatus | None]:
         cam = SourceStatus("camera", "off")
@@ -367,13 +397,15 @@ class Runner:
 
     def snapshot(self) -> Snapshot:
         cam, machine = self.status()
-        return self.engine.snapshot(
+        snap = self.engine.snapshot(
             self.clock() if not self.open_ended else None,
             frame=self._last_frame,
             camera=cam,
             machine=machine,
             pose_fps=self.pose_fps(),
         )
+        storage = self.sink.status() if self.sink is not None else self.storage_problem
+        return snap if storage is None else replace(snap, storage=storage)
 
     @property
     def limit_reached(self) -> bool:
@@ -395,6 +427,7 @@ class Runner:
         if not isinstance(self.stream, ReplayPoseStream):
             raise RuntimeError("only a replay can restart")
         replay = self.stream.replay
+        self.finish_storage(EndReason.END_OF_SOURCE)  # before the new stream hides that
         self.stream.close()
         replay.rewind()
         self.stream = ReplayPoseStream(replay, paced=self.stream.paced).start()
@@ -422,6 +455,7 @@ class Runner:
     def run_headless(self, progress: bool = False) -> None:
         if self.replay is not None and is_full_session(self.replay):
             replay_session(self, self.replay)  # machine data and commands, in record order
+            self.source_ended = True
             return
         self._run_loop(progress)
 

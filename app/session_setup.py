@@ -10,8 +10,9 @@ from pathlib import Path
 from app.cli import UsageError
 from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
+from app.outputs import check_target
 from app.session_replay import check_replayable
-from app.storage_sink import profile_from_store
+from app.storage_sink import profile_from_store, report_replayed
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
@@ -81,11 +82,10 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
             raise UsageError(f"--{name.replace('_', '-')}: expected a positive number, got {value}")
     for name in ("summary_json", "record", "record_video"):
         path = getattr(args, name)
-        flag = "--" + name.replace("_", "-")
-        if path is not None and not path.parent.is_dir():
-            raise UsageError(f"{flag}: folder does not exist: {path.parent}")
-        if path is not None and path.is_dir():
-            raise UsageError(f"{flag}: expected a file name, got the folder {path}")
+        # Tried now (create, open for writing), not found out after the whole session.
+        problem = check_target(path, "--" + name.replace("_", "-")) if path is not None else None
+        if problem:
+            raise UsageError(problem)
     try:
         catalog(args.lang)
     except ValueError as exc:
@@ -152,7 +152,10 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         raise UsageError(str(exc)) from None
     except Exception as exc:
         from device_bridge import DeviceError
+        from storage import StorageError
 
+        if isinstance(exc, StorageError):  # the session cannot be stored: say so, start nothing
+            raise UsageError(str(exc)) from None
         if isinstance(exc, DeviceError):
             raise UsageError(f"--device: {exc}") from None
         raise
@@ -177,4 +180,5 @@ def _open_store(args: argparse.Namespace):
         store.recover_interrupted()
     except (StorageError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    report_replayed(store)
     return store

@@ -1,13 +1,27 @@
 """Sends what the engine finished to storage as it happens: every rep is committed at once
-(on the storage worker thread, so the display never waits on the disk)."""
+(on the storage worker thread, so the display never waits on the disk).
+
+A database that cannot take a write (locked, full, read-only) loses nothing: the write waits
+in the session's journal and is retried (``storage.journaled``); the console gets one line
+when that starts and one when it is over, the screens a storage banner meanwhile.
+"""
 
 from __future__ import annotations
 
 import math
+import sys
 
 from session.engine import SessionEngine
-from session.snapshot import Cue, RepView
+from session.snapshot import Cue, RepView, SourceStatus
 from session.targets import PatientProfile, RangeAssessment
+from storage import (
+    EndReason,
+    ReplayReport,
+    StorageError,
+    Store,
+    WriteStatus,
+    record_session,
+)
 
 TRACE_RATE_HZ = 20.0  # what the therapist's plots need; the recording keeps full rate
 TRACE_CHUNK_S = 5.0
@@ -25,12 +39,30 @@ class StorageSink:
         self._trace_t = -math.inf
 
     @classmethod
-    def begin(cls, store: object, patient: str, engine: SessionEngine, source: str) -> StorageSink:
-        """Start a stored session; commits run on a background thread."""
-        from storage import BackgroundWriter
+    def begin(cls, store: Store, patient: str, engine: SessionEngine, source: str) -> StorageSink:
+        """Start a stored session (raises ``StorageError`` when the database cannot take it);
+        commits run on a background thread. Journals an earlier session of this process left
+        are written first, if the database takes them now."""
+        report_replayed(store, store.replay_journals())
+        writer = record_session(
+            store,
+            patient,
+            engine.exercise.id,
+            source=source,
+            on_status=_say_status,
+            on_error=_say_error,
+        )
+        return cls(writer, engine)
 
-        writer = store.begin_session(patient, engine.exercise.id, source=source)
-        return cls(BackgroundWriter(writer), engine)
+    def status(self) -> SourceStatus | None:
+        """For the screens: None while every write is in the database."""
+        st: WriteStatus = self.writer.write_status()
+        if st.ok:
+            return None
+        where = "in memory" if st.in_memory == st.waiting else "kept safe in a journal"
+        return SourceStatus(
+            "storage", "delayed", errors=st.waiting, message=f"{st.waiting} record(s) {where}"
+        )
 
     def _ensure_set(self) -> None:
         eng = self.engine
@@ -80,12 +112,72 @@ class StorageSink:
                 self.writer.add_trace(label, unit, t[keep], v[keep], max_rate_hz=TRACE_RATE_HZ)
         self._trace_t = now
 
-    def finish(self, end_reason: str) -> None:
+    def finish(self, end_reason: EndReason) -> None:
+        """End the stored session; a crash marks it interrupted. Never raises: the session
+        is over either way, and what could not be written waits in the journal."""
         from storage import SessionSummary
 
-        self.update()
-        self._store_traces()
-        self.writer.finish(SessionSummary(end_reason=end_reason))
+        try:
+            self.update()
+            self._store_traces()
+            if end_reason == EndReason.CRASH:
+                self.writer.abandon(str(EndReason.CRASH))
+            else:
+                self.writer.finish(SessionSummary(end_reason=end_reason))
+        except StorageError as exc:
+            _say_error(exc)
+        st = self.writer.write_status()
+        if not st.ok:
+            where = st.journal or "memory (the journal could not be written)"
+            lost = " (lost when this program ends)" if not st.journal else ""
+            print(
+                f"main.py: warning: session {self.writer.session_id} is not finished in the "
+                f"database: {st.waiting} write(s) wait in {where}{lost}; they are written the "
+                "next time SpineCoach opens the database",
+                file=sys.stderr,
+            )
+
+
+def _say_status(st: WriteStatus) -> None:
+    """One line when writes start waiting, and one when they are all in the database."""
+    if st.ok:
+        print(
+            f"main.py: the database takes writes again: {st.written_later} waiting write(s) "
+            "are stored",
+            file=sys.stderr,
+        )
+    elif st.in_memory:
+        print(
+            f"main.py: warning: {st.reason}; {st.in_memory} write(s) held in memory until "
+            "the database or the journal takes them",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"main.py: warning: {st.reason}; this session's writes wait in {st.journal} and "
+            "are written as soon as the database takes them",
+            file=sys.stderr,
+        )
+
+
+def _say_error(exc: StorageError) -> None:
+    print(f"main.py: warning: {' '.join(str(exc).split())}", file=sys.stderr)
+
+
+def report_replayed(store: Store, report: ReplayReport | None = None) -> None:
+    """Say what journals of earlier sessions did at ``store``'s opening (or ``report``)."""
+    report = store.replayed if report is None else report
+    if not report:
+        return
+    if report.written or report.sessions:
+        ids = ", ".join(str(i) for i in report.sessions)
+        print(
+            f"main.py: {report.written} write(s) that waited in a journal are now in "
+            f"{store.location} (session {ids})",
+            file=sys.stderr,
+        )
+    for line in report.kept:
+        print(f"main.py: warning: {line}", file=sys.stderr)
 
 
 def profile_from_store(store, patient: str, exercise) -> PatientProfile | None:

@@ -648,7 +648,8 @@ class PatientView:
         )
 
     def _draw_source_banner(self, surface, lay: PatientLayout, snap: Snapshot) -> None:
-        bad = [s for s in (snap.camera, snap.machine) if s is not None and not s.healthy]
+        sources = (snap.camera, snap.machine, snap.storage)
+        bad = [s for s in sources if s is not None and not s.healthy]
         if not bad:
             return
         b = lay.status_banner

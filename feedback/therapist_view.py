@@ -364,7 +364,7 @@ class TherapistView:
         r = lay.status
         ts, rh = lay.text_size, lay.row_h
         y = r.y + 8
-        for src in (snap.camera, snap.machine):
+        for src in (snap.camera, snap.machine, snap.storage):
             if src is None:
                 continue
             _source_row(surface, src, r, y, ts, rh)

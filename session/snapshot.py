@@ -128,6 +128,7 @@ class Snapshot:
     traces: tuple[Trace, ...] = ()
     camera: SourceStatus = field(default_factory=lambda: SourceStatus("camera", "off"))
     machine: SourceStatus | None = None
+    storage: SourceStatus | None = None  # None while every write is in the database
     pose_fps: float = math.nan
     patient_code: str = ""
     # (width, height) in pixels of the image the landmarks refer to; (0, 0) when unknown.
