@@ -1,5 +1,10 @@
-"""A real session (main.py on squat.mp4, storing to SQLite) killed with SIGKILL at random
-moments: the database stays sound and loses at most the rep in progress."""
+"""A real session (main.py on squat.mp4, storing to SQLite) killed with SIGKILL in the middle:
+the database stays sound and loses at most the rep in progress.
+
+The moment of each kill is chosen inside the session as it runs: right after main.py prints
+its n-th finished rep (``--verbose``), when that rep has just been handed to the storage
+writer. Never a wall-clock guess, which a fast or slow machine turns into a kill after the
+session has ended or before it has begun."""
 
 from __future__ import annotations
 
@@ -9,8 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 
@@ -18,9 +21,12 @@ from storage import open_store
 from tests.helpers import ROOT
 
 KILLS = int(os.environ.get("SESSION_KILLS", "3"))
+SQUAT_REPS = 7  # ground truth for squat.mp4 (MANIFEST.md)
 
 
-def _run_and_kill(video, db, after_s: float) -> list[tuple[int, float, float]]:
+def _run_and_kill(video, db, after_rep: int) -> list[tuple[int, float, float]]:
+    """Run a stored session and SIGKILL it as soon as it prints rep ``after_rep``; return the
+    reps it printed (each printed after being handed to storage)."""
     env = {
         **os.environ,
         "SDL_VIDEODRIVER": "dummy",
@@ -32,23 +38,34 @@ def _run_and_kill(video, db, after_s: float) -> list[tuple[int, float, float]]:
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    time.sleep(after_s)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    reader.join(timeout=5)
-    reps = [ln.split() for ln in lines if ln.startswith("rep ")]
-    return [(int(i), float(a), float(b)) for _, i, a, b in reps]
+    printed: list[tuple[int, float, float]] = []
+    try:
+        for line in proc.stdout:
+            if not line.startswith("rep "):
+                continue
+            _, i, a, b = line.split()
+            printed.append((int(i), float(a), float(b)))
+            if int(i) == after_rep:
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the session ended (exit {proc.returncode}) before printing rep {after_rep}: {printed}"
+    )
+    return printed
 
 
 def test_sigkill_mid_session_loses_at_most_the_rep_in_progress(tmp_path, squat_video):
     db = tmp_path / "kill.sqlite"
     rng = random.Random(int(os.environ.get("SESSION_KILL_SEED", "7")))
     for n in range(KILLS):
-        after = rng.uniform(4.0, 22.0)
-        printed = _run_and_kill(squat_video, db, after)
+        # The last rep is left out: after it the session has little left to run.
+        after_rep = rng.randint(1, SQUAT_REPS - 1)
+        printed = _run_and_kill(squat_video, db, after_rep)
         with sqlite3.connect(db) as con:
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         with open_store(db) as store:
@@ -65,5 +82,6 @@ def test_sigkill_mid_session_loses_at_most_the_rep_in_progress(tmp_path, squat_v
                 end, abs=1e-3
             )
         # ... and lacks at most the one rep that was being written when the kill came.
-        assert len(stored) >= len(printed) - 1, f"killed after {after:.1f} s"
+        assert len(printed) == after_rep
+        assert len(stored) >= len(printed) - 1, f"killed after rep {after_rep}"
     assert os.stat(db).st_mode & 0o777 == 0o600
