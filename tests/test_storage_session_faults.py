@@ -338,3 +338,52 @@ def test_who_ended_a_session_on_screen_is_stored(tmp_path, ended_by, reason):
     with open_store(db) as store:
         (info,) = store.sessions("P-1")
         assert (info.status, info.end_reason) == ("finished", reason)
+
+
+def test_the_screen_shows_writes_waiting_and_when_they_are_in(tmp_path):
+    import pygame
+
+    from app.cli import build_parser
+    from app.session_setup import prepare
+    from feedback import style
+    from feedback.patient_view import PatientView
+    from session.snapshot import RepView
+
+    db = _new_db(tmp_path)
+    args = build_parser().parse_args(
+        ["--source", str(shared_data(KERAAL)), "--headless", "--db", str(db), "--patient", "P-1"]
+    )
+    runner, _ = prepare(args)
+    pygame.init()
+    try:
+        writer = runner.sink.writer
+        assert runner.snapshot().storage is None
+        holder = Holder(db)
+        try:
+            writer.add_rep(RepView(1, 0.0, 2.0, 60.0, 170.0, 0.9, 2.0, True, True))
+            writer.flush()  # the worker met the lock (after the 5 s busy timeout)
+            storage = runner.snapshot().storage
+            assert storage.name == "storage" and not storage.healthy
+            assert storage.errors == 2 and "journal" in storage.message  # set 1 and rep 1
+            view = PatientView()
+            view.update(runner.snapshot())
+            surf = pygame.Surface((1280, 720))
+            view.draw(surf)
+            banner = view.layout_for((1280, 720)).status_banner
+            assert tuple(surf.get_at((banner.right - 6, banner.centery)))[:3] == style.YELLOW
+        finally:
+            holder.release()
+        # The writer's own back-off brings them in (a bounded wait, no claim on how fast).
+        for _ in range(600):
+            if runner.snapshot().storage is None:
+                break
+            threading.Event().wait(0.1)
+        assert runner.snapshot().storage is None and writer.write_status().written_later == 2
+    finally:
+        pygame.quit()
+        runner.close()
+        runner.finish_storage()
+        runner.opts.store.close()
+    with open_store(db) as store:
+        (info,) = store.sessions("P-1")
+        assert [r.index for r in store.load_session(info.id).reps] == [1]
