@@ -37,6 +37,8 @@ from vision.landmarks import SKELETON
 from vision.pose import Pose
 
 TRACE_S = 20.0
+# A machine set with no machine sample for this long has no load check: it is stopped.
+MACHINE_LOST_S = 1.0
 # What ``command`` and ``adjust`` accept (the screens send these; a replay is checked against them).
 COMMANDS = ("pause", "resume", "acknowledge", "finish")
 TARGET_KEYS = (
@@ -156,6 +158,8 @@ class SessionEngine:
         self.set_reps = 0
         if self.config.open_ended:
             self.phases.phase = Phase.WORKING
+        if self.targets.note:  # e.g. a stored tested maximum above the exercise's ceiling
+            self.phases.log_note(0.0, self.targets.note)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -271,12 +275,17 @@ class SessionEngine:
             ):
                 self.cues.event(t, "load.too_jerky", Severity.WARNING, 55)
         # The load limit is checked on every sample, whatever its timestamp: the loading
-        # kernel drops samples whose time runs backwards, a safety check must not.
-        over = np.nonzero(forces > self.targets.load_limit_n)[0]
-        if over.size:
-            self.on_safety(
-                float(ts[over[0]]), "overload", float(forces[over[0]]), self.targets.load_limit_n
-            )
+        # kernel drops samples whose time runs backwards, a safety check must not. A value
+        # passes only when finite and inside its limit (NaN compares false with anything).
+        if self.exercise.load is not None:
+            limit = self.targets.load_limit_n
+            over = np.nonzero(~(np.isfinite(forces) & (forces <= limit)))[0]
+            if over.size:
+                self.on_safety(float(ts[over[0]]), "overload", float(forces[over[0]]), limit)
+        if self.exercise.signal.source == "machine":
+            lost = np.nonzero(~np.isfinite(angles))[0]
+            if lost.size:
+                self.on_safety(float(ts[lost[0]]), "range", float(angles[lost[0]]), math.nan)
         self._update_fusion()
         if self.exercise.signal.source == "machine":
             self._signal = float(angles[-1])
@@ -481,6 +490,13 @@ class SessionEngine:
     def now(self) -> float:
         """The latest session time the engine was fed (s)."""
         return self._now
+
+    def machine_silent(self, t: float) -> bool:
+        """A machine set at session time ``t`` with no machine sample for ``MACHINE_LOST_S``:
+        the caller stops it as ``machine_lost`` (and records that, so a replay agrees)."""
+        uses_machine = self.exercise.signal.source == "machine" or self.exercise.load is not None
+        working = self.phases.phase == Phase.WORKING
+        return uses_machine and working and t - self._last_machine_t > MACHINE_LOST_S
 
     @property
     def signal(self) -> float:

@@ -39,6 +39,7 @@ class Targets:
     load_limit_n: float
     max_force_n: float
     source: str  # "profile" or "defaults": shown to the therapist
+    note: str = ""  # what was changed on the way (a tested maximum capped at the ceiling)
 
 
 def resolve_targets(exercise: ExerciseDef, profile: PatientProfile | None = None) -> Targets:
@@ -53,14 +54,21 @@ def resolve_targets(exercise: ExerciseDef, profile: PatientProfile | None = None
         source = "profile"
     band = (math.nan, math.nan)
     load_limit = max_force = math.nan
+    note = ""
     if exercise.load is not None:
-        max_force = exercise.load.default_max_force_n
+        # The exercise's default maximum is also its ceiling: no patient's limit goes past
+        # what the machine is set up for, whatever a stored assessment says.
+        ceiling = max_force = exercise.load.default_max_force_n
         if profile and exercise.id in profile.max_force_n:
-            max_force = profile.max_force_n[exercise.id]
+            tested = profile.max_force_n[exercise.id]
+            max_force = tested if math.isfinite(tested) and 0 < tested <= ceiling else ceiling
+            if max_force != tested:
+                note = (f"tested maximum {tested:g} N for {exercise.id} is not above 0 and "
+                        f"within the machine's {ceiling:g} N: {ceiling:g} N used")  # fmt: skip
             source = "profile"
         band = (exercise.load.band_low * max_force, exercise.load.band_high * max_force)
         load_limit = exercise.load.limit * max_force
-    return Targets(start, target, limit, band, load_limit, max_force, source)
+    return Targets(start, target, limit, band, load_limit, max_force, source, note)
 
 
 class ProfileError(ValueError):
@@ -163,6 +171,12 @@ def _check_profile(
             raise ValueError(
                 f"{path}: max_force_n.{ex}: expected a positive number of newtons, got {f}"
             )
+        ceiling = _force_ceiling(ex)
+        if f > ceiling:
+            raise ValueError(
+                f"{path}: max_force_n.{ex}: {f:g} N is above the machine's maximum for this "
+                f"exercise ({ceiling:g} N)"
+            )
     for ex, r in ranges.items():
         if not (math.isfinite(r.start) and math.isfinite(r.end)) or r.start == r.end:
             raise ValueError(f"{path}: ranges.{ex}: expected finite, different start and end")
@@ -172,3 +186,16 @@ def _check_profile(
                 f"{path}: ranges.{ex}.pain_free_limit: expected a value beyond start in the "
                 f"direction of end ({r.start} -> {r.end}), got {lim}"
             )
+
+
+def _force_ceiling(exercise_id: str) -> float:
+    """The library exercise's maximum force (inf for an exercise not in the library, which
+    ``resolve_targets`` caps when it is run)."""
+    from exercises.errors import ExerciseError, UnknownExercise
+    from exercises.library import get_exercise
+
+    try:
+        load = get_exercise(exercise_id).load
+    except (ExerciseError, UnknownExercise):
+        return math.inf
+    return load.default_max_force_n if load is not None else math.inf

@@ -1,0 +1,132 @@
+"""The session's own safety checks on machine values: finite-and-inside, a patient's limit
+never above the machine's, and a machine set that gets no samples is stopped."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from app.inputs import InputChoice
+from app.loop import Runner, RunOptions
+from exercises.library import get_exercise
+from session.engine import MACHINE_LOST_S, SessionConfig, SessionEngine
+from session.phases import Phase
+from session.targets import PatientProfile, load_profile, resolve_targets
+from tests.device_fixtures import ScriptedMachine, machine_hello, wait_for
+from tests.helpers import run_main
+
+LUMBAR = get_exercise("lumbar_extension")
+CEILING = LUMBAR.load.default_max_force_n
+QUICK = SessionConfig(setup_s=0.0, countdown_s=0.0)
+
+
+def feed(eng: SessionEngine, t: float, angle: float = 66.0, force: float = 10.0) -> None:
+    eng.on_machine(np.array([t]), np.array([angle]), np.array([force]))
+
+
+def working(profile: PatientProfile | None = None) -> SessionEngine:
+    eng = SessionEngine(LUMBAR, profile, QUICK)
+    for k in range(5):
+        feed(eng, 0.1 * k)
+    assert eng.phases.phase == Phase.WORKING
+    return eng
+
+
+@pytest.mark.parametrize("force", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_force_stops_the_set(force):
+    eng = working()
+    feed(eng, 1.0, force=force)
+    assert eng.phases.phase == Phase.STOPPED
+    assert [e.kind for e in eng.safety_events] == ["overload"]
+
+
+def test_a_non_finite_machine_angle_stops_the_set():
+    eng = working()
+    feed(eng, 1.0, angle=math.nan)
+    assert eng.phases.phase == Phase.STOPPED
+    assert [e.kind for e in eng.safety_events] == ["range"]
+
+
+def test_a_stored_tested_maximum_above_the_ceiling_is_capped_and_an_overload_still_stops():
+    # A stored assessment (the kiosk's path) cannot be refused at a prompt: it is capped, and
+    # the session log says so.
+    profile = PatientProfile("P1", {}, {LUMBAR.id: 1e30})
+    tg = resolve_targets(LUMBAR, profile)
+    assert tg.max_force_n == CEILING and tg.load_limit_n == pytest.approx(
+        LUMBAR.load.limit * CEILING
+    )
+    assert "1e+30" in tg.note and f"{CEILING:g} N used" in tg.note
+    eng = working(profile)
+    assert any(tg.note == tr.reason for tr in eng.phases.log)
+    feed(eng, 1.0, force=1182.0)
+    assert eng.phases.phase == Phase.STOPPED
+    assert [(e.kind, e.value) for e in eng.safety_events] == [("overload", 1182.0)]
+
+
+def test_a_tested_maximum_below_the_ceiling_is_the_patients_own():
+    tg = resolve_targets(LUMBAR, PatientProfile("P1", {}, {LUMBAR.id: 600.0}))
+    assert (tg.max_force_n, tg.note) == (600.0, "")
+
+
+def test_a_profile_file_with_a_max_force_above_the_ceiling_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(f'code = "P1"\n[max_force_n]\n{LUMBAR.id} = 1e30\n')
+    with pytest.raises(ValueError) as exc:
+        load_profile(path)
+    message = str(exc.value)
+    assert f"max_force_n.{LUMBAR.id}: 1e+30 N is above" in message and f"({CEILING:g} N)" in message
+    assert "\n" not in message
+    # The command line says it in one line and exits 2 before any machine is opened.
+    out = run_main("--source", "none", "--exercise", LUMBAR.id, "--headless", "--seconds", "1",
+                   "--profile", str(path), timeout=60)  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.startswith("main.py: error:") and out.stderr.count("\n") == 1
+    assert "above the machine's maximum" in out.stderr
+
+
+def test_the_engine_calls_a_working_machine_set_silent_after_machine_lost_s():
+    eng = working()
+    assert not eng.machine_silent(0.4 + MACHINE_LOST_S * 0.9)
+    assert eng.machine_silent(0.4 + MACHINE_LOST_S * 1.1)
+    eng.command("pause", 2.0)
+    assert not eng.machine_silent(10.0)  # only a set in progress needs the samples
+    assert not SessionEngine(get_exercise("squat")).machine_silent(10.0)
+
+
+def test_a_machine_set_on_a_machine_sending_only_heartbeats_is_stopped_as_machine_lost():
+    """The real loop and bridge on a real pty: samples until the set is under way, then the
+    machine keeps its heartbeat but sends no sample."""
+    machine = ScriptedMachine()
+
+    def answer_the_hello() -> None:
+        if wait_for(machine.host_asked, 10.0):
+            machine.hello(machine_hello())
+
+    thread = threading.Thread(target=answer_the_hello)
+    thread.start()
+    choice = InputChoice("none", "none", "machine only")
+    runner = Runner(RunOptions(choice, LUMBAR, headless=True, device=machine.path))
+    thread.join()
+    t0 = time.monotonic()
+    try:
+
+        def until(phase: Phase, frame: str) -> bool:
+            us = int((time.monotonic() - t0) * 1e6)
+            if frame == "sample":
+                machine.sample(us, (6600, 100))  # 66 deg, 10 N: at the start, no load
+            else:
+                machine.heartbeat(us)
+            runner.pump()
+            return runner.engine.phases.phase == phase
+
+        assert wait_for(lambda: until(Phase.WORKING, "sample"), 20.0)
+        assert wait_for(lambda: until(Phase.STOPPED, "heartbeat"), 10.0)
+    finally:
+        runner.close()
+        machine.close()
+    assert [e.kind for e in runner.engine.safety_events] == ["machine_lost"]
+    assert runner.engine.cues.current.key == "safety.machine_lost"
