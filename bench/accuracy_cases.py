@@ -19,7 +19,7 @@ SOURCES = ("video", "replay", "uiprmd_set", "npy17", "csv_runs")
 FORMS = ("correct", "incorrect")
 _CASE_KEYS = {
     "id", "source", "path", "glob", "exercise", "view", "reps", "hold_s", "form", "truth",
-    "tuned", "tuned_note", "set_by", "labels",
+    "tuned", "tuned_note", "set_by", "labels", "side",
 }  # fmt: skip
 
 
@@ -36,6 +36,7 @@ class Case:
     truth: str
     tuned: bool
     view: str | None = None
+    side: str | None = None  # the working side, given to the session as the profile's side
     reps: int | None = None
     hold_s: float | None = None
     form: str | None = None
@@ -63,6 +64,8 @@ def _check(table: dict, where: str) -> None:
             raise LabelError(f"{where}: {key!r} must be a non-empty string")
     if "form" in table and table["form"] not in FORMS:
         raise LabelError(f"{where}: form must be one of {FORMS}, found {table['form']!r}")
+    if table.get("side", "left") not in ("left", "right"):
+        raise LabelError(f"{where}: side must be left or right, found {table['side']!r}")
     if not isinstance(table.get("tuned", False), bool):
         raise LabelError(f"{where}: tuned must be true or false")
     reps = table.get("reps")
@@ -85,6 +88,7 @@ def _case(table: dict, case_id: str, source: str, paths: tuple[str, ...], **extr
         truth=table["truth"],
         tuned=table.get("tuned", False),
         view=table.get("view"),
+        side=table.get("side"),
         reps=reps,
         hold_s=float(table["hold_s"]) if "hold_s" in table else None,
         form=table.get("form"),

@@ -27,6 +27,7 @@ from bench.accuracy_cases import Case
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
+from session.targets import PatientProfile
 from vision.errors import VisionError
 from vision.kinect import concatenate, load_uiprmd
 from vision.landmark_tables import load_labelled_csv, load_npy17
@@ -115,8 +116,10 @@ def run_case(case: Case, testdata: Path, cache_dir: Path) -> Outcome:
     except (VisionError, OSError, ValueError) as exc:
         return Outcome(case.id, False, f"cannot read the recording: {exc}")
     choice = InputChoice("replay", str(testdata / case.paths[0]), "accuracy bench")
+    # The working side, as a therapist sets it in the patient's profile (--profile).
+    profile = PatientProfile(code="bench", side=case.side) if case.side else None
     try:
-        runner = Runner(RunOptions(choice, exercise, headless=True), replay=replay)
+        runner = Runner(RunOptions(choice, exercise, headless=True, profile=profile), replay=replay)
     except (VisionError, ValueError) as exc:
         return Outcome(case.id, False, f"session could not start: {exc}")
     try:
