@@ -386,8 +386,9 @@ def mocap_markdown(report: dict) -> str:
         f"{fit['shoulder_tilt']:.2f} for the shoulder tilt and {fit['trunk_lean']:.2f} for "
         "the trunk lean (16/9 = 1.78; square, 1.00, is worse for both; the spread comes "
         'from the targets not sitting on the joints). The column "read as square" shows '
-        "the error when x is not scaled, as the app reads a KERAAL file today (its replay "
-        "has no frame size).",
+        "the error when x is not scaled, as the app read KERAAL files until their replay "
+        "was given the 16:9 aspect (`vision/replay.py`); the `flank_stretch` target was "
+        "fitted then.",
         "",
         "**Mirror.** The KERAAL BlazePose files are a mirror image of the video: for the "
         "same frame their x is 1 - x of the OpenPose file's with left and right swapped, "

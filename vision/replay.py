@@ -23,6 +23,10 @@ from vision.pose import Pose
 from vision.virtual_camera import skeleton_poses
 
 KERAAL_FPS = 30.0  # the dataset's videos and Kinect stream run at 30 Hz
+# The BlazePose x, y are normalised to 16:9 videos: the OpenPose files of the same executions
+# lie on OpenPose's 656 x 368 grid for a 16:9 frame, and with 16/9 the shoulder tilt agrees
+# with Vicon within a few degrees (docs/accuracy.md). Read as square, tilts come out steeper.
+KERAAL_ASPECT = 16 / 9
 
 
 class PoseReplay:
@@ -161,7 +165,8 @@ def open_replay(path: str | Path, view: str | None = None) -> PoseReplay:
     if not os.path.exists(path):  # never raises, not even for a name too long
         raise SourceNotFound(f"recording not found: {path}")
     if path.suffix == ".json":
-        return PoseReplay(load_keraal(path), KERAAL_FPS, path.name)
+        header = {"aspect": KERAAL_ASPECT}
+        return PoseReplay(load_keraal(path), KERAAL_FPS, path.name, header=header)
     if kinect_format(path) is not None:
         return open_kinect_replay(path, view)
     rec = read_recording(path)
