@@ -134,10 +134,14 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def reps_text(n: int) -> str:
+    return f"{n} rep" if n == 1 else f"{n} reps"
+
+
 def label_text(case: Case) -> str:
     parts = []
     if case.reps is not None:
-        parts.append(f"{case.reps} reps")
+        parts.append(reps_text(case.reps))
     if case.hold_s is not None:
         parts.append(f"hold {case.hold_s:g} s")
     if case.form:
@@ -149,7 +153,7 @@ def result_text(row: Row) -> str:
     o = row.outcome
     if not o.ran:
         return "could not run"
-    parts = [f"{o.rep_count} reps"]
+    parts = [reps_text(o.rep_count)]
     if o.partial_reps:
         parts[0] += f" (+{o.partial_reps} short of range)"
     if row.case.hold_s is not None:
@@ -214,7 +218,7 @@ def markdown(rows: list[Row], labels: Labels, mocap_md: str, started: str, wall_
         "## Overall",
         "",
         md_table(
-            ["cases", *SUMMARY_HEADER],
+            ["material", *SUMMARY_HEADER],
             [
                 ["all", *summary_cells(overall)],
                 ["not tuned on (held out)", *summary_cells(untuned)],

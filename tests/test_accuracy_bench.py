@@ -171,7 +171,7 @@ def test_bench_on_quick_cases_writes_the_table_and_matches_main(tmp_path, capsys
     text = out.read_text()
     assert text.startswith("# Accuracy on labelled real recordings")
     assert "| `kimore/ex1_arm_lift_s1` | arm_lift | 4 reps | 4 reps" in text
-    assert "| `uiprmd/m01_s01_e01` | squat | 1 reps, correct |" in text
+    assert "| `uiprmd/m01_s01_e01` | squat | 1 rep, correct |" in text
     assert "tuned on this file" in text and "| `arm_lift` |" in text
 
 
