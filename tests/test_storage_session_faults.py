@@ -201,16 +201,26 @@ def _read_only(db: Path) -> Callable[[], None]:
 @pytest.mark.parametrize("fault", ["locked", "full", "read-only"])
 def test_unusable_database_at_the_start_is_one_line(tmp_path, fault):
     clip = shared_data("kaiakol_computervision/data/squat/correct/squat_correct_007.mp4")
-    db = _new_db(tmp_path)
+    db = tmp_path / "clinic.sqlite"
+    open_store(db).close()
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "GLOG_minloglevel": "2"}
     cmd = [sys.executable, str(ROOT / "main.py"), "--source", str(clip), "--headless",
            "--db", str(db), "--patient", "P-1"]  # fmt: skip
     limit = None
     undo = lambda: None  # noqa: E731
+    # A reader that stays in one snapshot keeps the WAL from starting over: every new write
+    # must make it longer.
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    with open_store(db) as store:
+        store.ensure_patient("P-1")
     holder = Holder(db) if fault == "locked" else None
     if fault == "full":
-        # No file of this process may grow past 4 KiB: the database's journals cannot start.
-        limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # noqa: E731
+        # The WAL may not grow past its size now: opening works, the session's first write
+        # finds the disk full.
+        size = os.path.getsize(f"{db}-wal")
+        limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))  # noqa: E731
     if fault == "read-only":
         undo = _read_only(db)
     try:
@@ -219,6 +229,7 @@ def test_unusable_database_at_the_start_is_one_line(tmp_path, fault):
         )
     finally:
         undo()
+        reader.close()
         if holder is not None:
             holder.release()
     said = [ln for ln in proc.stderr.splitlines() if ln.startswith("main.py")]
