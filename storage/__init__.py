@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from storage.background import BackgroundWriter
 from storage.base import SessionWriter, Store
@@ -137,7 +138,7 @@ def record_session(
     *,
     on_status: Callable[[WriteStatus], None] | None = None,
     on_error: Callable[[StorageError], None] | None = None,
-    **session: str,
+    **session: Any,
 ) -> BackgroundWriter:
     """Start recording a session for the live loop: calls return at once and are committed on
     a worker thread; writes the database cannot take wait in the session's journal, are
