@@ -59,7 +59,7 @@ def _apply(runner: Runner, screen: object, intent: object) -> bool:
             log.warning("target not changed: %s", exc)
     elif isinstance(intent, EndSession):
         runner.command("finish")
-        runner.finish_storage()
+        runner.finish_storage(ended_by=intent.reason)
         if runner.opts.kiosk:
             runner.new_session("")  # back at welcome: nothing of the last patient is kept
     return True

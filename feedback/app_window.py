@@ -219,8 +219,8 @@ class Screen:
                 return []
             if event.key in (pygame.K_SPACE, pygame.K_p):
                 return self._pause_toggle()
-            if event.key in (pygame.K_ESCAPE, pygame.K_q):
-                return [Quit()]
+            if event.key in (pygame.K_ESCAPE, pygame.K_q) and self.kiosk is None:
+                return [Quit()]  # in the kiosk only the therapist PIN ends the program
         if self.view == THERAPIST:
             if pos is not None:
                 event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1)

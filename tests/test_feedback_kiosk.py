@@ -299,6 +299,18 @@ def test_wrong_pins_lock_the_pad_longer_each_time_then_right_pin_works(screen, c
     assert type_keys(screen, PIN) == [ExitKiosk()]
 
 
+def test_no_key_ends_the_kiosk_without_the_pin(screen):
+    """Before: Q during a session quit the kiosk (found by the soak test)."""
+    sign_in(screen)
+    for key, char in ((pygame.K_q, "q"), (pygame.K_F4, ""), (pygame.K_ESCAPE, "")):
+        ev = pygame.event.Event(pygame.KEYDOWN, key=key, unicode=char, mod=0, scancode=0)
+        assert screen.handle_event(ev) == []
+    assert screen.kiosk.state == KioskState.PIN  # Esc asks for the PIN
+    click(screen, "cancel")
+    assert screen.handle_event(pygame.event.Event(pygame.QUIT)) == []
+    assert screen.kiosk.state == KioskState.PIN
+
+
 def test_right_pin_exits_and_staff_button_opens_settings(screen):
     assert click(screen, kiosk_view.STAFF) == []
     assert screen.kiosk.state == KioskState.PIN
