@@ -6,7 +6,9 @@ Bad input prints one line, ``main.py: error: ...``, and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +24,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _too_long(text: str) -> str:
+    shown = text if len(text) <= 80 else f"{text[:50]}...{text[-20:]}"
+    return f"path too long for the system ({len(text)} characters): {shown}"
+
+
+def _name(text: str) -> str:
+    """A file name the system can at least look up: a name longer than it allows is refused
+    here, before any part of the program trips over it."""
+    try:
+        os.stat(text)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise argparse.ArgumentTypeError(_too_long(text)) from None
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_name(text))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="main.py",
@@ -29,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Subcommands: 'main.py patient --help', 'main.py report --help', "
         "'main.py export --help'.",
     )
-    p.add_argument("--source", help="camera index (0), video file, image folder, recording "
-                   "(.screc, KERAAL .json, KIMORE .csv, UI-PRMD *_positions.txt[.gz]), or "
+    p.add_argument("--source", type=_name,
+                   help="camera index (0), video file, image folder, recording (.screc, "
+                   "KERAAL .json, KIMORE .csv, UI-PRMD *_positions.txt[.gz]), or "
                    "'none' for machine-only; default: camera 0, else the bundled "
                    "recording")  # fmt: skip
     p.add_argument("--exercise", help="exercise id (see --list-exercises); default: squat, "
@@ -38,27 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("front", "side"),
                    help="Kinect skeleton sources (KIMORE .csv, UI-PRMD *_positions.txt[.gz]): "
                    "where the virtual camera stands; default: the exercise's view")  # fmt: skip
-    p.add_argument("--device", help="machine: auto, sim:MODEL, a port path or a pyserial URL")
+    p.add_argument("--device", type=_name,
+                   help="machine: auto, sim:MODEL, a port path or a pyserial URL")  # fmt: skip
     p.add_argument("--sim-arg", action="append", default=[], metavar="ARG",
                    help="extra simulator switch for --device sim:MODEL (repeatable), e.g. "
                    "--sim-arg=--overload-at=12")  # fmt: skip
     p.add_argument("--headless", action="store_true", help="run the loop without a window")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N pose frames")
     p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--summary-json", type=Path, metavar="PATH", help="write the session summary")
-    p.add_argument("--record", type=Path, metavar="PATH", help="record the session (.screc)")
-    p.add_argument("--record-video", type=Path, metavar="PATH",
+    p.add_argument("--summary-json", type=_path, metavar="PATH", help="write the session summary")
+    p.add_argument("--record", type=_path, metavar="PATH", help="record the session (.screc)")
+    p.add_argument("--record-video", type=_path, metavar="PATH",
                    help="write the frames with the skeleton overlay to a video file")  # fmt: skip
     p.add_argument(
-        "--profile", type=Path, metavar="TOML", help="patient profile with personal targets"
+        "--profile", type=_path, metavar="TOML", help="patient profile with personal targets"
     )
-    p.add_argument("--db", type=Path, metavar="PATH", help="session database (SQLite file)")
+    p.add_argument("--db", type=_path, metavar="PATH", help="session database (SQLite file)")
     p.add_argument("--patient", metavar="CODE", help="pseudonymous patient code")
     p.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
     p.add_argument("--lang", default="en", help="cue language (en, de)")
     p.add_argument("--mute", action="store_true", help="no sound")
     p.add_argument("--list-exercises", action="store_true", help="list the exercise library")
-    p.add_argument("--check-exercises", nargs="*", metavar="FILE",
+    p.add_argument("--check-exercises", nargs="*", type=_name, metavar="FILE",
                    help="validate exercise files (default: the whole library)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -159,4 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(argv)
     except UsageError as exc:
         print(f"main.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # any subcommand's path the system cannot even look up
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        print(f"main.py: error: {_too_long(str(exc.filename or ''))}", file=sys.stderr)
         return EXIT_USAGE

@@ -97,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {serial}: {exc}", file=sys.stderr)
             return 2
-        store.tare(serial, args.channel, reading)
+        try:
+            store.tare(serial, args.channel, reading)
+        except CalibrationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"{serial}: {args.channel} zero set at machine reading {reading:.3f} in {store.path}")
     else:
         try:
@@ -107,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        store.set_channel(args.serial, args.channel, cal)
+        try:
+            store.set_channel(args.serial, args.channel, cal)
+        except CalibrationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(
             f"{args.serial}: {args.channel} zero {cal.zero:g} scale {cal.scale:g} in {store.path}"
         )

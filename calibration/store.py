@@ -47,18 +47,27 @@ class CalibrationStore:
         self._lock = threading.Lock()
         self._machines: dict[str, MachineCalibration] = {}
         self._updated: dict[str, str] = {}
-        if self.path.exists():
+        if os.path.exists(self.path):  # never raises, not even for a name too long
             self._load()
 
     def _load(self) -> None:
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CalibrationError(f"{self.path}: expected calibration JSON, {exc}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
+            raise CalibrationError(f"{self.path}: expected calibration JSON, {exc}") from None
+        except RecursionError:
+            raise CalibrationError(
+                f"{self.path}: expected calibration JSON, nested too deeply"
+            ) from None
         if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION:
             got = doc.get("version") if isinstance(doc, dict) else type(doc).__name__
             raise CalibrationError(f"{self.path}: expected version {FORMAT_VERSION}, got {got!r}")
-        for serial, entry in doc.get("machines", {}).items():
+        machines = doc.get("machines", {})
+        if not isinstance(machines, dict):
+            raise CalibrationError(
+                f"{self.path}: expected machines by serial number, got {machines!r:.60}"
+            )
+        for serial, entry in machines.items():
             where = f"{self.path}: machine {serial}"
             if not isinstance(entry, dict):
                 raise CalibrationError(f"{where}: expected an object, got {entry!r}")
@@ -117,13 +126,18 @@ class CalibrationStore:
                 for s, c in sorted(self._machines.items())
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".calibration-", dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".calibration-", dir=self.path.parent)
+        except OSError as exc:
+            raise CalibrationError(f"cannot write {self.path}: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh, indent=1)
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):  # read-only folder, full disk, a name too long
+                raise CalibrationError(f"cannot write {self.path}: {exc.strerror}") from None
             raise

@@ -25,9 +25,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     header = {"fps": KERAAL_FPS, "source": "KERAAL BlazePose", "exercise": args.exercise}
-    with RecordingWriter(args.out, header) as w:
-        for pose in poses:
-            w.pose(pose.timestamp, pose)
+    try:
+        with RecordingWriter(args.out, header) as w:
+            for pose in poses:
+                w.pose(pose.timestamp, pose)
+    except OSError as exc:  # a missing or read-only folder, a full disk, a name too long
+        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     print(f"wrote {len(poses)} frames to {args.out}")
     return 0
 

@@ -25,7 +25,20 @@ _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8
 Params = Mapping[str, Any] | Sequence[Any]
 
 
-def translate(exc: sqlite3.Error, path: str, action: str, timeout_s: float) -> StorageError:
+# Python's sqlite3 decodes SQLite's error text as UTF-8; when a damaged page puts stray bytes
+# into that text (a CHECK clause in the schema, say) it raises UnicodeDecodeError instead.
+DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
+
+def translate(
+    exc: sqlite3.Error | UnicodeDecodeError, path: str, action: str, timeout_s: float
+) -> StorageError:
+    if isinstance(exc, UnicodeDecodeError):
+        return CorruptDatabase(
+            f"cannot {action}: {path} is damaged (text that is not UTF-8 where SQLite keeps its "
+            "own); it was left untouched - restore it from a backup or move it aside",
+            path=path,
+        )
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
     text = str(exc)
     if code in (_BUSY, _LOCKED) or "locked" in text:
@@ -66,7 +79,7 @@ class Db:
         self.timeout_s = timeout_s
         self.lock = threading.RLock()
 
-    def error(self, exc: sqlite3.Error, action: str) -> StorageError:
+    def error(self, exc: sqlite3.Error | UnicodeDecodeError, action: str) -> StorageError:
         return translate(exc, self.path, action, self.timeout_s)
 
     @contextmanager
@@ -76,7 +89,7 @@ class Db:
         with self.lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+            except DB_ERRORS as exc:
                 raise self.error(exc, action) from None
             try:
                 yield self.conn
@@ -86,7 +99,7 @@ class Db:
                     # If even this fails the connection is unusable; the original error says why.
                     with contextlib.suppress(sqlite3.Error):
                         self.conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
+                if isinstance(exc, DB_ERRORS):
                     raise self.error(exc, action) from None
                 raise
 
@@ -94,7 +107,7 @@ class Db:
         with self.lock:
             try:
                 return self.conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except DB_ERRORS as exc:
                 raise self.error(exc, action) from None
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from storage import paths
 from storage.errors import CorruptDatabase, SchemaTooNew, StorageError
 from storage.migrate import APPLICATION_ID, LATEST_VERSION, user_version
-from storage.sqlite_db import Db, translate
+from storage.sqlite_db import DB_ERRORS, Db, translate
 
 _MAGIC = b"SQLite format 3\x00"
 
@@ -53,7 +53,7 @@ def inspect(path: Path, timeout_s: float) -> int:
         version = user_version(conn)
         n_objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
-    except sqlite3.Error as exc:
+    except DB_ERRORS as exc:
         raise translate(exc, p, "open the database", timeout_s) from None
     finally:
         conn.close()

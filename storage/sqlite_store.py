@@ -27,7 +27,7 @@ from storage.records import (
     SessionKey,
     SessionRecord,
 )
-from storage.sqlite_db import Db
+from storage.sqlite_db import DB_ERRORS, Db
 from storage.sqlite_open import backup_before_migration, check_header, inspect, pid_alive
 from storage.sqlite_read import load_session, pain_rows, session_info
 from storage.sqlite_writer import SQLiteSessionWriter, is_live, now_utc
@@ -101,7 +101,7 @@ class SQLiteStore(Store):
             # FULL: each commit is fsynced, so a committed rep survives power loss, not only a
             # killed process. At one commit a rep the cost is negligible (docs/storage.md).
             db.conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             raise db.error(exc, "open the database") from None
         if str(mode).lower() != "wal":
             raise StorageError(f"cannot switch {p} to WAL journal mode (got {mode!r})", path=p)
@@ -109,7 +109,7 @@ class SQLiteStore(Store):
             backup_before_migration(self._db, self._path, version)
         try:
             migrate(db.conn)
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             raise db.error(exc, f"migrate the schema from version {version}") from None
         for suffix in ("-wal", "-shm"):
             side = Path(p + suffix)
