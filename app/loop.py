@@ -280,7 +280,7 @@ class Runner:
     def _await_handshake(self) -> None:
         """A port with no machine behind it is refused now, not run as a session that gets
         no samples and says nothing."""
-        sim = bool(self.opts.device and self.opts.device.startswith("sim:"))
+        sim = self.bridge.simulator is not None  # sim:MODEL, or the fallback of auto
         limit = SIM_HANDSHAKE_S if sim else HANDSHAKE_S
         end = time.monotonic() + limit
         while self.bridge.hello is None and time.monotonic() < end:
