@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export SDL_AUDIODRIVER ?= dummy
 
-.PHONY: install run test lint format bench screenshots lock clean
+.PHONY: install speech run test lint format bench screenshots lock clean
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(STAMP): requirements.lock
 	$(PY) -m pip check || true
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) speech
+
+# Spoken cues: every cue and count-out word, each language, rendered by espeak-ng into
+# build/speech/<lang>/<key>.wav; only clips whose text, voice or espeak-ng version changed.
+speech: $(STAMP)
+	$(PY) -m speech.build build/speech
 
 run: install
 	$(PY) main.py $(ARGS)
@@ -46,4 +51,4 @@ lock:
 	mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build/speech
