@@ -24,6 +24,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def one_line(text: object) -> str:
+    """A message as one line, whatever a file name or a value in it holds."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _too_long(text: str) -> str:
     shown = text if len(text) <= 80 else f"{text[:50]}...{text[-20:]}"
     return f"path too long for the system ({len(text)} characters): {shown}"
@@ -153,7 +158,7 @@ def run(argv: list[str]) -> int:
             runner.opts.store.close()
     summary = summarize(runner)
     for warning in summary["source_warnings"]:
-        print(f"main.py: warning: {warning}", file=sys.stderr)
+        print(f"main.py: warning: {one_line(warning)}", file=sys.stderr)
     if summary_path:
         try:
             write_summary(summary_path, summary)
@@ -182,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         return run(argv)
     except UsageError as exc:
-        print(f"main.py: error: {exc}", file=sys.stderr)
+        print(f"main.py: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # any subcommand's path the system cannot even look up
         if exc.errno != errno.ENAMETOOLONG:

@@ -13,7 +13,8 @@ class ExerciseError(ValueError):
         self.found = found
         shown = repr(found)  # one line, however large the value in the file
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        super().__init__(f"{self.file}: {key}: expected {expected}, found {shown}")
+        where = key if key.isprintable() else repr(key)  # a key from the file may hold a newline
+        super().__init__(f"{self.file}: {where}: expected {expected}, found {shown}")
 
 
 class UnknownExercise(LookupError):

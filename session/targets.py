@@ -4,6 +4,7 @@ absolute thresholds the kernels get."""
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,7 @@ class ProfileError(ValueError):
 PROFILE_KEYS = ("code", "side", "ranges", "max_force_n")
 RANGE_KEYS = ("start", "end", "pain_free_limit")
 SIDES = ("auto", "left", "right")
+_EXERCISE_ID = re.compile(r"[a-z0-9_]{1,100}")
 
 
 def _show(value: object) -> str:
@@ -85,24 +87,29 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _key(key: str) -> str:
+    """A key as the message shows it: names from the file may hold a newline."""
+    return key if key.isprintable() else repr(key)
+
+
 def _number(path: Path, key: str, value: object) -> float:
     # bool is an int in Python and "12" converts with float(): both would hide a typo.
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProfileError(f"{path}: {key}: expected a number, found {_show(value)}")
+        raise ProfileError(f"{path}: {_key(key)}: expected a number, found {_show(value)}")
     try:
         return float(value)
     except OverflowError:
-        raise ProfileError(f"{path}: {key}: expected a number, found one too large") from None
+        raise ProfileError(f"{path}: {_key(key)}: expected a number, found one too large") from None
 
 
 def _table(path: Path, key: str, value: object, known: tuple[str, ...] = ()) -> dict:
     if not isinstance(value, dict):
-        raise ProfileError(f"{path}: {key}: expected a table, found {_show(value)}")
+        raise ProfileError(f"{path}: {_key(key)}: expected a table, found {_show(value)}")
     unknown = sorted(set(value) - set(known)) if known else []
     if unknown:
         # A misspelt key would silently drop a limit: refuse it.
         where = unknown[0] if key == "<file>" else f"{key}.{unknown[0]}"
-        raise ProfileError(f"{path}: {where}: expected one of the keys {', '.join(known)}")
+        raise ProfileError(f"{path}: {_key(where)}: expected one of the keys {', '.join(known)}")
     return value
 
 
@@ -140,18 +147,26 @@ def load_profile(path: str | Path) -> PatientProfile:
     side = data.get("side", "auto")
     if side not in SIDES:
         raise ProfileError(f"{path}: side: expected one of {', '.join(SIDES)}, found {_show(side)}")
+    for table in ("ranges", "max_force_n"):
+        for ex in _table(path, table, data.get(table, {})):
+            if not _EXERCISE_ID.fullmatch(ex):
+                raise ProfileError(
+                    f"{path}: {_key(f'{table}.{ex}')}: expected an exercise id such as "
+                    "lumbar_extension"
+                )
     ranges: dict[str, RangeAssessment] = {}
-    for ex, raw in _table(path, "ranges", data.get("ranges", {})).items():
+    for ex, raw in data.get("ranges", {}).items():
         r = _table(path, f"ranges.{ex}", raw, RANGE_KEYS)
         for key in ("start", "end"):
             if key not in r:
-                raise ProfileError(f"{path}: ranges.{ex}.{key}: expected a number, found nothing")
+                raise ProfileError(
+                    f"{path}: {_key(f'ranges.{ex}.{key}')}: expected a number, found nothing"
+                )
         ranges[ex] = RangeAssessment(
             *(_number(path, f"ranges.{ex}.{k}", r.get(k, math.nan)) for k in RANGE_KEYS)
         )
     forces = {
-        k: _number(path, f"max_force_n.{k}", v)
-        for k, v in _table(path, "max_force_n", data.get("max_force_n", {})).items()
+        k: _number(path, f"max_force_n.{k}", v) for k, v in data.get("max_force_n", {}).items()
     }
     try:
         _check_profile(path, ranges, forces)

@@ -61,6 +61,16 @@ def test_cue_key_without_a_text_is_an_error(tmp_path):
         load_exercise_file(path)
 
 
+def test_a_key_holding_a_newline_is_still_one_line(tmp_path):
+    # Found by the fuzz test below: the key was printed as it was, newline and all.
+    text = (DEFINITIONS / "squat.toml").read_text(encoding="utf-8")
+    path = tmp_path / "squat.toml"
+    path.write_text('"\\n" = 1\n' + text)
+    with pytest.raises(ExerciseError) as err:
+        load_exercise_file(path)
+    _one_line(err.value, path)
+
+
 def test_huge_integer_and_folder_are_refused(tmp_path):
     text = (DEFINITIONS / "squat.toml").read_text(encoding="utf-8")
     path = tmp_path / "squat.toml"
@@ -107,6 +117,8 @@ def test_fuzzed_exercise_file_parses_or_is_one_clear_error(tmp_path_factory, dat
             "ranges.squat.pain_free_limt",
         ),
         ('code = "P-1"\n[max_force_n]\nlumbar_extension = 1' + "0" * 400 + "\n", "too large"),
+        ('code = "P-1"\n[ranges."a\\nb"]\nstart = 1\nend = 2\n', "expected an exercise id"),
+        ('code = "P-1"\n"x\\ny" = 1\n', "expected one of the keys"),
         (f"code = {nested(5000, True)}\n", "nested too deeply"),
         (f"code = {nested(5000, False)}\n", "nested too deeply"),
     ],

@@ -125,15 +125,15 @@ def load_keraal(path: str | Path, fps: float = KERAAL_FPS) -> list[Pose]:
     for i, (key, joints) in enumerate(frames):
         image = np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
         if not isinstance(joints, dict):
-            raise RecordingError(f"{path}: frame {key}: expected an object of joints")
+            raise RecordingError(f"{path}: frame {_show(key)}: expected an object of joints")
         for joint, xyz in joints.items():
             idx = INDEX.get(joint.lower())
             if idx is None:
                 continue
             if not (isinstance(xyz, list) and len(xyz) == 3 and all(map(_coordinate, xyz))):
                 raise RecordingError(
-                    f"{path}: frame {key}, joint {joint}: expected [x, y, z] numbers, "
-                    f"found {_show(xyz)}"
+                    f"{path}: frame {_show(key)}, joint {_show(joint)}: expected [x, y, z] "
+                    f"numbers, found {_show(xyz)}"
                 )
             if None in xyz:
                 continue  # a missing coordinate: the joint was not seen in this frame
