@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patient", metavar="CODE", help="pseudonymous patient code")
     p.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
     p.add_argument("--lang", default="en", help="cue language (en, de)")
-    p.add_argument("--mute", action="store_true", help="no sound")
+    p.add_argument(
+        "--mute",
+        action="store_true",
+        help="start muted: no coaching speech or tones (a safety stop is still heard)",
+    )
     p.add_argument("--list-exercises", action="store_true", help="list the exercise library")
     p.add_argument("--check-exercises", nargs="*", type=_name, metavar="FILE",
                    help="validate exercise files (default: the whole library)")  # fmt: skip

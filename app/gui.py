@@ -162,8 +162,9 @@ def run_window(runner: Runner) -> None:
     screen = Screen(
         surface.get_size(),
         kiosk=kiosk,
-        audio=Audio(enabled=not runner.opts.mute),
+        audio=Audio(muted=runner.opts.mute, lang=runner.opts.lang),
         alerts=alerts,
+        lang=runner.opts.lang,
     )
     loop = WindowLoop(runner, surface, screen)
     clock = pygame.time.Clock()

@@ -4,8 +4,9 @@ Lifecycle, once a frame, in this order: ``update(snapshot)`` (returns time-drive
 as the kiosk's idle end), ``handle_event(event)`` for each pygame event (returns intents),
 ``draw(surface)``; ``close()`` at the end. No session logic lives here.
 
-Keys: T patient/therapist view, Space or P pause/resume, M mute, Esc or Q quit (in the kiosk:
-Esc asks for the therapist PIN instead).
+Keys: T patient/therapist view, Space or P pause/resume, M mute, - and + (or Down and Up)
+the volume in the patient view, Esc or Q quit (in the kiosk: Esc asks for the therapist PIN
+instead). The patient view's sound control does mute and volume by touch.
 """
 
 from __future__ import annotations
@@ -22,13 +23,22 @@ from feedback import kiosk_view, style
 from feedback.audio import Audio, SoundCues
 from feedback.intents import EndSession, Intent, Pause, Quit, Resume
 from feedback.kiosk import BACK, CANCEL, OK, Kiosk, KioskState, PinPurpose
-from feedback.patient_view import PatientView, draw_safety_stop
+from feedback.patient_view import (
+    SOUND_DOWN,
+    SOUND_TOGGLE,
+    SOUND_UP,
+    PatientView,
+    SoundState,
+    draw_safety_stop,
+)
 from feedback.therapist_view import TherapistView
 from session.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 PATIENT, THERAPIST = "patient", "therapist"
+_LOUDER = frozenset((pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS, pygame.K_UP))
+_QUIETER = frozenset((pygame.K_MINUS, pygame.K_KP_MINUS, pygame.K_DOWN))
 _INPUT_EVENTS = frozenset(
     (
         pygame.KEYDOWN,
@@ -72,19 +82,22 @@ class Screen:
         mirror: bool = True,
         clock: Callable[[], float] = time.monotonic,
         alerts: AlertLog | None = None,
+        lang: str = "en",
     ) -> None:
         self.size = tuple(size)
+        self.lang = lang
         self.kiosk = kiosk
         self.alerts = alerts
         self.audio = audio
         self.mirror = mirror
         self._clock = clock
         self.view = PATIENT
-        self.patient = PatientView(mirror)
+        self.patient = PatientView(mirror, lang)
         self.therapist = TherapistView(clock)
         self._cues = SoundCues(audio) if audio is not None else None
         self._snap: Snapshot | None = None
         self._draw_failed = False
+        self._show_sound()
 
     # lifecycle -------------------------------------------------------------------------
     @property
@@ -108,17 +121,34 @@ class Screen:
         self.therapist.sound_note = self._sound_note()
         if self.alerts is not None:
             self.therapist.access_note = self.alerts.note()
+        self._show_sound()
         self.patient.update(snapshot)
         self.therapist.update(snapshot)
         if self._cues is not None:
             self._cues.update(snapshot)
+            self.audio.update()
         return intents
 
     def _sound_note(self) -> str:
         a = self.audio
         if a is None or not a.available:
             return "unavailable" if a is not None and a.reason else "off"
-        return "muted (M)" if a.muted else "on (M mutes)"
+        vol = f"{round(a.volume * 100)}%"
+        return f"muted (M), {vol}" if a.muted else f"on, {vol} (M mutes)"
+
+    def _show_sound(self) -> None:
+        a = self.audio
+        self.patient.sound = None if a is None else SoundState(a.volume, a.muted, a.available)
+
+    def _sound_button(self, which: str) -> None:
+        a = self.audio
+        if a is None:
+            return
+        if which == SOUND_TOGGLE:
+            a.toggle_mute()
+        else:
+            a.change_volume(1 if which == SOUND_UP else -1)
+        self._show_sound()
 
     def draw(self, surface: pygame.Surface) -> None:
         self.size = surface.get_size()
@@ -177,13 +207,15 @@ class Screen:
         # Fresh views: no frame, landmarks or numbers of the last patient survive in a cache.
         self.patient.close()
         self.therapist.close()
-        self.patient = PatientView(self.mirror)
+        self.patient = PatientView(self.mirror, self.lang)
         self.therapist = TherapistView(self._clock)
         self._snap = None
         self.view = PATIENT
         if self.audio is not None:
             self.audio.set_alarm(False)
+            self.audio.voice.stop()
             self._cues = SoundCues(self.audio)
+        self._show_sound()
 
     # input -----------------------------------------------------------------------------
     def _pointer(self, event: pygame.event.Event) -> tuple[int, int] | None:
@@ -215,7 +247,10 @@ class Screen:
             if event.key == pygame.K_t:
                 return self._toggle_view()
             if event.key == pygame.K_m and self.audio is not None:
-                self.audio.toggle_mute()
+                self._sound_button(SOUND_TOGGLE)
+                return []
+            if self.view == PATIENT and event.key in _LOUDER | _QUIETER:
+                self._sound_button(SOUND_UP if event.key in _LOUDER else SOUND_DOWN)
                 return []
             if event.key in (pygame.K_SPACE, pygame.K_p):
                 return self._pause_toggle()
@@ -227,6 +262,9 @@ class Screen:
             return self.therapist.handle_event(event, self.size)
         if pos is not None and self.patient.hit_pause(pos, self.size):
             return self._pause_toggle()
+        which = self.patient.hit_sound(pos, self.size) if pos is not None else None
+        if which is not None:
+            self._sound_button(which)
         return []
 
     def _toggle_view(self) -> list[Intent]:

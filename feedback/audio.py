@@ -1,4 +1,9 @@
-"""Sounds generated in code (no asset files to license) and played with pygame.mixer.
+"""Sound: tones generated in code, spoken cues from ``build/speech``, played with pygame.mixer.
+
+Two mixer channels are reserved: one for the voice (``feedback.voice.Speaker``: never two
+phrases at once) and one for the safety alarm; tones take the free channels. Mute silences
+coaching (tones and speech); the safety alarm and the spoken STOP are never muted and never
+play below ``SAFETY_MIN_VOLUME``.
 
 If the mixer cannot start (no sound card, no driver) the ``Audio`` object stays usable and
 every call is a no-op; the reason is logged once and kept in ``Audio.reason``.
@@ -8,16 +13,33 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pygame
 
+from feedback.voice import (
+    SAFETY_MIN_VOLUME,
+    ChannelSink,
+    NullSink,
+    Priority,
+    Speaker,
+    SpeechClips,
+)
+from session.lang import catalog
 from session.snapshot import Severity, Snapshot
+from speech.phrases import COUNT_MAX, HOLD, RELAX, SPEECH_DIR, count_key
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 44100
 SOUND_NAMES = ("rep", "click", "warning", "alarm")
+VOICE_CHANNEL, ALARM_CHANNEL = 0, 1  # reserved; tones use the others
+VOLUME_STEP = 0.1
+VOLUME_MIN = 0.1  # quieter than this is what mute is for
+ALARM_UNDER_VOICE = 0.35  # the alarm steps back while the STOP phrase is spoken
 
 
 def _envelope(
@@ -66,14 +88,26 @@ def to_int16(wave: np.ndarray, channels: int) -> np.ndarray:
 
 
 class Audio:
-    def __init__(self, enabled: bool = True, volume: float = 0.8) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        volume: float = 0.8,
+        muted: bool = False,
+        lang: str = "en",
+        speech_dir: Path = SPEECH_DIR,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.available = False
         self.reason = ""
-        self.muted = False
+        self.muted = muted
+        self.volume = _clamp_volume(volume)
+        self.lang = lang
         self._sounds: dict[str, pygame.mixer.Sound] = {}
         self._alarm_channel: pygame.mixer.Channel | None = None
         self._alarm_wanted = False
         self._owns_mixer = False
+        self.clips: SpeechClips | None = None
+        self.voice = Speaker(lambda key: None, NullSink(), clock, warn_missing=False)
         if not enabled:
             self.reason = "audio turned off"
             return
@@ -82,11 +116,23 @@ class Audio:
                 pygame.mixer.init(frequency=SAMPLE_RATE, size=-16, channels=2, buffer=512)
                 self._owns_mixer = True
             freq, _size, channels = pygame.mixer.get_init()
+            pygame.mixer.set_reserved(2)
             for name in SOUND_NAMES:
                 snd = pygame.sndarray.make_sound(to_int16(synthesize(name, freq), channels))
-                snd.set_volume(volume)
                 self._sounds[name] = snd
+            self._alarm_channel = pygame.mixer.Channel(ALARM_CHANNEL)
+            self.clips = SpeechClips(lang, speech_dir)
+            self.voice = Speaker(
+                self.clips.get,
+                ChannelSink(pygame.mixer.Channel(VOICE_CHANNEL)),
+                clock,
+                tone=self._tone_instead,
+                volume=self.volume,
+            )
+            self.voice.muted = muted
             self.available = True
+            self._apply_volume()
+            self.clips.preload(_urgent_phrases(lang))
         except (pygame.error, TypeError, ValueError) as exc:
             self.reason = f"mixer unavailable: {exc}"
             log.warning("audio off: %s", self.reason)
@@ -95,39 +141,78 @@ class Audio:
         return self._sounds.get(name)
 
     def play(self, name: str) -> bool:
-        """Play a sound once; False when muted or without a mixer."""
+        """Play a coaching tone once; False when muted or without a mixer."""
         if self.muted or not self.available:
             return False
-        snd = self._sounds[name]
-        return snd.play() is not None
+        return self._sounds[name].play() is not None
 
+    def _tone_instead(self, key: str, priority: Priority) -> None:
+        """The tone for a phrase without a recording (the alarm covers a safety stop)."""
+        if priority == Priority.CORRECTION:
+            self.play("warning")
+        elif priority == Priority.COUNT:
+            self.play("click" if key == HOLD else "rep")
+
+    # -- safety alarm: never muted -------------------------------------------------------
     def set_alarm(self, on: bool) -> None:
-        """Keep the safety alarm looping while ``on``; survives mute and un-mute."""
+        """Keep the safety alarm looping while ``on``, muted or not."""
         self._alarm_wanted = on
-        self._apply_alarm()
-
-    def _apply_alarm(self) -> None:
-        if not self.available:
+        if not self.available or self._alarm_channel is None:
             return
-        playing = self._alarm_channel is not None and self._alarm_channel.get_busy()
-        if self._alarm_wanted and not self.muted and not playing:
-            self._alarm_channel = self._sounds["alarm"].play(loops=-1)
-        elif (not self._alarm_wanted or self.muted) and self._alarm_channel is not None:
-            self._alarm_channel.stop()
-            self._alarm_channel = None
+        ch = self._alarm_channel
+        if on and not ch.get_busy():
+            ch.play(self._sounds["alarm"], loops=-1)
+            ch.set_volume(self.safety_volume)
+        elif not on and ch.get_busy():
+            ch.stop()
 
+    @property
+    def alarm_on(self) -> bool:
+        return self._alarm_wanted
+
+    @property
+    def safety_volume(self) -> float:
+        return max(self.volume, SAFETY_MIN_VOLUME)
+
+    # -- mute and volume: coaching only --------------------------------------------------
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
+        self.voice.set_muted(muted)
         if muted and self.available:
-            pygame.mixer.stop()
-        self._apply_alarm()
+            for i in range(2, pygame.mixer.get_num_channels()):
+                pygame.mixer.Channel(i).stop()  # tones; the alarm and a STOP phrase go on
 
     def toggle_mute(self) -> bool:
         self.set_muted(not self.muted)
         return self.muted
 
+    def set_volume(self, volume: float) -> float:
+        self.volume = _clamp_volume(volume)
+        self._apply_volume()
+        return self.volume
+
+    def change_volume(self, steps: int) -> float:
+        """Up or down by ``steps`` of 10 %; never below ``VOLUME_MIN``."""
+        return self.set_volume(round(self.volume + steps * VOLUME_STEP, 2))
+
+    def _apply_volume(self) -> None:
+        self.voice.volume = self.volume
+        for snd in self._sounds.values():
+            snd.set_volume(self.volume)
+        if self.available and self._alarm_channel is not None:
+            self._alarm_channel.set_volume(self.safety_volume)
+
+    # -- per frame -----------------------------------------------------------------------
+    def update(self) -> None:
+        """Once a frame: the voice starts what waits; the alarm steps back under STOP speech."""
+        self.voice.update()
+        if self.available and self._alarm_channel is not None and self._alarm_wanted:
+            under = self.voice.speaking_priority == Priority.SAFETY
+            self._alarm_channel.set_volume(self.safety_volume * (ALARM_UNDER_VOICE if under else 1))
+
     def close(self) -> None:
         if self.available:
+            self.voice.stop()
             pygame.mixer.stop()
             if self._owns_mixer:
                 pygame.mixer.quit()
@@ -135,36 +220,102 @@ class Audio:
         self._sounds.clear()
 
 
+def _clamp_volume(v: float) -> float:
+    return min(1.0, max(VOLUME_MIN, float(v))) if math.isfinite(v) else 0.8
+
+
+def _urgent_phrases(lang: str) -> list[str]:
+    """Loaded at start so a stop or a count never waits on the disk."""
+    safety = [k for k in catalog(lang) if k.startswith("safety.")]
+    return safety + [count_key(n) for n in range(1, COUNT_MAX + 1)] + [HOLD, RELAX]
+
+
+# Cues the count-outs already say ("three", "hold", "relax") or that would nag after every rep.
+UNSPOKEN_CUES = frozenset(
+    ("session.rep_done", "session.good_form", "session.hold", "session.hold_done")
+)
+
+
 class SoundCues:
-    """Turns snapshot changes into sounds: rep done, tempo phase change, new warning, STOP."""
+    """The one place the app feeds the audio: turns snapshot changes into calls of the narrow
+    interface (``Speaker.speak_cue``, ``Speaker.count``, ``Speaker.say``, ``Audio.play``,
+    ``Audio.set_alarm``). Typed session events can replace the snapshot comparison later
+    without touching the audio.
+
+    - safety stop: alarm, and the STOP phrase (interrupts anything, heard even when muted);
+    - a rep: its number ("three"); a hold: "hold", the last seconds "three, two, one",
+      "relax"; the countdown before a set: "two, one";
+    - a new cue: spoken (corrections at most one per ``min_warning_gap_s``);
+    - the tempo phase changes: a click.
+    """
 
     def __init__(self, audio: Audio, min_warning_gap_s: float = 3.0) -> None:
         self.audio = audio
-        # A beep for every cue change would nag; the cue line already shows each one.
+        self.voice = audio.voice
+        # A correction for every cue change would nag; the cue line already shows each one.
         self.min_warning_gap_s = min_warning_gap_s
         self._prev: Snapshot | None = None
         self._last_warning_t = -math.inf
 
     def update(self, snap: Snapshot) -> list[str]:
-        """Returns the names of the sounds it asked for (played unless muted)."""
+        """Returns what it asked for ("say:<key>", "tone:<name>"), played unless muted."""
         prev, self._prev = self._prev, snap
         asked: list[str] = []
         self.audio.set_alarm(snap.safety_stop)
-        if prev is None or snap.safety_stop:
+        cue = snap.cue
+        new_cue = cue is not None and (
+            prev is None
+            or prev.cue is None
+            or prev.cue.key != cue.key
+            or not math.isclose(prev.cue.since_s, cue.since_s)
+        )
+        if snap.safety_stop:
+            if new_cue and cue.severity == Severity.SAFETY:
+                self.voice.speak_cue(cue.key, cue.severity)
+                asked.append(f"say:{cue.key}")
             return asked
+        if prev is not None:
+            asked += self._counts(prev, snap)
+        if new_cue and cue.key not in UNSPOKEN_CUES:
+            corrective = cue.severity in (Severity.WARNING, Severity.FAULT)
+            if not corrective or snap.t - self._last_warning_t >= self.min_warning_gap_s:
+                self.voice.speak_cue(cue.key, cue.severity)
+                asked.append(f"say:{cue.key}")
+                if corrective:
+                    self._last_warning_t = snap.t
+        return asked
+
+    def _counts(self, prev: Snapshot, snap: Snapshot) -> list[str]:
+        asked: list[str] = []
+
+        def count(n: int, priority: Priority = Priority.COUNT) -> None:
+            self.voice.count(n, priority)
+            asked.append(f"say:{count_key(n)}")
+
+        if snap.phase == "countdown" and prev.phase == "countdown":
+            before, now = math.ceil(prev.countdown_s), math.ceil(snap.countdown_s)
+            if now < before and 1 <= now <= 3:
+                count(now, Priority.COACHING)  # after "Get ready", never over it
+        if snap.phase == "hold" and prev.phase != "hold":
+            self.voice.say(HOLD, Priority.COUNT)
+            asked.append(f"say:{HOLD}")
+        if snap.phase == "hold" and prev.phase == "hold":
+            left_before = prev.hold_target_s - prev.hold_s
+            left = snap.hold_target_s - snap.hold_s
+            for k in (3, 2, 1):
+                if left_before > k >= left and k < snap.hold_target_s:
+                    count(k)
         if snap.rep_count > prev.rep_count:
-            asked.append("rep")
-        elif snap.tempo_phase and snap.tempo_phase != prev.tempo_phase and snap.phase == "working":
-            asked.append("click")
-        cue, old = snap.cue, prev.cue
-        if (
-            cue is not None
-            and cue.severity in (Severity.WARNING, Severity.FAULT)
-            and (old is None or old.key != cue.key or not math.isclose(old.since_s, cue.since_s))
-            and snap.t - self._last_warning_t >= self.min_warning_gap_s
+            if prev.phase == "hold":  # a completed hold
+                self.voice.say(RELAX, Priority.COUNT)
+                asked.append(f"say:{RELAX}")
+            else:
+                count(snap.rep_count)
+        elif (
+            snap.tempo_phase
+            and snap.tempo_phase != prev.tempo_phase
+            and snap.phase == "working"
+            and self.audio.play("click")
         ):
-            asked.append("warning")
-            self._last_warning_t = snap.t
-        for name in asked:
-            self.audio.play(name)
+            asked.append("tone:click")
         return asked

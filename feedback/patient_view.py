@@ -6,16 +6,23 @@ shape as well as a colour, and there is only ever one cue line.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pygame
 
+from education import EducationError
+from education.cards import ROTATE_S, Card, load_cards
 from feedback import style, widgets
+from feedback.education_view import draw_card
 from session.snapshot import RuleStatus, Severity, Snapshot
 from vision.landmarks import SKELETON
+
+log = logging.getLogger(__name__)
 
 _DEFAULT_ASPECT = 16 / 9  # landmark-only replays with no image size: assume a webcam frame
 _FIT_SMOOTHING = 0.2  # per-frame blend of the replay framing, so the view does not jitter
@@ -42,6 +49,10 @@ class PatientLayout:
     cue_box: pygame.Rect
     status_banner: pygame.Rect
     safety_banner: pygame.Rect
+    # The sound control left of the pause button: quieter, mute toggle with the volume, louder.
+    sound_down: pygame.Rect
+    sound_toggle: pygame.Rect
+    sound_up: pygame.Rect
 
     @property
     def title_size(self) -> int:
@@ -61,6 +72,11 @@ def patient_layout(size: tuple[int, int], machine: bool, hold: bool = True) -> P
     top_bar = pygame.Rect(0, 0, w, top_h)
     pause_w = round(h * 0.26)
     pause_button = pygame.Rect(w - m - pause_w, m, pause_w, top_h - 2 * m)
+    bh = pause_button.h
+    sound_up = pygame.Rect(pause_button.x - 3 * m - bh, m, bh, bh)
+    toggle_w = round(h * 0.2)
+    sound_toggle = pygame.Rect(sound_up.x - m // 2 - toggle_w, m, toggle_w, bh)
+    sound_down = pygame.Rect(sound_toggle.x - m // 2 - bh, m, bh, bh)
     cue_h = round(h * 0.15)
     cue_box = pygame.Rect(m, h - cue_h - m, w - 2 * m, cue_h)
     mid_y = top_h
@@ -112,7 +128,34 @@ def patient_layout(size: tuple[int, int], machine: bool, hold: bool = True) -> P
         cue_box=cue_box,
         status_banner=pygame.Rect(image_area.x, image_area.y, image_area.w, banner_h),
         safety_banner=safety_banner_rect((w, h)),
+        sound_down=sound_down,
+        sound_toggle=sound_toggle,
+        sound_up=sound_up,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SoundState:
+    """What the sound control shows; set by the Screen from its ``Audio``."""
+
+    volume: float  # 0..1, coaching volume
+    muted: bool
+    available: bool
+
+
+# Hit-test names of the sound control's three buttons.
+SOUND_DOWN, SOUND_TOGGLE, SOUND_UP = "sound_down", "sound_toggle", "sound_up"
+
+
+@cache
+def education_deck() -> tuple[Card, ...]:
+    """The shipped education cards; a bad card file is logged (one line) and none are shown,
+    so an unattended kiosk never stops over its rest screen."""
+    try:
+        return load_cards()
+    except EducationError as exc:
+        log.error("education cards not shown: %s", exc)
+        return ()
 
 
 def is_machine(snap: Snapshot) -> bool:
@@ -156,8 +199,16 @@ def summarise(snap: Snapshot) -> SetSummary:
 class PatientView:
     """update(snapshot) then draw(surface); no state beyond caches and the replay framing."""
 
-    def __init__(self, mirror: bool = True) -> None:
+    def __init__(
+        self, mirror: bool = True, lang: str = "en", cards: tuple[Card, ...] | None = None
+    ) -> None:
         self.mirror = mirror
+        self.lang = lang
+        self.cards = education_deck() if cards is None else cards
+        self.sound: SoundState | None = None  # None: no sound control drawn
+        self._card_phase = ""  # the rest or end screen the card rotation belongs to
+        self._card_t0 = 0.0
+        self._card_start = -1  # each rest starts one card further into the deck
         self._snap: Snapshot | None = None
         self._layout: PatientLayout | None = None
         self._frame_src: np.ndarray | None = None
@@ -174,6 +225,19 @@ class PatientView:
         self._snap = snapshot
         if snapshot.frame is None and snapshot.landmarks is not None:
             self._update_fit(snapshot)
+        if snapshot.phase in ("rest", "done") and snapshot.phase != self._card_phase:
+            self._card_t0 = snapshot.t
+            self._card_start += 1
+        self._card_phase = snapshot.phase
+
+    def current_card(self) -> tuple[Card, int] | None:
+        """The education card showing now and its place in the deck (rests and the end)."""
+        snap = self._snap
+        if snap is None or snap.phase not in ("rest", "done") or not self.cards:
+            return None
+        elapsed = max(0.0, snap.t - self._card_t0)
+        k = (self._card_start + int(elapsed // ROTATE_S)) % len(self.cards)
+        return self.cards[k], k
 
     def layout_for(self, size: tuple[int, int]) -> PatientLayout:
         machine = self._snap is not None and is_machine(self._snap)
@@ -190,6 +254,20 @@ class PatientView:
 
     def hit_pause(self, pos: tuple[int, int], size: tuple[int, int]) -> bool:
         return self.layout_for(size).pause_button.collidepoint(pos)
+
+    def hit_sound(self, pos: tuple[int, int], size: tuple[int, int]) -> str | None:
+        """Which sound button is at ``pos`` (SOUND_DOWN / SOUND_TOGGLE / SOUND_UP), if any."""
+        if self.sound is None or not self.sound.available:
+            return None
+        lay = self.layout_for(size)
+        for name, r in (
+            (SOUND_DOWN, lay.sound_down),
+            (SOUND_TOGGLE, lay.sound_toggle),
+            (SOUND_UP, lay.sound_up),
+        ):
+            if r.collidepoint(pos):
+                return name
+        return None
 
     def close(self) -> None:
         self._frame_surf = self._rgb32 = self._scaled = None
@@ -214,7 +292,12 @@ class PatientView:
         self._draw_top(surface, lay, snap)
         self._draw_image(surface, lay, snap)
         self._draw_phase_overlay(surface, lay, snap)
-        self._draw_side(surface, lay, snap)
+        shown = self.current_card()
+        if shown is None:
+            self._draw_side(surface, lay, snap)
+        else:  # resting: the counters have nothing to say, the card takes their column
+            card, k = shown
+            draw_card(surface, lay.side, card, self.lang, lay.size[1], (k + 1, len(self.cards)))
         self._draw_cue(surface, lay, snap)
         self._draw_source_banner(surface, lay, snap)
         if snap.safety_stop:
@@ -287,8 +370,9 @@ class PatientView:
             style.TEXT,
             (m * 2, lay.top_bar.centery),
             "midleft",
-            max_width=lay.pause_button.x - 4 * m,
+            max_width=(lay.sound_down.x if self.sound is not None else lay.pause_button.x) - 4 * m,
         )
+        self._draw_sound(surface, lay)
         b = lay.pause_button
         if snap.phase == "done":
             return
@@ -315,6 +399,42 @@ class PatientView:
             (b.x + b.h * 1.05, cy),
             "midleft",
             b.w - b.h * 1.2,
+        )
+
+    def _draw_sound(self, surface, lay: PatientLayout) -> None:
+        """Quieter / speaker with the volume (tap: mute) / louder; keys - + and M do the same."""
+        snd = self.sound
+        if snd is None:
+            return
+        t = lay.sound_toggle
+        if not snd.available:
+            style.text(surface, "No sound", t.h * 0.45, style.TEXT_DIM, t.center, "center")
+            return
+        for b, sign in ((lay.sound_down, -1), (lay.sound_up, 1)):
+            style.panel(surface, b, style.PANEL_EDGE, edge=False)
+            s, lw = b.h * 0.22, max(3, round(b.h * 0.09))
+            pygame.draw.line(
+                surface, style.WHITE, (b.centerx - s, b.centery), (b.centerx + s, b.centery), lw
+            )
+            if sign > 0:
+                pygame.draw.line(
+                    surface, style.WHITE, (b.centerx, b.centery - s), (b.centerx, b.centery + s), lw
+                )
+        style.panel(surface, t, style.ORANGE if snd.muted else style.PANEL_EDGE, edge=False)
+        ink = style.BLACK if snd.muted else style.WHITE
+        u = t.h * 0.18  # speaker: a box and a cone, a cross over it when muted
+        cx, cy = t.x + t.h * 0.42, t.centery
+        pygame.draw.rect(surface, ink, (cx - u * 1.4, cy - u * 0.6, u * 0.9, u * 1.2))
+        cone = [(cx - u * 0.6, cy - u * 0.6), (cx + u * 0.4, cy - u * 1.5)]
+        cone += [(cx + u * 0.4, cy + u * 1.5), (cx - u * 0.6, cy + u * 0.6)]
+        pygame.draw.polygon(surface, ink, cone)
+        if snd.muted:
+            lw = max(3, round(u * 0.35))
+            a, b2 = (cx - u * 1.7, cy - u * 1.7), (cx + u * 0.9, cy + u * 1.7)
+            pygame.draw.line(surface, ink, a, b2, lw)
+        label = "Muted" if snd.muted else f"{round(snd.volume * 100)}%"
+        style.text(
+            surface, label, t.h * 0.58, ink, (cx + u * 1.4, cy), "midleft", t.right - cx - u * 1.6
         )
 
     def _frame_surface(self, frame: np.ndarray, r: pygame.Rect) -> pygame.Surface:

@@ -18,8 +18,10 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import pygame
 
+from education.cards import ROTATE_S
 from feedback import demo_snapshots as demo
 from feedback.app_window import THERAPIST, Screen
+from feedback.audio import Audio
 from feedback.kiosk import Kiosk, PinGuard, PinPurpose, PinStore
 
 
@@ -48,10 +50,18 @@ def render_all(
         pygame.image.save(surface, str(path))
         written.append(path)
 
-    def session_screen(snap, view: str = "patient") -> Screen:
-        s = Screen(size, mirror=False)
+    # The app always has sound: the patient view's sound control shows its volume. The mixer
+    # runs on SDL's dummy driver here; its state is shared by every screen, as in the app.
+    audio = Audio()
+
+    def session_screen(
+        snap, view: str = "patient", lang: str = "en", later_s: float = 0.0
+    ) -> Screen:
+        s = Screen(size, mirror=False, lang=lang, audio=audio)
         for k in range(6):  # a few frames so the replay framing settles
             s.update(replace(snap, t=snap.t + k / 30))
+        if later_s:
+            s.update(replace(snap, t=snap.t + later_s))
         s.view = view
         return s
 
@@ -82,6 +92,15 @@ def render_all(
     shot("therapist_floor", session_screen(floor, THERAPIST))
     stop = demo.machine_snapshot(force_n=285.0, safety=True, frame=frame)
     shot("therapist_safety_stop", session_screen(stop, THERAPIST))
+
+    # Education cards in a rest and at the end of a visit; the deck turns every ROTATE_S.
+    rest = demo.rest_snapshot()
+    shot("education_rest_posture", session_screen(rest, later_s=ROTATE_S + 1))
+    done = replace(rest, phase="done", set_index=3)
+    shot("education_done_heat_cold_de", session_screen(done, lang="de", later_s=4 * ROTATE_S))
+    audio.set_muted(True)  # the sound control muted: speaker crossed out, "Muted"
+    shot("patient_sound_muted", session_screen(floor))
+    audio.close()
 
     with tempfile.TemporaryDirectory() as tmp:
         clock = _Clock()
