@@ -26,9 +26,10 @@ import numpy as np
 from numba import njit
 
 from kernels import checks as ck
+from kernels import frame as fr
 from kernels import loading as ld
 from kernels import reps as rp
-from kernels.checks import ExerciseChecks, _frame_step
+from kernels.checks import ExerciseChecks
 from kernels.config import JIT
 from kernels.rom import frame_offsets
 
@@ -45,62 +46,58 @@ def _frame_run(
     angle,
     tab,
     rparams,
+    lay,
     ws,
+    off,
+    status_all,
     status_out,
     value_out,
     frame_out,
     rep_out,
     rep_frame,
-    load_out,
     bins_out,
     bins_start,
 ):
-    # Returns the number of reps written. Per rep: its row, its frame, the loading state at
-    # its end and its angle bins (bins_start[k] .. bins_start[k + 1] - 1 in bins_out).
-    n_rules = tab.shape[0]
-    load_params = ws[ck.W_LOAD_P : ck.W_LOAD_S]
-    load_state = ws[ck.W_LOAD_S : ck.W_HOLD]
-    load_bins = ws[ck.W_BINS : ck.W_TAIL].reshape((ld.BIN_CAPACITY, 2))
+    # Returns the number of reps written. Per rep: its row (counter record, loading state at
+    # its end, worst rule statuses), its frame and its angle bins (bins_start[k] ..
+    # bins_start[k + 1] - 1 in bins_out).
+    r_ex = lay[fr.Y_N_EX]
+    o_out = off[fr.K_OUT]
+    o_rows = off[fr.K_ROWS]
+    row_len = off[fr.K_ROW_LEN]
+    load_params = ws[off[fr.K_LOAD_P] : off[fr.K_LOAD_S]]
+    load_state = ws[off[fr.K_LOAD_S] : off[fr.K_HOLD]]
+    load_bins = ws[off[fr.K_BINS] : off[fr.K_VALUE]].reshape((ld.BIN_CAPACITY, 2))
     n_lm = image.shape[1]
     last = image.shape[2] - 1
-    xy = np.empty((n_lm, 2))
-    vis = np.empty(n_lm)
+    img = np.empty((n_lm, 4))
     n_reps = 0
     n_bins = 0
     bins_start[0] = 0
     for f in range(ts.shape[0]):
         a = frame_start[f]
         b = frame_start[f + 1]
-        for i in range(n_lm):  # the frame's x, y and visibility, read in place
-            xy[i, 0] = image[f, i, 0]
-            xy[i, 1] = image[f, i, 1]
-            vis[i] = image[f, i, last]
-        ws[ck.M_IN_POSITION] = in_position[f]
-        k = _frame_step(
-            ts[f],
-            xy,
-            world[f],
-            vis,
-            dev_t[a:b],
-            force[a:b],
-            angle[a:b],
-            tab,
-            rparams,
-            ws,
-            status_out[f],
-        )
-        for c in range(n_rules):
-            value_out[f, c] = ws[ck.W_TAIL + c]
-        for c in range(ck.N_OUT):
-            frame_out[f, c] = ws[ck.W_OUT + c]
+        for i in range(n_lm):  # the frame's x, y and visibility
+            img[i, 0] = image[f, i, 0]
+            img[i, 1] = image[f, i, 1]
+            img[i, 2] = np.nan
+            img[i, 3] = image[f, i, last]
+        ws[fr.M_IN_POSITION] = in_position[f]
+        k = fr._step(
+            ts[f], fr.STEP_POSE, img, world[f], dev_t[a:b], force[a:b], angle[a:b], tab,
+            rparams, lay, ws, off, status_all,
+        )  # fmt: skip
+        for c in range(r_ex):
+            status_out[f, c] = np.int8(ws[off[fr.K_EX_STATUS] + c])
+            value_out[f, c] = ws[off[fr.K_EX_VALUE] + c]
+        for c in range(fr.N_OUT):
+            frame_out[f, c] = ws[o_out + c]
         if k > 0:
             ld._close_bin(load_params, load_state, load_bins)
             for j in range(k):
-                for c in range(rp.N_REC):
-                    rep_out[n_reps, c] = ws[ck.W_ROWS + j * rp.N_REC + c]
+                for c in range(row_len):
+                    rep_out[n_reps, c] = ws[o_rows + j * row_len + c]
                 rep_frame[n_reps] = f
-                for c in range(load_state.shape[0]):
-                    load_out[n_reps, c] = load_state[c]
                 nb = int(load_state[ld.S_N_BINS]) if j == k - 1 else 0
                 for c in range(nb):
                     bins_out[n_bins, 0] = load_bins[c, 0]
@@ -210,15 +207,14 @@ def analyse_session(
         if placed.shape != (nf,):
             raise ValueError(f"analyse_session: expected in_position ({nf},), got {placed.shape}")
 
-    r = len(checks.rule_set)
+    r = len(checks.checked)
     status = np.empty((nf, r), dtype=np.int8)
     value = np.empty((nf, r), dtype=np.float64)
     frame = np.empty((nf, ck.N_OUT), dtype=np.float64)
-    n_signal = dev_t.shape[0] if checks.signal_index < 0 else nf
+    n_signal = dev_t.shape[0] if checks.signal_columns is None else nf
     cap = n_signal // 2 + ck.MAX_REPS_PER_FRAME
-    rep_out = np.empty((cap, rp.N_REC))
+    rep_out = np.empty((cap, fr.rep_row_length(r)))
     rep_frame = np.empty(cap, dtype=np.int64)
-    load_out = np.empty((cap, ld.N_LSTATE))
     bins_out = np.empty((max(dev_t.shape[0], 1), 2))
     bins_start = np.empty(cap + 1, dtype=np.int64)
     rparams, ws = checks.fresh_workspace()
@@ -233,19 +229,25 @@ def analyse_session(
         an,
         checks.rule_set.table.ints,
         rparams,
+        checks.lay,
         ws,
+        checks.offsets,
+        np.empty(len(checks.rule_set), dtype=np.int8),
         status,
         value,
         frame,
         rep_out,
         rep_frame,
-        load_out,
         bins_out,
         bins_start,
     )
-    reps = tuple(rp.RepRecord.from_row(rep_out[i], checks.out_is_concentric) for i in range(n_reps))
+    reps = tuple(
+        rp.RepRecord.from_row(rep_out[i, : rp.N_REC], checks.out_is_concentric)
+        for i in range(n_reps)
+    )
+    load_out = rep_out[:n_reps, rp.N_REC : rp.N_REC + ld.N_LSTATE]
     return SessionAnalysis(
-        checks.keys,
+        checks.rule_keys,
         status,
         value,
         frame,

@@ -1,168 +1,116 @@
-"""All per-frame checks of one exercise in one compiled call: posture rules, reps and tempo,
-range of motion, controlled loading and the hold timer.
+"""All checks of one exercise for one patient, one compiled call per input.
 
-:class:`ExerciseChecks` is what the session engine calls once per camera frame, with the pose
-and the machine samples that arrived since the previous frame. The same frame kernel runs a
-whole recorded session in :mod:`kernels.batch`, so a re-analysis gives exactly the live result.
+:class:`ExerciseChecks` owns the workspace of :func:`kernels.frame._step`: the posture rule
+table (both body sides when the exercise's rules are sided), the rep counter, range of motion,
+loading, the hold timer, the landmark smoother and the working side. The session engine feeds it
+every pose and every batch of machine samples (:meth:`ExerciseChecks.step_pose`,
+:meth:`~ExerciseChecks.step_no_pose`, :meth:`~ExerciseChecks.step_machine`); the batch
+re-analysis (:mod:`kernels.batch`) runs the very same step over a whole recording; the simpler
+:meth:`ExerciseChecks.update` takes a pose and the samples of its frame together.
 
-Order inside a frame (producers before consumers):
-
-1. posture rules on the pose (:mod:`kernels.rules`);
-2. the driving signal: the value of one rule (``signal_rule``, e.g. a knee ANGLE rule), or
-   every machine angle sample of the frame (``signal_rule=None``);
-3. loading on the frame's machine samples (:mod:`kernels.loading`);
-4. range of motion and the pain-free flag on the driving signal (:mod:`kernels.rom`);
-5. the rep state machine on the driving signal (:mod:`kernels.reps`); while the patient is at
-   rest, the per-rep peak and loading figures restart, so they cover exactly one rep;
-6. the hold timer: runs while the patient is in position and no rule reports FAULT. By
-   default "in position" is the rep's TOP zone and the timer restarts with each rep; a static
-   hold (plank, isometric test) passes ``in_position`` each frame, and then the hold, the time
-   under tension and the other loading figures run for the whole set.
+A step's results stay in the workspace until the next step: :attr:`ExerciseChecks.out` (the
+``O_*`` columns of :mod:`kernels.frame`), the rules' status and value on the working side,
+the finished reps (:meth:`ExerciseChecks.finished_reps`), this step's fault log
+(:meth:`ExerciseChecks.fault_log`), the smoothed landmarks.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from kernels import frame as fr
 from kernels import loading as ld
 from kernels import reps as rp
 from kernels import rom as rm
-from kernels.config import JIT
-from kernels.reps import RepRecord
-from kernels.rules import Rule, RuleSet, _evaluate, _scale_x
-
-# Per-frame output vector.
-(
-    O_PHASE,
-    O_PROGRESS,
+from kernels.frame import (
+    GATE_IDLE,
+    GATE_STOPPED,
+    GATE_WORKING,
+    MAX_REPS_PER_FRAME,
+    N_OUT,
+    O_BAND,
     O_COUNT,
+    O_FORCE,
+    O_HELD,
+    O_LOAD_OVER,
+    O_N_REPS,
     O_PARTIALS,
     O_PEAK,
-    O_ROM_OVER,
-    O_ROM_TRIPPED,
-    O_BAND,
-    O_FORCE,
+    O_PHASE,
+    O_POSTURE_OK,
+    O_PROGRESS,
     O_RATE,
     O_RATE_EXCEEDED,
-    O_LOAD_OVER,
-    O_LOAD_TRIPPED,
-    O_TUT,
-    O_HELD,
+    O_ROM_OVER,
+    O_ROM_TRIPPED,
     O_SIGNAL,
-    O_POSTURE_OK,
-    O_N_REPS,
-) = range(18)
-N_OUT = 18
-MAX_REPS_PER_FRAME = 4  # rep rows one frame can hold (a rep needs at least two samples)
+    O_TUT,
+    STEP_MACHINE,
+    STEP_NO_POSE,
+    STEP_POSE,
+)
+from kernels.reps import RepPhase, RepRecord
+from kernels.rules import UNKNOWN, Rule, RuleSet, reset_state
 
-# One float64 workspace carries an exercise's parameters and state into the kernel: every
-# array crossing from Python into a compiled function costs about a tenth of a microsecond.
-M_ASPECT, M_SIGNAL, M_IN_POSITION, M_HOLD_RESET, M_HOLD_GAP = range(5)
-W_MISC = 0
-W_REP_P = W_MISC + 5
-W_REP_S = W_REP_P + rp.N_PARAMS
-W_ROM_P = W_REP_S + rp.N_STATE
-W_ROM_S = W_ROM_P + 3
-W_LOAD_P = W_ROM_S + 3
-W_LOAD_S = W_LOAD_P + ld.N_LPARAMS
-W_HOLD = W_LOAD_S + ld.N_LSTATE
-W_OUT = W_HOLD + 3
-W_ROWS = W_OUT + N_OUT
-W_BINS = W_ROWS + MAX_REPS_PER_FRAME * rp.N_REC
-W_TAIL = W_BINS + 2 * ld.BIN_CAPACITY  # then value (r,), then the scaled image x, y (n, 2)
+__all__ = [
+    "GATE_IDLE",
+    "GATE_STOPPED",
+    "GATE_WORKING",
+    "MAX_REPS_PER_FRAME",
+    "N_OUT",
+    "O_BAND",
+    "O_COUNT",
+    "O_FORCE",
+    "O_HELD",
+    "O_LOAD_OVER",
+    "O_PARTIALS",
+    "O_PEAK",
+    "O_PHASE",
+    "O_POSTURE_OK",
+    "O_PROGRESS",
+    "O_RATE",
+    "O_RATE_EXCEEDED",
+    "O_ROM_OVER",
+    "O_ROM_TRIPPED",
+    "O_SIGNAL",
+    "O_TUT",
+    "CheckedRule",
+    "ExerciseChecks",
+    "FrameResult",
+    "Smoothing",
+    "rep_segments",
+]
 
 
-@njit(**JIT)
-def _frame_step(t, image_xy, world, vis, dev_t, force, angle, tab, rparams, ws, status_out):
-    # All checks of one frame; returns the number of reps finished (rows at W_ROWS).
-    n_rules = tab.shape[0]
-    value_out = ws[W_TAIL : W_TAIL + n_rules]
-    xy_buf = ws[W_TAIL + n_rules : W_TAIL + n_rules + 2 * image_xy.shape[0]].reshape(
-        (image_xy.shape[0], 2)
-    )
-    rep_params = ws[W_REP_P:W_REP_S]
-    rep_state = ws[W_REP_S:W_ROM_P]
-    rom_params = ws[W_ROM_P:W_ROM_S]
-    rom_state = ws[W_ROM_S:W_LOAD_P]
-    load_params = ws[W_LOAD_P:W_LOAD_S]
-    load_state = ws[W_LOAD_S:W_HOLD]
-    hold_state = ws[W_HOLD:W_OUT]
-    out = ws[W_OUT:W_ROWS]
-    load_bins = ws[W_BINS:W_TAIL].reshape((ld.BIN_CAPACITY, 2))
+@dataclass(frozen=True, slots=True)
+class CheckedRule:
+    """One exercise rule as the step reads it: its columns in the compiled rule set for the
+    left and the right working side (equal for a side-free rule), the rep phases in which it
+    counts (empty: all), and whether it says "in position" for a hold."""
 
-    # 1. posture rules
-    _scale_x(image_xy, ws[M_ASPECT], xy_buf)
-    _evaluate(xy_buf, world, vis, t, tab, rparams, status_out, value_out)
-    posture_ok = True
-    for r in range(n_rules):
-        if status_out[r] == 2:
-            posture_ok = False
-    was_at_rest = rep_state[rp.S_PHASE] == 0.0
-    in_position = ws[M_IN_POSITION]
-    if was_at_rest and in_position < 0.0:
-        # Rep exercises: per-rep figures restart while at rest. A static hold (the caller
-        # says when the patient is in position) keeps them for the whole set.
-        ld._reset_rep(load_state)
-        rom_state[rm.R_PEAK] = np.nan
-    # 3. loading
-    flags = ld._load_block(dev_t, force, angle, load_params, load_state, load_bins)
-    # 2, 4, 5. driving signal, range of motion, reps
-    n_reps = 0
-    signal_rule = int(ws[M_SIGNAL])
-    if signal_rule >= 0:
-        sig = value_out[signal_rule]
-        over = rm._rom_sample(sig, rom_params, rom_state)
-        ev = rp._rep_step(t, sig, rep_params, rep_state)
-        if ev != 0:
-            for k in range(rp.N_REC):
-                ws[W_ROWS + k] = rep_state[rp.S_REC + k]
-            n_reps = 1
-    else:
-        sig = np.nan
-        over = False
-        for i in range(dev_t.shape[0]):
-            if math.isfinite(angle[i]):
-                sig = angle[i]
-            if rm._rom_sample(angle[i], rom_params, rom_state):
-                over = True
-            ev = rp._rep_step(dev_t[i], angle[i], rep_params, rep_state)
-            if ev != 0 and n_reps < MAX_REPS_PER_FRAME:
-                for k in range(rp.N_REC):
-                    ws[W_ROWS + n_reps * rp.N_REC + k] = rep_state[rp.S_REC + k]
-                n_reps += 1
-    phase = rep_state[rp.S_PHASE]
-    # 6. hold: one hold per rep, so it restarts when a rep starts; never for a static
-    # exercise, which stays at rest.
-    if was_at_rest and phase != 0.0:
-        hold_state[rp.H_HELD] = 0.0
-    placed = phase == 2.0 if in_position < 0.0 else in_position == 1.0
-    held = rp._hold_step(
-        t, placed and posture_ok, ws[M_HOLD_RESET] == 1.0, ws[M_HOLD_GAP], hold_state
-    )
+    left: int
+    right: int
+    phases: frozenset[RepPhase] = frozenset()
+    position: bool = False
 
-    out[O_PHASE] = phase
-    out[O_PROGRESS] = rep_state[rp.S_PROGRESS]
-    out[O_COUNT] = rep_state[rp.S_COUNT]
-    out[O_PARTIALS] = rep_state[rp.S_PARTIAL]
-    out[O_PEAK] = rom_state[rm.R_PEAK]
-    out[O_ROM_OVER] = 1.0 if over else 0.0
-    out[O_ROM_TRIPPED] = rom_state[rm.R_TRIPPED]
-    out[O_BAND] = load_state[ld.S_BAND]
-    out[O_FORCE] = load_state[ld.S_F]
-    out[O_RATE] = load_state[ld.S_RATE]
-    out[O_RATE_EXCEEDED] = 1.0 if flags & 2 else 0.0
-    out[O_LOAD_OVER] = 1.0 if flags & 1 else 0.0
-    out[O_LOAD_TRIPPED] = load_state[ld.S_TRIPPED]
-    out[O_TUT] = load_state[ld.S_TUT]
-    out[O_HELD] = held
-    out[O_SIGNAL] = sig
-    out[O_POSTURE_OK] = 1.0 if posture_ok else 0.0
-    out[O_N_REPS] = n_reps
-    return n_reps
+
+@dataclass(frozen=True, slots=True)
+class Smoothing:
+    """One Euro smoothing of the landmarks (:mod:`kernels.smoothing`): cutoffs in Hz, betas per
+    unit of speed; landmarks below ``min_visibility`` are missing."""
+
+    min_cutoff: float = 1.5
+    beta: float = 0.3
+    world_beta: float = 0.5
+    d_cutoff: float = 1.0
+    min_visibility: float = 0.5
+
+
+SIDE_SWITCH_MARGIN = 0.15  # visibility lead the other side needs before the working side switches
 
 
 class FrameResult:
@@ -280,16 +228,25 @@ def _f64(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class ExerciseChecks:
-    """The per-frame checks of one exercise for one patient.
+    """The per-input checks of one exercise for one patient.
 
-    ``rules``: the exercise's posture rules. ``signal_rule``: key of the rule whose value drives
-    the rep counter (e.g. a knee ANGLE rule), or None for the machine's angle. ``start`` /
-    ``target``: the patient's start position and personal target on that signal;
-    ``pain_free_limit`` on the same scale (NaN: none). ``rep_options``: keyword arguments of
-    :func:`kernels.reps.rep_params` (thresholds, tempo). ``load_band_n`` (low, high) and
-    ``load_options`` (keyword arguments of :func:`kernels.loading.load_params`); without a
-    band, force is reported but never out of band. ``hold_target_s``, ``hold_reset_on_break``:
-    the hold timer. ``aspect``: camera width / height.
+    ``rules``: the compiled posture rules (both sides of a sided rule are two rules).
+    ``start`` / ``target``: the patient's start position and personal target on the driving
+    signal; ``pain_free_limit`` on the same scale (NaN: none). ``signal_rule``: key of the rule
+    whose value drives the rep counter, or None for the machine's angle; ``signal_columns``
+    (left, right) instead when the signal has a rule per side. ``rep_options``: keyword
+    arguments of :func:`kernels.reps.rep_params` (thresholds, tempo). ``load_band_n`` and
+    ``load_options`` (:func:`kernels.loading.load_params`); a finite ``limit_n`` is checked on
+    every sample as finite-and-inside. ``hold_target_s``, ``hold_reset_on_break``,
+    ``hold_max_gap_s``: the hold timer; ``hold_mode``: the exercise is a hold (no reps; in
+    position when every position rule is OK; a release between holds).
+
+    Session layout (default: every rule is an exercise rule, counted in every phase):
+    ``checked`` the exercise rules (:class:`CheckedRule`); ``signal_landmarks`` (left, right)
+    the landmarks the driving signal needs, for the working side and "person in view";
+    ``side`` 0 left, 1 right, ``auto_side`` switch to the better-seen side; ``smoothing``
+    (None: landmarks as given); ``angle_check``: a non-finite machine angle is a breach.
+    ``aspect``: camera width / height.
     """
 
     def __init__(
@@ -299,6 +256,7 @@ class ExerciseChecks:
         start: float,
         target: float,
         signal_rule: str | None = None,
+        signal_columns: tuple[int, int] | None = None,
         pain_free_limit: float = math.nan,
         rep_options: dict | None = None,
         out_is_concentric: bool = False,
@@ -307,63 +265,304 @@ class ExerciseChecks:
         hold_target_s: float = math.inf,
         hold_reset_on_break: bool = False,
         hold_max_gap_s: float = 0.5,
+        hold_mode: bool = False,
+        checked: Sequence[CheckedRule] | None = None,
+        signal_landmarks: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
+        side: int = 0,
+        auto_side: bool = False,
+        smoothing: Smoothing | None = None,
+        angle_check: bool = False,
         aspect: float = 1.0,
         n_landmarks: int = 33,
     ) -> None:
         self.rule_set = RuleSet(rules, aspect=aspect, n_landmarks=n_landmarks)
-        if signal_rule is None:
-            self.signal_index = -1
-        else:
-            keys = self.rule_set.keys
+        keys = self.rule_set.keys
+        if signal_rule is not None:
             if signal_rule not in keys:
                 raise ValueError(
                     f"ExerciseChecks: signal_rule {signal_rule!r} is not one of {keys}"
                 )
-            self.signal_index = keys.index(signal_rule)
-        self.rep_params = rp.rep_params(start, target, **(rep_options or {}))
-        self.out_is_concentric = out_is_concentric
-        self.rom_params = rm.rom_params(start, target, pain_free_limit)
-        self.load_params = ld.load_params(load_band_n, **(load_options or {}))
+            signal_columns = (keys.index(signal_rule), keys.index(signal_rule))
+        self.signal_columns = signal_columns
+        self.signal_index = -1 if signal_columns is None else signal_columns[0]
+        r_all = len(keys)
+        if checked is None:
+            checked = [CheckedRule(i, i) for i in range(r_all)]
+        self.checked = tuple(checked)
+        for c in self.checked:
+            if not (0 <= c.left < r_all and 0 <= c.right < r_all):
+                raise ValueError(f"ExerciseChecks: rule columns must lie in 0..{r_all - 1}")
         if not (hold_target_s > 0 and hold_max_gap_s > 0):
             raise ValueError(
                 "ExerciseChecks: expected hold_target_s > 0 and hold_max_gap_s > 0, got "
                 f"{hold_target_s}, {hold_max_gap_s}"
             )
-        self.hold_target_s = float(hold_target_s)
+        if side not in (0, 1):
+            raise ValueError(f"ExerciseChecks: side must be 0 (left) or 1 (right), got {side}")
+        sig_l, sig_r = (tuple(int(i) for i in lms) for lms in signal_landmarks)
+        if len(sig_l) != len(sig_r):
+            raise ValueError("ExerciseChecks: signal landmarks need as many on either side")
+        self.out_is_concentric = out_is_concentric
+        self.hold_mode = hold_mode
+        self.n_landmarks = n_landmarks
+        self.signal_landmarks = (sig_l, sig_r)
+        self.smoothing = smoothing
         self.hold_reset_on_break = bool(hold_reset_on_break)
         self.hold_max_gap_s = float(hold_max_gap_s)
-        self.n_landmarks = n_landmarks
-        self.reset()
+        self._side0 = side
+        self._auto_side = auto_side
+        self._rep_options = dict(rep_options or {})
+        self._load_options = dict(load_options or {})
+        r_ex = len(self.checked)
+        lay = np.zeros(fr.Y_RULES + 4 * r_ex + 2 * len(sig_l), dtype=np.int64)
+        lay[fr.Y_N_EX] = r_ex
+        lay[fr.Y_SIG_L], lay[fr.Y_SIG_R] = signal_columns if signal_columns else (-1, -1)
+        lay[fr.Y_N_SIGLM] = len(sig_l)
+        lay[fr.Y_MACHINE_SIGNAL] = 1 if signal_columns is None else 0
+        lay[fr.Y_MODE] = fr.MODE_HOLD if hold_mode else fr.MODE_REPS
+        lay[fr.Y_ANGLE_CHECK] = 1 if angle_check else 0
+        for i, c in enumerate(self.checked):
+            base = fr.Y_RULES + 4 * i
+            lay[base + fr.Y_COL_L] = c.left
+            lay[base + fr.Y_COL_R] = c.right
+            lay[base + fr.Y_PHASES] = sum(1 << int(p) for p in c.phases)
+            lay[base + fr.Y_POSITION] = 1 if c.position else 0
+        first = fr.Y_RULES + 4 * r_ex
+        lay[first : first + len(sig_l)] = sig_l
+        lay[first + len(sig_l) : first + 2 * len(sig_l)] = sig_r
+        self._lay = lay
+        self._off = fr.layout_offsets(r_all, r_ex, n_landmarks)
+        self._status_all = np.empty(r_all, dtype=np.int8)
+        self._no_image = np.full((n_landmarks, 4), np.nan)
+        self._no_world = np.full((n_landmarks, 3), np.nan)
+        self.retarget(start, target, pain_free_limit, load_band_n, hold_target_s)
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def retarget(
+        self,
+        start: float,
+        target: float,
+        pain_free_limit: float,
+        load_band_n: tuple[float, float],
+        hold_target_s: float,
+    ) -> None:
+        """New personal targets: a fresh rep, range, loading and hold state (the rules, the
+        smoother and the working side keep theirs)."""
+        self.rep_params = rp.rep_params(start, target, **self._rep_options)
+        self.rom_params = rm.rom_params(start, target, pain_free_limit)
+        self.load_params = ld.load_params(load_band_n, **self._load_options)
+        if not hold_target_s > 0:
+            raise ValueError(f"ExerciseChecks: expected hold_target_s > 0, got {hold_target_s}")
+        self.hold_target_s = float(hold_target_s)
+        self._lay[fr.Y_LOAD] = 1 if math.isfinite(self.load_params[ld.L_LIMIT]) else 0
+        if not hasattr(self, "_ws"):
+            self.reset()
+            return
+        self._write_counters(self._ws)
+
+    def _write_counters(self, ws: np.ndarray) -> None:
+        off = self._off
+        ws[off[fr.K_REP_P] : off[fr.K_REP_S]] = self.rep_params
+        ws[off[fr.K_REP_S] : off[fr.K_ROM_P]] = rp._initial_state()
+        ws[off[fr.K_ROM_P] : off[fr.K_ROM_S]] = self.rom_params
+        ws[off[fr.K_ROM_S] : off[fr.K_LOAD_P]] = (np.nan, np.nan, 0.0)
+        ws[off[fr.K_LOAD_P] : off[fr.K_LOAD_S]] = self.load_params
+        ws[off[fr.K_LOAD_S] : off[fr.K_HOLD]] = ld._initial_state()[0]
+        ws[off[fr.K_HOLD] : off[fr.K_OUT]] = (0.0, np.nan, 0.0)
+        ws[fr.M_HOLD_TARGET] = self.hold_target_s
+        ws[fr.M_HOLD_START] = np.nan
+        ws[fr.M_RELEASE] = 0.0
+        ws[fr.M_REP_T0] = np.nan
+        ex = slice(off[fr.K_EX_FAULT], off[fr.K_FAULTS])
+        ws[ex] = 0.0
 
     def fresh_workspace(self) -> tuple[np.ndarray, np.ndarray]:
         """The rule table's float part and the workspace, both in their starting state."""
-        r = len(self.rule_set)
-        ws = np.full(W_TAIL + r + 2 * self.n_landmarks, np.nan)
-        ws[M_ASPECT] = self.rule_set.aspect
-        ws[M_SIGNAL] = self.signal_index
-        ws[M_IN_POSITION] = -1.0
-        ws[M_HOLD_RESET] = 1.0 if self.hold_reset_on_break else 0.0
-        ws[M_HOLD_GAP] = self.hold_max_gap_s
-        ws[W_REP_P:W_REP_S] = self.rep_params
-        ws[W_REP_S:W_ROM_P] = rp._initial_state()
-        ws[W_ROM_P:W_ROM_S] = self.rom_params
-        ws[W_ROM_S:W_LOAD_P] = (np.nan, np.nan, 0.0)
-        ws[W_LOAD_P:W_LOAD_S] = self.load_params
-        ws[W_LOAD_S:W_HOLD] = ld._initial_state()[0]
-        ws[W_HOLD:W_OUT] = (0.0, np.nan, 0.0)
+        off = self._off
+        ws = np.full(off[fr.K_END], np.nan)
+        ws[fr.M_ASPECT] = self.rule_set.aspect
+        ws[fr.M_GATE] = GATE_WORKING
+        ws[fr.M_SIDE] = self._side0
+        ws[fr.M_AUTO_SIDE] = 1.0 if self._auto_side else 0.0
+        ws[fr.M_SIDE_MARGIN] = SIDE_SWITCH_MARGIN
+        sm = self.smoothing
+        ws[fr.M_SMOOTH] = 0.0 if sm is None else 1.0
+        sm = sm or Smoothing()
+        ws[fr.M_SM_MIN_CUT] = sm.min_cutoff
+        ws[fr.M_SM_BETA] = sm.beta
+        ws[fr.M_SM_WORLD_BETA] = sm.world_beta
+        ws[fr.M_SM_D_CUT] = sm.d_cutoff
+        ws[fr.M_SM_MIN_VIS] = sm.min_visibility
+        ws[fr.M_IN_POSITION] = -1.0
+        ws[fr.M_HOLD_RESET] = 1.0 if self.hold_reset_on_break else 0.0
+        ws[fr.M_HOLD_GAP] = self.hold_max_gap_s
+        self._write_counters(ws)
+        ws[off[fr.K_OUT] : off[fr.K_ROWS]] = np.nan
+        ws[off[fr.K_OUT] + fr.O_N_REPS] = 0.0
+        ws[off[fr.K_OUT] + fr.O_N_FAULTS] = 0.0
+        ws[off[fr.K_OUT] + fr.O_SAFETY] = fr.SAFE_NONE
+        ws[off[fr.K_OUT] + fr.O_PHASE] = float(RepPhase.REST)
+        r_ex = len(self.checked)
+        ws[off[fr.K_EX_STATUS] : off[fr.K_EX_STATUS] + r_ex] = UNKNOWN
+        ws[off[fr.K_EX_ACTIVE] : off[fr.K_EX_ACTIVE] + r_ex] = 1.0
+        ws[off[fr.K_EX_PREV] : off[fr.K_EX_PREV] + r_ex] = UNKNOWN
+        n = self.n_landmarks
+        for k, ch in ((fr.K_SM_IMAGE, fr.N_SMOOTH_IMAGE), (fr.K_SM_WORLD, fr.N_SMOOTH_WORLD)):
+            state = ws[off[k] : off[k] + 3 * ch * n].reshape(ch * n, 3)
+            state[:, 0] = np.nan
+            state[:, 1] = 0.0
+            state[:, 2] = np.nan
         return self.rule_set.table.fresh(), ws
 
     def reset(self) -> None:
         """A fresh set: rules UNKNOWN, no reps, hold at zero, safety flags cleared."""
         self._rparams, self._ws = self.fresh_workspace()
+        self._bind()
+
+    def _bind(self) -> None:
+        ws, off = self._ws, self._off
+        r_ex = len(self.checked)
+        n = self.n_landmarks
+        self.out = ws[off[fr.K_OUT] : off[fr.K_ROWS]]
+        self.status = ws[off[fr.K_EX_STATUS] : off[fr.K_EX_STATUS] + r_ex]
+        self.value = ws[off[fr.K_EX_VALUE] : off[fr.K_EX_VALUE] + r_ex]
+        self.active = ws[off[fr.K_EX_ACTIVE] : off[fr.K_EX_ACTIVE] + r_ex]
+        self.landmarks_xy = ws[off[fr.K_XY] : off[fr.K_XY] + 2 * n].reshape(n, 2)
+
+    def reset_reps(self) -> None:
+        """A new set: the rep counter back to rest with zero counts."""
+        off = self._off
+        self._ws[off[fr.K_REP_S] : off[fr.K_ROM_P]] = rp._initial_state()
+
+    def clear_safety(self) -> None:
+        """After a stop is acknowledged: the latched range and load flags clear."""
+        off = self._off
+        self._ws[off[fr.K_ROM_S] + rm.R_TRIPPED] = 0.0
+        self._ws[off[fr.K_LOAD_S] + ld.S_TRIPPED] = 0.0
+
+    def fix_side(self, side: int) -> None:
+        """Work on this side only (0 left, 1 right), whatever is better seen."""
+        if side not in (0, 1):
+            raise ValueError(f"side: expected 0 (left) or 1 (right), got {side}")
+        self._side0, self._auto_side = side, False
+        self._ws[fr.M_SIDE] = side
+        self._ws[fr.M_AUTO_SIDE] = 0.0
+
+    def set_aspect(self, aspect: float) -> None:
+        if not (math.isfinite(aspect) and aspect > 0):
+            raise ValueError(f"ExerciseChecks: expected a positive aspect ratio, got {aspect}")
+        self.rule_set.aspect = float(aspect)
+        self._ws[fr.M_ASPECT] = aspect
+
+    def set_gate(self, gate: int) -> None:
+        """GATE_STOPPED, GATE_IDLE (range of motion only) or GATE_WORKING."""
+        self._ws[fr.M_GATE] = gate
+
+    # -- reading ----------------------------------------------------------------------------
 
     @property
     def keys(self) -> tuple[str, ...]:
         return self.rule_set.keys
 
     @property
+    def rule_keys(self) -> tuple[str, ...]:
+        """The exercise rules' keys (their left column's), the order of :attr:`status`."""
+        keys = self.rule_set.keys
+        return tuple(keys[c.left] for c in self.checked)
+
+    @property
+    def lay(self) -> np.ndarray:
+        return self._lay
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self._off
+
+    @property
+    def side(self) -> int:
+        return int(self._ws[fr.M_SIDE])
+
+    @property
     def hold_done(self) -> bool:
-        return self._ws[W_HOLD + rp.H_HELD] >= self.hold_target_s
+        return self.held_s >= self.hold_target_s
+
+    @property
+    def held_s(self) -> float:
+        return float(self._ws[self._off[fr.K_HOLD] + rp.H_HELD])
+
+    @property
+    def hold_start(self) -> float:
+        return float(self._ws[fr.M_HOLD_START])
+
+    @property
+    def rep_started(self) -> float:
+        return float(self._ws[fr.M_REP_T0])
+
+    @property
+    def limit_progress(self) -> float:
+        """Where the pain-free limit lies as progress (NaN if none)."""
+        p = self.rom_params
+        return float((p[rm.R_LIMIT] - p[rm.R_START]) / (p[rm.R_TARGET] - p[rm.R_START]))
+
+    def finished_reps(self) -> tuple[tuple[RepRecord, tuple[int, ...], ld.LoadRep | None], ...]:
+        """The reps finished on the latest step: record, worst status per exercise rule during
+        the rep, loading figures (None without machine samples)."""
+        n_reps = int(self.out[O_N_REPS])
+        off = self._off
+        out = []
+        r_ex = len(self.checked)
+        for k in range(n_reps):
+            row = self._ws[off[fr.K_ROWS] + k * off[fr.K_ROW_LEN] :][: off[fr.K_ROW_LEN]]
+            rec = RepRecord.from_row(row[: rp.N_REC], self.out_is_concentric)
+            state = row[rp.N_REC : rp.N_REC + ld.N_LSTATE].copy()
+            worst = tuple(int(x) for x in row[rp.N_REC + ld.N_LSTATE :][:r_ex])
+            load = None
+            if state[ld.S_N] > 0 or state[ld.S_N_BINS] > 0:
+                bins = self._ws[off[fr.K_BINS] : off[fr.K_VALUE]].reshape(ld.BIN_CAPACITY, 2)
+                if k < n_reps - 1:  # the angle bins belong to the step's last rep only
+                    state[ld.S_N_BINS] = 0.0
+                load = ld._rep_summary(state, bins.copy(), self.load_params, rep_segments(rec))
+            out.append((rec, worst, load))
+        return tuple(out)
+
+    def fault_log(self) -> tuple[tuple[int, int], ...]:
+        """This step's new warnings and faults: (exercise rule, WARNING or FAULT)."""
+        n = int(self.out[fr.O_N_FAULTS])
+        if not n:
+            return ()
+        o = self._off[fr.K_FAULTS]
+        return tuple((int(self._ws[o + 2 * i]), int(self._ws[o + 2 * i + 1])) for i in range(n))
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def step_pose(self, t: float, image: np.ndarray, world: np.ndarray) -> int:
+        """A detected pose: ``image`` (n, 4) x, y, z, visibility (image-normalised),
+        ``world`` (n, 3) metres, float64 and C-contiguous. Returns the reps finished."""
+        return fr._step(
+            t, STEP_POSE, image, world, _NO_SAMPLES, _NO_SAMPLES, _NO_SAMPLES,
+            self.rule_set.table.ints, self._rparams, self._lay, self._ws, self._off,
+            self._status_all,
+        )  # fmt: skip
+
+    def step_no_pose(self, t: float) -> int:
+        """A camera frame with nobody in it: rules UNKNOWN, no camera signal, smoothing restarts."""
+        return fr._step(
+            t, STEP_NO_POSE, self._no_image, self._no_world, _NO_SAMPLES, _NO_SAMPLES, _NO_SAMPLES,
+            self.rule_set.table.ints, self._rparams, self._lay, self._ws, self._off,
+            self._status_all,
+        )  # fmt: skip
+
+    def step_machine(self, ts: np.ndarray, force: np.ndarray, angle: np.ndarray) -> int:
+        """One batch of machine samples (k,) on the session clock (s, N, deg), float64; the
+        step's time is the last sample's."""
+        if ts.shape[0] == 0:
+            return 0
+        return fr._step(
+            float(ts[-1]), STEP_MACHINE, self._no_image, self._no_world, ts, force, angle,
+            self.rule_set.table.ints, self._rparams, self._lay, self._ws, self._off,
+            self._status_all,
+        )  # fmt: skip
 
     def update(
         self,
@@ -376,7 +575,7 @@ class ExerciseChecks:
         angle: np.ndarray | None = None,
         in_position: bool | None = None,
     ) -> FrameResult:
-        """Run every check on one frame.
+        """Run every check on one frame: a pose and the machine samples since the previous frame.
 
         ``t`` seconds; ``image_xy`` (n, 2) image-normalised; ``world_xyz`` (n, 3) metres;
         ``visibility`` (n,); ``device_t``, ``force`` (N), ``angle`` (deg): (k,) machine samples
@@ -396,24 +595,29 @@ class ExerciseChecks:
                 raise ValueError(f"ExerciseChecks.update: expected device_t (k,), got {k}")
             fs = np.full(k, np.nan) if force is None else _f64("force", force, k)
             an = np.full(k, np.nan) if angle is None else _f64("angle", angle, k)
+        image = np.empty((n, 4))
+        image[:, :2] = xy
+        image[:, 2] = np.nan
+        image[:, 3] = vis
         ws = self._ws
-        ws[M_IN_POSITION] = -1.0 if in_position is None else float(bool(in_position))
-        status = np.empty(len(self.rule_set), dtype=np.int8)
-        n_reps = _frame_step(
-            float(t), xy, wd, vis, dt_, fs, an, self.rule_set.table.ints, self._rparams, ws,
-            status,
+        ws[fr.M_IN_POSITION] = -1.0 if in_position is None else float(bool(in_position))
+        fr._step(
+            float(t), STEP_POSE, image, wd, dt_, fs, an, self.rule_set.table.ints,
+            self._rparams, self._lay, ws, self._off, self._status_all,
         )  # fmt: skip
-        r = status.shape[0]
-        value = ws[W_TAIL : W_TAIL + r].copy()
-        out = ws[W_OUT:W_ROWS].copy()
-        if not n_reps:
-            return FrameResult(t, status, value, out)
-        rows = ws[W_ROWS : W_ROWS + n_reps * rp.N_REC].reshape(n_reps, rp.N_REC)
-        reps = tuple(RepRecord.from_row(row, self.out_is_concentric) for row in rows)
-        loads: tuple[ld.LoadRep, ...] = ()
-        load_state = ws[W_LOAD_S:W_HOLD]
-        if load_state[ld.S_N] > 0 or load_state[ld.S_N_BINS] > 0:
-            bins = ws[W_BINS:W_TAIL].reshape(ld.BIN_CAPACITY, 2)
-            segments = rep_segments(reps[-1])
-            loads = (ld._rep_summary(load_state, bins, self.load_params, segments),)
-        return FrameResult(t, status, value, out, reps, loads)
+        status = self.status.astype(np.int8)
+        value = self.value.copy()
+        out = self.out.copy()
+        found = self.finished_reps()
+        return FrameResult(
+            t,
+            status,
+            value,
+            out,
+            tuple(rep for rep, _, _ in found),
+            tuple(load for _, _, load in found if load is not None),
+        )
+
+    def reset_rules(self) -> None:
+        """Forget debounce and hysteresis history: every rule back to UNKNOWN."""
+        reset_state(self._rparams)

@@ -13,3 +13,8 @@ DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"
 # Small helpers called inside kernels: inlined in numba's IR so no call and no array
 # reference counting happen per rule or per sample.
 JIT_INLINE = {**JIT, "inline": "always"}
+
+# The per-input session step runs for about ten microseconds on the loop thread: releasing the
+# interpreter lock around so short a call only invites another thread to take it for a whole
+# switch interval (5 ms) before the loop gets it back.
+JIT_STEP = {**JIT, "nogil": False}
