@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -26,16 +25,6 @@ def check_header(path: Path) -> None:
             f"'SQLite format 3', found {head[:16]!r}; it was left untouched",
             path=str(path),
         )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, belongs to someone else
-    return True
 
 
 def inspect(path: Path, timeout_s: float) -> int:

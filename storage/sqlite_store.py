@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import socket
 import sqlite3
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from glob import escape as glob_escape
 from pathlib import Path
 
-from storage import paths, sqlite_access
-from storage.access_records import AccessAlertRecord, PatientAccess
-from storage.base import SessionWriter, Store, check_pain_score, check_patient_code
+from storage import paths
 from storage.errors import NotFound, StorageError
 from storage.migrate import LATEST_VERSION, migrate, user_version
-from storage.records import (
-    Assessment,
-    Calibration,
-    PainScore,
-    Patient,
-    ProgrammeItem,
-    SessionInfo,
-    SessionKey,
-    SessionRecord,
-)
+from storage.sql_store import SqlStore
 from storage.sqlite_db import DB_ERRORS, Db
-from storage.sqlite_open import backup_before_migration, check_header, inspect, pid_alive
-from storage.sqlite_read import load_session, pain_rows, session_info
-from storage.sqlite_writer import SQLiteSessionWriter, is_live, now_utc
+from storage.sqlite_open import backup_before_migration, check_header, inspect
 
 
-def _f(x: float | None) -> float:
-    return math.nan if x is None else float(x)
-
-
-def _n(x: float) -> float | None:
-    """NaN to NULL explicitly (SQLite would do it too; a PostgreSQL driver would not)."""
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-# An active session with nothing recorded for this long is over, whoever wrote it.
-STALE_AFTER_S = 12 * 3600.0
-
-
-class SQLiteStore(Store):
+class SQLiteStore(SqlStore):
     def __init__(
         self, path: str | os.PathLike[str], *, timeout_s: float = 5.0, create: bool = True
     ) -> None:
@@ -85,7 +54,7 @@ class SQLiteStore(Store):
             raise StorageError(f"cannot open {p}: {exc}", path=p) from None
         conn.row_factory = sqlite3.Row
         self._db = Db(conn, p, timeout_s)
-        self._writers: list[SQLiteSessionWriter] = []
+        self._writers = []
         try:
             self._version = self._prepare(version)
         except BaseException:
@@ -115,28 +84,14 @@ class SQLiteStore(Store):
             side = Path(p + suffix)
             if side.exists():
                 paths.restrict(side)
-        # Writes an earlier session could not make go in before its session is judged
-        # interrupted; a database that cannot take them yet keeps them waiting.
-        self.replay_journals()
-        self.recover_interrupted()
-        return user_version(db.conn)
+        version = user_version(db.conn)
+        self._ready()
+        return version
 
     # Store ------------------------------------------------------------------------------
     @property
-    def location(self) -> str:
-        return self._db.path
-
-    @property
     def schema_version(self) -> int:
         return self._version
-
-    def close(self) -> None:
-        for w in list(self._writers):
-            if not w.finished:
-                # Database unavailable: the next open marks it interrupted.
-                with contextlib.suppress(StorageError):
-                    w.abandon("store closed before the session finished")
-        self._db.close()
 
     @property
     def journal_dir(self) -> Path:
@@ -147,301 +102,3 @@ class SQLiteStore(Store):
         found = [Path(p + s) for s in ("", "-wal", "-shm", "-journal", ".pending")]
         found += sorted(self._path.parent.glob(glob_escape(self._path.name) + ".v*.bak"))
         return tuple(Path(os.path.realpath(f)) for f in found)
-
-    def resume_session(self, key: SessionKey) -> SQLiteSessionWriter:
-        rows = self._db.query(
-            "SELECT s.patient_id, p.code, s.exercise_id, s.started_at FROM sessions s "
-            "JOIN patients p ON p.id = s.patient_id WHERE s.id = ?",
-            (key.session_id,),
-            "find the session of a journal",
-        )
-        found = tuple(rows[0])[1:] if rows else None
-        if found != (key.patient_code, key.exercise_id, key.started_at):
-            raise NotFound(
-                f"the journal's session {key.session_id} ({key.patient_code}, "
-                f"{key.exercise_id}, started {key.started_at}) is not in {self._db.path}",
-                path=self._db.path,
-            )
-        return SQLiteSessionWriter(self._db, key, int(rows[0][0]), live=False)
-
-    def _patient_id(self, code: str) -> int:
-        rows = self._db.query(
-            "SELECT id FROM patients WHERE code = ?", (check_patient_code(code),), "find patient"
-        )
-        if not rows:
-            raise NotFound(f"no patient with code {code!r} in {self._db.path}", path=self._db.path)
-        return int(rows[0][0])
-
-    def ensure_patient(self, code: str, display_name: str | None = None) -> Patient:
-        check_patient_code(code)
-        with self._db.transaction("add patient") as c:
-            c.execute(
-                "INSERT INTO patients (code, display_name, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (code) DO NOTHING",
-                (code, display_name, now_utc()),
-            )
-        return self.get_patient(code)
-
-    def get_patient(self, code: str) -> Patient:
-        rows = self._db.query(
-            "SELECT code, display_name, created_at FROM patients WHERE code = ?",
-            (check_patient_code(code),),
-        )
-        if not rows:
-            raise NotFound(f"no patient with code {code!r} in {self._db.path}", path=self._db.path)
-        return Patient(*rows[0])
-
-    def list_patients(self) -> tuple[Patient, ...]:
-        rows = self._db.query("SELECT code, display_name, created_at FROM patients ORDER BY code")
-        return tuple(Patient(*r) for r in rows)
-
-    def patient_access(self, code: str) -> PatientAccess:
-        return sqlite_access.patient_access(self._db, code)
-
-    def set_patient_pin(self, code: str, pin_record: str | None) -> None:
-        sqlite_access.set_patient_pin(self._db, code, pin_record)
-
-    def save_patient_lockout(self, code: str, access: PatientAccess) -> None:
-        sqlite_access.save_patient_lockout(self._db, code, access)
-
-    def add_access_alert(self, kind: str, message: str, patient_code: str = "") -> int:
-        return sqlite_access.add_access_alert(self._db, kind, message, patient_code)
-
-    def access_alerts(self, limit: int = 100) -> tuple[AccessAlertRecord, ...]:
-        return sqlite_access.access_alerts(self._db, limit)
-
-    def save_programme(
-        self, patient_code: str, items: Sequence[ProgrammeItem], name: str = ""
-    ) -> tuple[ProgrammeItem, ...]:
-        self.ensure_patient(patient_code)
-        pid = self._patient_id(patient_code)
-        out = []
-        with self._db.transaction("save programme") as c:
-            c.execute("UPDATE programmes SET active = 0 WHERE patient_id = ?", (pid,))
-            prog = c.execute(
-                "INSERT INTO programmes (patient_id, name, created_at, active) "
-                "VALUES (?, ?, ?, 1) RETURNING id",
-                (pid, name, now_utc()),
-            ).fetchone()[0]
-            for it in items:
-                item_id = c.execute(
-                    "INSERT INTO programme_items (programme_id, exercise_id, side, sets, reps, "
-                    "tempo_s, hold_s, load_low_n, load_high_n, range_target_deg, norm_rom_deg, "
-                    "pain_free_limit_deg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        prog,
-                        it.exercise_id,
-                        it.side,
-                        it.sets,
-                        it.reps,
-                        _n(it.tempo_s),
-                        _n(it.hold_s),
-                        _n(it.load_band_n[0]),
-                        _n(it.load_band_n[1]),
-                        _n(it.range_target_deg),
-                        _n(it.norm_rom_deg),
-                        _n(it.pain_free_limit_deg),
-                    ),
-                ).fetchone()[0]
-                out.append(item_id)
-        by_id = {it.id: it for it in self.programme(patient_code)}
-        return tuple(by_id[i] for i in out)
-
-    def programme(self, patient_code: str) -> tuple[ProgrammeItem, ...]:
-        rows = self._db.query(
-            "SELECT i.id, i.exercise_id, i.side, i.sets, i.reps, i.tempo_s, i.hold_s, "
-            "i.load_low_n, i.load_high_n, i.range_target_deg, i.norm_rom_deg, "
-            "i.pain_free_limit_deg, p.name FROM programme_items i "
-            "JOIN programmes p ON p.id = i.programme_id "
-            "WHERE p.patient_id = ? AND p.active = 1 ORDER BY i.id",
-            (self._patient_id(patient_code),),
-        )
-        return tuple(
-            ProgrammeItem(
-                id=r[0],
-                exercise_id=r[1],
-                side=r[2],
-                sets=r[3],
-                reps=r[4],
-                tempo_s=_f(r[5]),
-                hold_s=_f(r[6]),
-                load_band_n=(_f(r[7]), _f(r[8])),
-                range_target_deg=_f(r[9]),
-                norm_rom_deg=_f(r[10]),
-                pain_free_limit_deg=_f(r[11]),
-                programme=r[12],
-            )
-            for r in rows
-        )
-
-    def add_assessment(self, patient_code: str, assessment: Assessment) -> int:
-        self.ensure_patient(patient_code)
-        a = assessment
-        with self._db.transaction("save assessment") as c:
-            return int(
-                c.execute(
-                    "INSERT INTO assessments (patient_id, assessed_at, exercise_id, side, "
-                    "rom_deg, max_force_n, pain_free_rom_deg, test_angle_deg, notes) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        self._patient_id(patient_code),
-                        a.assessed_at or now_utc(),
-                        a.exercise_id,
-                        a.side,
-                        _n(a.rom_deg),
-                        _n(a.max_force_n),
-                        _n(a.pain_free_rom_deg),
-                        _n(a.test_angle_deg),
-                        a.notes,
-                    ),
-                ).fetchone()[0]
-            )
-
-    def assessments(self, patient_code: str) -> tuple[Assessment, ...]:
-        rows = self._db.query(
-            "SELECT exercise_id, side, assessed_at, rom_deg, max_force_n, pain_free_rom_deg, "
-            "test_angle_deg, notes FROM assessments WHERE patient_id = ? "
-            "ORDER BY assessed_at, id",
-            (self._patient_id(patient_code),),
-        )
-        return tuple(
-            Assessment(r[0], r[1], r[2], _f(r[3]), _f(r[4]), _f(r[5]), _f(r[6]), r[7]) for r in rows
-        )
-
-    def add_pain_score(
-        self, patient_code: str, score: float, moment: str = "before", session_id: int | None = None
-    ) -> int:
-        score = check_pain_score(score, moment)
-        self.ensure_patient(patient_code)
-        with self._db.transaction("save pain score") as c:
-            return int(
-                c.execute(
-                    "INSERT INTO pain_scores (patient_id, session_id, recorded_at, moment, score) "
-                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                    (self._patient_id(patient_code), session_id, now_utc(), moment, score),
-                ).fetchone()[0]
-            )
-
-    def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]:
-        return pain_rows(self._db, "patient_id = ?", self._patient_id(patient_code))
-
-    def save_calibration(self, calibration: Calibration) -> int:
-        k = calibration
-        if not (math.isfinite(k.offset) and math.isfinite(k.scale) and k.scale != 0):
-            raise ValueError(f"calibration: expected finite offset and non-zero scale, got {k}")
-        created = k.created_at or now_utc()
-        with self._db.transaction("save calibration") as c:
-            return int(
-                c.execute(
-                    "INSERT INTO calibrations (machine_serial, channel, offset_value, "
-                    "scale_factor, unit, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        k.machine_serial,
-                        k.channel,
-                        k.offset,
-                        k.scale,
-                        k.unit,
-                        created,
-                    ),
-                ).fetchone()[0]
-            )
-
-    def latest_calibration(self, machine_serial: str, channel: str) -> Calibration | None:
-        rows = self._db.query(
-            "SELECT machine_serial, channel, offset_value, scale_factor, unit, created_at "
-            "FROM calibrations WHERE machine_serial = ? AND channel = ? "
-            "ORDER BY created_at DESC, id DESC LIMIT 1",
-            (machine_serial, channel),
-        )
-        return Calibration(*rows[0]) if rows else None
-
-    def begin_session(
-        self,
-        patient_code: str,
-        exercise_id: str,
-        *,
-        side: str = "",
-        programme_item_id: int | None = None,
-        source: str = "",
-        machine_serial: str = "",
-        notes: str = "",
-    ) -> SessionWriter:
-        self.ensure_patient(patient_code)
-        pid = self._patient_id(patient_code)
-        started = now_utc()
-        with self._db.transaction("start session") as c:
-            sid = int(
-                c.execute(
-                    "INSERT INTO sessions (patient_id, programme_item_id, exercise_id, side, "
-                    "started_at, status, source, machine_serial, app_version, writer_host, "
-                    "writer_pid, last_activity_at, notes) "
-                    "VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        pid,
-                        programme_item_id,
-                        exercise_id,
-                        side,
-                        started,
-                        source,
-                        machine_serial,
-                        _app_version(),
-                        socket.gethostname(),
-                        os.getpid(),
-                        started,
-                        notes,
-                    ),
-                ).fetchone()[0]
-            )
-        key = SessionKey(sid, patient_code, exercise_id, started)
-        writer = SQLiteSessionWriter(self._db, key, pid)
-        self._writers.append(writer)
-        return writer
-
-    def sessions(self, patient_code: str) -> tuple[SessionInfo, ...]:
-        rows = self._db.query(
-            "SELECT id FROM sessions WHERE patient_id = ? ORDER BY started_at, id",
-            (self._patient_id(patient_code),),
-        )
-        return tuple(session_info(self._db, r[0]) for r in rows)
-
-    def load_session(self, session_id: int) -> SessionRecord:
-        return load_session(self._db, session_id)
-
-    def recover_interrupted(self) -> tuple[int, ...]:
-        host = socket.gethostname()
-        stale_before = datetime.now(UTC) - timedelta(seconds=STALE_AFTER_S)
-        rows = self._db.query(
-            "SELECT id, writer_host, writer_pid, COALESCE(last_activity_at, started_at) "
-            "FROM sessions WHERE status = 'active'"
-        )
-        dead = []
-        for sid, whost, wpid, last in rows:
-            if whost != host or wpid is None:
-                # Another machine's session: only it can tell whether it still runs, unless
-                # nothing has been recorded for longer than any session lasts.
-                if datetime.fromisoformat(last) < stale_before:
-                    dead.append(int(sid))
-                continue
-            mine = wpid == os.getpid()
-            if not (is_live(self._db.path, sid) if mine else pid_alive(int(wpid))):
-                dead.append(int(sid))
-        if dead:
-            with self._db.transaction("mark interrupted sessions") as c:
-                for sid in dead:
-                    c.execute(
-                        "UPDATE sessions SET status = 'interrupted', "
-                        "ended_at = COALESCE(last_activity_at, started_at), "
-                        "end_reason = 'writer stopped without finishing (crash or power loss)' "
-                        "WHERE id = ? AND status = 'active'",
-                        (sid,),
-                    )
-        return tuple(dead)
-
-
-def _app_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("spinecoach")
-    except Exception:  # not installed as a package: a source checkout
-        return "source"

@@ -260,7 +260,7 @@ def test_failing_migration_rolls_back_and_keeps_version(
     broken = Migration(
         2, "0002_broken", "CREATE TABLE half_done (x INTEGER);\nALTER TABLE nowhere ADD y INT;"
     )
-    monkeypatch.setattr(migrate, "migrations", lambda: (good[0], broken))
+    monkeypatch.setattr(migrate, "migrations", lambda dialect=None: (good[0], broken))
     with pytest.raises(StorageError, match="migrate the schema from version 1") as err:
         open_store(db)
     assert str(db) in str(err.value)

@@ -1,4 +1,4 @@
-"""Reading sessions back from SQLite into records."""
+"""Reading sessions back into records (the same SQL for SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from storage.records import (
     SetRecord,
     TraceRecord,
 )
-from storage.sqlite_db import Db
+from storage.sql_db import SqlDb
 
 
 def _f(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
-def session_info(db: Db, session_id: int) -> SessionInfo:
+def session_info(db: SqlDb, session_id: int) -> SessionInfo:
     rows = db.query(
         "SELECT s.id, p.code, s.exercise_id, s.started_at, s.status, s.side, s.ended_at, "
         "s.end_reason, s.source, s.machine_serial, s.programme_item_id, s.notes "
@@ -38,7 +38,7 @@ def session_info(db: Db, session_id: int) -> SessionInfo:
     return SessionInfo(*rows[0])
 
 
-def pain_rows(db: Db, where: str, arg: int) -> tuple[PainScore, ...]:
+def pain_rows(db: SqlDb, where: str, arg: int) -> tuple[PainScore, ...]:
     rows = db.query(
         f"SELECT score, moment, recorded_at, session_id FROM pain_scores WHERE {where} "
         "ORDER BY recorded_at, id",
@@ -47,7 +47,7 @@ def pain_rows(db: Db, where: str, arg: int) -> tuple[PainScore, ...]:
     return tuple(PainScore(float(r[0]), r[1], r[2], r[3]) for r in rows)
 
 
-def load_session(db: Db, session_id: int) -> SessionRecord:
+def load_session(db: SqlDb, session_id: int) -> SessionRecord:
     info = session_info(db, session_id)
     sid = info.id
     faults: dict[int, list[str]] = defaultdict(list)

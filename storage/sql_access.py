@@ -1,5 +1,5 @@
-"""Kiosk sign-in data in SQLite: a patient's PIN record and lock-out counts, access alerts.
-Only patient identity; session data lives elsewhere."""
+"""Kiosk sign-in data (the same SQL for SQLite and PostgreSQL): a patient's PIN record and
+lock-out counts, access alerts. Only patient identity; session data lives elsewhere."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import socket
 from storage.access_records import AccessAlertRecord, PatientAccess
 from storage.base import check_patient_code
 from storage.errors import NotFound
-from storage.sqlite_db import Db
-from storage.sqlite_writer import now_utc
+from storage.sql_db import SqlDb
+from storage.sql_writer import now_utc
 
 
 def _t(x: float) -> float | None:
@@ -21,7 +21,7 @@ def _inf(x: float | None) -> float:
     return -math.inf if x is None else float(x)
 
 
-def patient_access(db: Db, code: str) -> PatientAccess:
+def patient_access(db: SqlDb, code: str) -> PatientAccess:
     rows = db.query(
         "SELECT pin_record, pin_failures, pin_lockouts, pin_locked_until, pin_last_failure "
         "FROM patients WHERE code = ?",
@@ -34,14 +34,14 @@ def patient_access(db: Db, code: str) -> PatientAccess:
     return PatientAccess(r[0], int(r[1]), int(r[2]), _inf(r[3]), _inf(r[4]))
 
 
-def _update(db: Db, code: str, action: str, sql: str, params: tuple) -> None:
+def _update(db: SqlDb, code: str, action: str, sql: str, params: tuple) -> None:
     with db.transaction(action) as c:
         n = c.execute(sql + " WHERE code = ?", (*params, check_patient_code(code))).rowcount
     if n != 1:
         raise NotFound(f"no patient with code {code!r} in {db.path}", path=db.path)
 
 
-def set_patient_pin(db: Db, code: str, pin_record: str | None) -> None:
+def set_patient_pin(db: SqlDb, code: str, pin_record: str | None) -> None:
     """A new PIN record (from ``access.pins.hash_pin``) also lifts any lock-out."""
     _update(
         db, code, "set patient PIN",
@@ -51,7 +51,7 @@ def set_patient_pin(db: Db, code: str, pin_record: str | None) -> None:
     )  # fmt: skip
 
 
-def save_patient_lockout(db: Db, code: str, access: PatientAccess) -> None:
+def save_patient_lockout(db: SqlDb, code: str, access: PatientAccess) -> None:
     _update(
         db, code, "save sign-in lock-out",
         "UPDATE patients SET pin_failures = ?, pin_lockouts = ?, pin_locked_until = ?, "
@@ -60,7 +60,7 @@ def save_patient_lockout(db: Db, code: str, access: PatientAccess) -> None:
     )  # fmt: skip
 
 
-def add_access_alert(db: Db, kind: str, message: str, patient_code: str = "") -> int:
+def add_access_alert(db: SqlDb, kind: str, message: str, patient_code: str = "") -> int:
     with db.transaction("save access alert") as c:
         pid = None
         if patient_code:
@@ -77,7 +77,7 @@ def add_access_alert(db: Db, kind: str, message: str, patient_code: str = "") ->
         )
 
 
-def access_alerts(db: Db, limit: int = 100) -> tuple[AccessAlertRecord, ...]:
+def access_alerts(db: SqlDb, limit: int = 100) -> tuple[AccessAlertRecord, ...]:
     """The newest ``limit`` alerts, oldest first."""
     rows = db.query(
         "SELECT a.raised_at, a.kind, a.message, COALESCE(p.code, ''), a.station "

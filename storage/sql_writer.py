@@ -1,9 +1,9 @@
-"""Session recording into SQLite: one transaction per call, committed before returning."""
+"""Session recording, one SQL transaction per call, committed before returning; the same
+statements for SQLite and PostgreSQL (``storage.sql_db``)."""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from datetime import UTC, datetime
 
@@ -32,18 +32,18 @@ from storage.records import (
     SessionKey,
     SessionSummary,
 )
-from storage.sqlite_db import Db
-from storage.sqlite_read import session_info
+from storage.sql_db import Conn, SqlDb
+from storage.sql_read import session_info
 
-# Sessions being written by this process, so opening a second store in the same process does
-# not take a live session for a crashed one.
+# Sessions being written by this process (by database location), so opening a second store
+# in the same process does not take a live session for a crashed one.
 _LIVE: set[tuple[str, int]] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-def is_live(db_path: str, session_id: int) -> bool:
+def is_live(location: str, session_id: int) -> bool:
     with _LIVE_LOCK:
-        return (db_path, session_id) in _LIVE
+        return (location, session_id) in _LIVE
 
 
 def now_utc() -> str:
@@ -54,12 +54,12 @@ def _n(x: float | None) -> float | None:
     return None if x is None or math.isnan(x) else float(x)
 
 
-class SQLiteSessionWriter(SessionWriter):
+class SqlSessionWriter(SessionWriter):
     """Every call is one write (``storage.journal.WriteOp``) in its own transaction.
 
     ``live=False`` is a writer that replays a journal for a session whose own writer is gone."""
 
-    def __init__(self, db: Db, key: SessionKey, patient_id: int, *, live: bool = True) -> None:
+    def __init__(self, db: SqlDb, key: SessionKey, patient_id: int, *, live: bool = True) -> None:
         self._db = db
         self.key = key
         self.session_id = key.session_id
@@ -175,7 +175,7 @@ class SQLiteSessionWriter(SessionWriter):
             self._not_live()
         return wrote
 
-    def _touch(self, c: sqlite3.Connection, at: str) -> None:
+    def _touch(self, c: Conn, at: str) -> None:
         """Kept per rep so a crashed session ends at its last activity, not at its start."""
         c.execute(
             "UPDATE sessions SET last_activity_at = ? WHERE id = ? "
@@ -183,14 +183,14 @@ class SQLiteSessionWriter(SessionWriter):
             (at, self.session_id, at),
         )
 
-    def _set_id(self, c: sqlite3.Connection, set_index: int) -> int | None:
+    def _set_id(self, c: Conn, set_index: int) -> int | None:
         row = c.execute(
             "SELECT id FROM sets WHERE session_id = ? AND set_index = ?",
             (self.session_id, set_index),
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def _w_BeginSet(self, c: sqlite3.Connection, op: BeginSet, replay: bool) -> bool:
+    def _w_BeginSet(self, c: Conn, op: BeginSet, replay: bool) -> bool:
         # A replay skips a set the database already has: (session, set index) is unique.
         conflict = " ON CONFLICT (session_id, set_index) DO NOTHING" if replay else ""
         cur = c.execute(
@@ -208,7 +208,7 @@ class SQLiteSessionWriter(SessionWriter):
         self._touch(c, op.at)
         return cur.rowcount == 1
 
-    def _w_AddRep(self, c: sqlite3.Connection, op: AddRep, replay: bool) -> bool:
+    def _w_AddRep(self, c: Conn, op: AddRep, replay: bool) -> bool:
         set_id = self._set_id(c, op.set_index)
         if set_id is None:  # a rep outside any set that was stored: its set, with defaults
             self._w_BeginSet(c, BeginSet(op.set_index, at=op.at), replay)
@@ -242,30 +242,30 @@ class SQLiteSessionWriter(SessionWriter):
         return True
 
     def _insert_once(
-        self, c: sqlite3.Connection, replay: bool, table: str, values: dict, same: tuple[str, ...]
+        self, c: Conn, replay: bool, table: str, values: dict, same: tuple[str, ...]
     ) -> bool:
         """Insert a row; a replay skips it when a row with the same ``same`` columns exists
-        (these tables have no natural unique key, the time and kind make one)."""
+        (these tables have no natural unique key, the time and kind make one; the columns are
+        NOT NULL, so ``=`` finds it on both backends). One writer per session, so the check
+        and the insert need no lock between them."""
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        args = tuple(values.values())
-        if not replay:
-            c.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", args)
-            return True
-        where = " AND ".join(f"{k} IS ?" for k in same)
-        cur = c.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {marks} "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {where})",
-            args + tuple(values[k] for k in same),
-        )
-        return cur.rowcount == 1
+        if replay:
+            where = " AND ".join(f"{k} = ?" for k in same)
+            found = c.execute(
+                f"SELECT 1 FROM {table} WHERE {where} LIMIT 1", tuple(values[k] for k in same)
+            ).fetchone()
+            if found is not None:
+                return False
+        c.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
+        return True
 
-    def _w_AddCue(self, c: sqlite3.Connection, op: AddCue, replay: bool) -> bool:
+    def _w_AddCue(self, c: Conn, op: AddCue, replay: bool) -> bool:
         values = {"session_id": self.session_id, "t_s": op.t_s, "cue_key": op.key,
                   "cue_text": op.text, "severity": op.severity}  # fmt: skip
         return self._insert_once(c, replay, "cues", values, ("session_id", "t_s", "cue_key"))
 
-    def _w_AddSafetyEvent(self, c: sqlite3.Connection, op: AddSafetyEvent, replay: bool) -> bool:
+    def _w_AddSafetyEvent(self, c: Conn, op: AddSafetyEvent, replay: bool) -> bool:
         values = {"session_id": self.session_id, "t_s": op.t_s, "kind": op.kind,
                   "message": op.message, "measured_value": _n(op.value),
                   "limit_value": _n(op.limit), "unit": op.unit}  # fmt: skip
@@ -273,7 +273,7 @@ class SQLiteSessionWriter(SessionWriter):
         self._touch(c, op.at)
         return wrote
 
-    def _w_AddTrace(self, c: sqlite3.Connection, op: AddTrace, replay: bool) -> bool:
+    def _w_AddTrace(self, c: Conn, op: AddTrace, replay: bool) -> bool:
         t = np.asarray(op.t, dtype=np.float64)
         t0 = float(t[0])
         values = {"session_id": self.session_id, "label": op.label, "unit": op.unit,
@@ -281,14 +281,14 @@ class SQLiteSessionWriter(SessionWriter):
                   "v_data": traces.encode(np.asarray(op.values))}  # fmt: skip
         return self._insert_once(c, replay, "traces", values, ("session_id", "label", "t0_s"))
 
-    def _w_AddPainScore(self, c: sqlite3.Connection, op: AddPainScore, replay: bool) -> bool:
+    def _w_AddPainScore(self, c: Conn, op: AddPainScore, replay: bool) -> bool:
         values = {"patient_id": self._patient_id, "session_id": self.session_id,
                   "recorded_at": op.at, "moment": op.moment, "score": op.score}  # fmt: skip
         return self._insert_once(
             c, replay, "pain_scores", values, ("session_id", "moment", "recorded_at")
         )
 
-    def _w_FinishSession(self, c: sqlite3.Connection, op: FinishSession, replay: bool) -> bool:
+    def _w_FinishSession(self, c: Conn, op: FinishSession, replay: bool) -> bool:
         # A replay finishes a session its writer's death had marked interrupted: the journal
         # proves it ended, and all its writes came before this one.
         cur = c.execute(
@@ -298,7 +298,7 @@ class SQLiteSessionWriter(SessionWriter):
         )
         return cur.rowcount == 1
 
-    def _w_AbandonSession(self, c: sqlite3.Connection, op: AbandonSession, replay: bool) -> bool:
+    def _w_AbandonSession(self, c: Conn, op: AbandonSession, replay: bool) -> bool:
         only = " AND status = 'active'" if replay else ""
         cur = c.execute(
             f"UPDATE sessions SET status = 'interrupted', ended_at = ?, end_reason = ? "
