@@ -34,6 +34,7 @@ def test_every_screen_renders_to_png(tmp_path):
         "patient_camera_lost", "patient_rest_summary", "patient_session_done",
         "patient_countdown", "patient_paused", "therapist_machine", "therapist_floor",
         "therapist_safety_stop", "kiosk_welcome_keypad", "kiosk_pin_entry", "kiosk_pin_lockout",
+        "education_rest_posture", "education_done_heat_cold_de", "patient_sound_muted",
     }  # fmt: skip
     assert expected <= names
     pygame.init()
