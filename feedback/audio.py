@@ -245,17 +245,22 @@ class SoundCues:
     - safety stop: alarm, and the STOP phrase (interrupts anything, heard even when muted);
     - a rep: its number ("three"); a hold: "hold", the last seconds "three, two, one",
       "relax"; the countdown before a set: "two, one";
-    - a new cue: spoken (corrections at most one per ``min_warning_gap_s``);
+    - a new cue: spoken (corrections at most one per ``min_warning_gap_s``; the same cue not
+      again within ``repeat_gap_s``, so a tempo hint after every rep is said once);
     - the tempo phase changes: a click.
     """
 
-    def __init__(self, audio: Audio, min_warning_gap_s: float = 3.0) -> None:
+    def __init__(
+        self, audio: Audio, min_warning_gap_s: float = 3.0, repeat_gap_s: float = 10.0
+    ) -> None:
         self.audio = audio
         self.voice = audio.voice
         # A correction for every cue change would nag; the cue line already shows each one.
         self.min_warning_gap_s = min_warning_gap_s
+        self.repeat_gap_s = repeat_gap_s
         self._prev: Snapshot | None = None
         self._last_warning_t = -math.inf
+        self._last_said: dict[str, float] = {}  # cue key -> session time it was last said
 
     def update(self, snap: Snapshot) -> list[str]:
         """Returns what it asked for ("say:<key>", "tone:<name>"), played unless muted."""
@@ -278,9 +283,12 @@ class SoundCues:
             asked += self._counts(prev, snap)
         if new_cue and cue.key not in UNSPOKEN_CUES:
             corrective = cue.severity in (Severity.WARNING, Severity.FAULT)
-            if not corrective or snap.t - self._last_warning_t >= self.min_warning_gap_s:
+            spaced = not corrective or snap.t - self._last_warning_t >= self.min_warning_gap_s
+            fresh = snap.t - self._last_said.get(cue.key, -math.inf) >= self.repeat_gap_s
+            if spaced and fresh:
                 self.voice.speak_cue(cue.key, cue.severity)
                 asked.append(f"say:{cue.key}")
+                self._last_said[cue.key] = snap.t
                 if corrective:
                     self._last_warning_t = snap.t
         return asked

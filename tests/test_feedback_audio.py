@@ -186,14 +186,17 @@ def test_cues_the_count_outs_cover_are_not_spoken(audio):
     ]
 
 
-def test_corrections_are_spaced_out(audio):
+def test_corrections_are_spaced_out_and_not_repeated_soon(audio):
     cues = SoundCues(audio, min_warning_gap_s=3.0)
     a = Cue("squat.depth", "Knees", Severity.WARNING, 1.0)
     b = Cue("squat.trunk_lean", "Back straight", Severity.FAULT, 2.0)
     cues.update(snap(t=0.5))
     assert cues.update(snap(t=1.0, cue=a)) == ["say:squat.depth"]
     assert cues.update(snap(t=2.0, cue=b)) == []  # 1 s later: shown, not said
-    assert cues.update(snap(t=4.5, cue=replace(a, since_s=4.5))) == ["say:squat.depth"]
+    assert cues.update(snap(t=4.5, cue=replace(b, since_s=4.5))) == ["say:squat.trunk_lean"]
+    # The same cue again within 10 s is shown, not said: a hint after every rep would nag.
+    assert cues.update(snap(t=8.0, cue=replace(a, since_s=8.0))) == []
+    assert cues.update(snap(t=11.5, cue=replace(a, since_s=11.5))) == ["say:squat.depth"]
 
 
 def test_missing_recordings_fall_back_to_tones_with_one_warning(audio, caplog, monkeypatch):
