@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from body.pose import Pose
 from vision.errors import VisionError
 from vision.estimator import PoseEstimator
-from vision.pose import Pose
 from vision.replay import PoseReplay
 from vision.sources import Frame, FrameSource
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from app.inputs import InputChoice
 from app.loop import Runner, RunOptions, summarize
 from bench.accuracy_cases import Case
+from body.pose import Pose
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
@@ -31,7 +32,6 @@ from session.targets import PatientProfile
 from vision.errors import VisionError
 from vision.kinect import concatenate, load_uiprmd
 from vision.landmark_tables import load_labelled_csv, load_npy17
-from vision.pose import Pose
 from vision.pose_cache import video_poses
 from vision.replay import PoseReplay, open_replay
 from vision.virtual_camera import skeleton_poses

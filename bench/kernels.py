@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
+from body.landmarks import INDEX as I  # noqa: E402
 from kernels.batch import analyse_session  # noqa: E402
 from kernels.checks import ExerciseChecks  # noqa: E402
 from kernels.rules import FAULT, WARNING, Rule, RuleKind  # noqa: E402
-from vision.landmarks import INDEX as I  # noqa: E402
 
 FPS = 30.0
 DEVICE_HZ = 500.0  # about 17 samples a camera frame on average

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vision.landmarks import INDEX  # noqa: E402
+from body.landmarks import INDEX  # noqa: E402
 from vision.replay import load_keraal  # noqa: E402
 
 SAMPLE = "keraal_lbp/draw_skeleton/dataSampleKeraal"

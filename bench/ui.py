@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 from app.inputs import InputChoice  # noqa: E402
 from app.loop import DISPLAY_FPS, Runner, RunOptions  # noqa: E402
 from app.streams import PoseResult, PoseStream  # noqa: E402
+from body.pose import Pose  # noqa: E402
 from exercises.library import get_exercise  # noqa: E402
-from vision.pose import Pose  # noqa: E402
 
 VIDEO = ROOT / ".." / "shared" / "testdata" / "wissem_gym_rom" / "videos" / "squat.mp4"
 

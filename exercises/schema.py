@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from body.landmarks import INDEX
 from exercises.errors import ExerciseError
-from vision.landmarks import INDEX
 
 RULE_KINDS = (
     "angle",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from body.landmarks import SKELETON, index_of
 from session.snapshot import (
     Cue,
     RepView,
@@ -26,7 +27,6 @@ from session.snapshot import (
     Trace,
 )
 from vision import replay as vision_replay
-from vision.landmarks import SKELETON, index_of
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from functools import cache
 import numpy as np
 import pygame
 
+from body.landmarks import SKELETON
 from education import EducationError
 from education.cards import ROTATE_S, Card, load_cards
 from feedback import style, widgets
 from feedback.education_view import draw_card
 from session.snapshot import RuleStatus, Severity, Snapshot
-from vision.landmarks import SKELETON
 
 log = logging.getLogger(__name__)
 

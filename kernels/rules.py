@@ -461,7 +461,7 @@ class RuleSet:
         return status, value
 
     def evaluate_pose(self, pose) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`evaluate` on a ``vision.pose.Pose`` at its own timestamp."""
+        """:meth:`evaluate` on a ``body.pose.Pose`` at its own timestamp."""
         image = pose.image
         return self.evaluate(image[:, :2], pose.world, image[:, 3], pose.timestamp)
 

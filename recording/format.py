@@ -25,9 +25,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from body.landmarks import NUM_LANDMARKS
+from body.pose import Pose
 from vision.errors import RecordingError
-from vision.landmarks import NUM_LANDMARKS
-from vision.pose import Pose
 
 MAGIC = b"SCREC1\n"
 FORMAT_VERSION = 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from body.landmarks import SKELETON
+from body.pose import Pose
 from exercises.schema import ExerciseDef
 from kernels.checks import rep_segments
 from kernels.loading import ABOVE, BELOW, LoadMonitor, LoadRep
@@ -33,8 +35,6 @@ from session.snapshot import (
 )
 from session.targets import PatientProfile, Targets, resolve_targets
 from session.traces import TraceBuffer
-from vision.landmarks import SKELETON
-from vision.pose import Pose
 
 TRACE_S = 20.0
 # A machine set with no machine sample for this long has no load check: it is stopped.

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from body.landmarks import INDEX
 from exercises.schema import ExerciseDef, RuleDef, SignalDef, kernel_rule
 from kernels.rules import Rule, RuleKind, RuleSet
-from vision.landmarks import INDEX
 
 SIGNAL_KEY = "__signal"
 _SWITCH_MARGIN = 0.15  # visibility lead the other side needs before the working side switches

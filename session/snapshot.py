@@ -99,7 +99,7 @@ class Snapshot:
     frame: np.ndarray | None = None
     # Smoothed image landmarks, normalised x, y (33, 2); NaN where not visible; None: no person.
     landmarks: np.ndarray | None = None
-    # One status per vision.landmarks.SKELETON segment, worst rule touching that segment.
+    # One status per body.landmarks.SKELETON segment, worst rule touching that segment.
     segment_status: tuple[RuleStatus, ...] = ()
     angles: tuple[tuple[str, float], ...] = ()  # (label, degrees) of the exercise's joints
     rep_count: int = 0

@@ -32,12 +32,12 @@ from app.gui import WindowLoop
 from app.inputs import BUNDLED_RECORDING, InputChoice
 from app.loop import Runner, RunOptions
 from app.streams import PoseResult, PoseStream
+from body.pose import Pose
 from exercises.library import get_exercise
 from feedback import kiosk_view, style
 from feedback.app_window import Screen
 from feedback.kiosk import BACK, CANCEL, OK, Kiosk, KioskState, PinGuard, PinStore
 from tests.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
-from vision.pose import Pose
 from vision.replay import open_replay
 
 IDLE_S = 8.0

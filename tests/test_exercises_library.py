@@ -239,8 +239,8 @@ def test_cli_accepts_the_whole_library():
 
 
 def _pose(t: float, joints: dict[str, tuple[float, float]]):
-    from vision.landmarks import INDEX
-    from vision.pose import Pose
+    from body.landmarks import INDEX
+    from body.pose import Pose
 
     image = np.full((33, 4), np.nan, dtype=np.float32)
     for name, (x, y) in joints.items():

@@ -13,12 +13,12 @@ import numpy as np
 import pygame
 import pytest
 
+from body.landmarks import INDEX, NUM_LANDMARKS, SKELETON
 from feedback import style
 from feedback.app_window import Screen
 from feedback.intents import Pause, Resume
 from feedback.patient_view import PatientView, image_rect, patient_layout
 from session.snapshot import Cue, RuleStatus, Severity, Snapshot, SourceStatus
-from vision.landmarks import INDEX, NUM_LANDMARKS, SKELETON
 
 SIZES = [(1280, 720), (1920, 1080)]
 THIGH = SKELETON.index((23, 25))  # left hip -> left knee

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from body.landmarks import INDEX
+from body.pose import Pose
 from kernels.angles import joint_angles
 from recording.format import RecordingWriter, read_recording
 from tests.helpers import shared_data
 from vision.errors import NotAVideo, RecordingError, SourceNotFound
 from vision.estimator import PoseEstimator
-from vision.landmarks import INDEX
-from vision.pose import Pose
 from vision.replay import load_keraal, open_replay
 from vision.sources import VideoFileSource, open_frame_source
 

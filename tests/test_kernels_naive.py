@@ -301,7 +301,7 @@ def test_loading_matches_reference(data, frames):
 @SETTINGS
 @given(st.data(), st.integers(0, 60))
 def test_frame_checks_live_equal_batch_equal_reference(data, frames):
-    from vision.landmarks import INDEX as I
+    from body.landmarks import INDEX as I
 
     knee = Rule(
         "knee",

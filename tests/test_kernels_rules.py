@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from body.landmarks import INDEX as I
 from kernels.rules import FAULT, OK, UNKNOWN, WARNING, Rule, RuleKind, RuleSet
 from session.snapshot import RuleStatus
-from vision.landmarks import INDEX as I
 
 N = 33
 

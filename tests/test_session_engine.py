@@ -8,13 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from body.pose import Pose
 from exercises.library import get_exercise
 from session.cues import CueSelector
 from session.engine import SessionConfig, SessionEngine
 from session.phases import Phase, PhaseMachine
 from session.snapshot import Severity
 from session.targets import PatientProfile, RangeAssessment, resolve_targets
-from vision.pose import Pose
 
 FRAME = 1 / 60
 

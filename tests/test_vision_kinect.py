@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from body.landmarks import INDEX, NUM_LANDMARKS
 from tests.helpers import run_main, shared_data
 from vision.errors import RecordingError, SourceNotFound
 from vision.kinect import (
@@ -20,7 +21,6 @@ from vision.kinect import (
     load_uiprmd,
     load_uiprmd_joints,
 )
-from vision.landmarks import INDEX, NUM_LANDMARKS
 from vision.replay import is_replay_path, open_replay
 from vision.virtual_camera import place_camera, project, skeleton_poses
 

@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from vision.pose import Pose, pose_from_mediapipe
+from body.pose import Pose
+from vision.mediapipe_pose import pose_from_mediapipe
 
 # Complexity 1 is the only model the pinned wheel carries; 0 and 2 are downloaded at run time.
 MODEL_COMPLEXITY = 1

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from body.landmarks import INDEX, NUM_LANDMARKS
 from vision.errors import RecordingError, SourceNotFound
-from vision.landmarks import INDEX, NUM_LANDMARKS
 
 KINECT_FPS = 30.0  # Kinect v2 skeleton stream, both datasets
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from body.landmarks import INDEX, NUM_LANDMARKS
+from body.pose import Pose
 from vision.errors import RecordingError, SourceNotFound
-from vision.landmarks import INDEX, NUM_LANDMARKS
-from vision.pose import Pose
 
 _PARTS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "heel", "foot_index")
 KAIAKOL_17: tuple[str, ...] = (

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from body.pose import Pose
 from vision.estimator import MODEL_COMPLEXITY, PoseEstimator
-from vision.pose import Pose
 from vision.sources import VideoFileSource
 
 CACHE_FORMAT = 1

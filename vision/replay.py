@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from body.landmarks import INDEX, NUM_LANDMARKS
+from body.pose import Pose
 from recording.format import DeviceRecord, EventRecord, read_recording
 from vision.errors import RecordingError, SourceNotFound
 from vision.kinect import kinect_format, load_kinect
-from vision.landmarks import INDEX, NUM_LANDMARKS
-from vision.pose import Pose
 from vision.virtual_camera import skeleton_poses
 
 KERAAL_FPS = 30.0  # the dataset's videos and Kinect stream run at 30 Hz

@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from body.landmarks import SKELETON
 from vision.cv_paths import CvName
 from vision.errors import VisionError
-from vision.landmarks import SKELETON
 
 # BGR: bluish green (ok), orange (warning), vermillion (fault), grey (unknown).
 _COLOURS = ((115, 158, 0), (0, 159, 230), (0, 94, 213), (150, 150, 150))

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from body.landmarks import INDEX
+from body.pose import Pose
 from vision.kinect import Skeleton
-from vision.landmarks import INDEX
-from vision.pose import Pose
 
 VIEWS = ("front", "side")
 IMAGE_SIZE = (1280, 720)  # width, height

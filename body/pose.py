@@ -1,4 +1,4 @@
-"""The project's own pose type: what crosses the boundary out of ``vision/``."""
+"""The project's own pose type: what a camera, a recording or a skeleton file becomes."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vision.landmarks import NUM_LANDMARKS
+from body.landmarks import NUM_LANDMARKS
 
-_IMAGE_SHAPE = (NUM_LANDMARKS, 4)  # x, y (image-normalised 0..1), z (relative depth), visibility
-_WORLD_SHAPE = (NUM_LANDMARKS, 3)  # x, y, z in metres, hip-centred, y down
+IMAGE_SHAPE = (NUM_LANDMARKS, 4)  # x, y (image-normalised 0..1), z (relative depth), visibility
+WORLD_SHAPE = (NUM_LANDMARKS, 3)  # x, y, z in metres, hip-centred, y down
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class Pose:
     detected: bool = True
 
     def __post_init__(self) -> None:
-        for name, shape in (("image", _IMAGE_SHAPE), ("world", _WORLD_SHAPE)):
+        for name, shape in (("image", IMAGE_SHAPE), ("world", WORLD_SHAPE)):
             arr = getattr(self, name)
             if not isinstance(arr, np.ndarray) or arr.shape != shape:
                 got = getattr(arr, "shape", type(arr).__name__)
@@ -43,8 +43,8 @@ class Pose:
         """The explicit "no person in view" result."""
         return cls(
             timestamp=timestamp,
-            image=np.full(_IMAGE_SHAPE, np.nan, dtype=np.float32),
-            world=np.full(_WORLD_SHAPE, np.nan, dtype=np.float32),
+            image=np.full(IMAGE_SHAPE, np.nan, dtype=np.float32),
+            world=np.full(WORLD_SHAPE, np.nan, dtype=np.float32),
             detected=False,
         )
 
@@ -55,21 +55,3 @@ class Pose:
     @property
     def has_world(self) -> bool:
         return bool(np.isfinite(self.world).any())
-
-
-def pose_from_mediapipe(result: object, timestamp: float) -> Pose:
-    """Convert a MediaPipe Pose result (legacy solutions API) into our ``Pose``.
-
-    Returns ``Pose.empty`` when no person was found. Duck-typed so MediaPipe is only imported
-    by the estimator.
-    """
-    landmarks = getattr(result, "pose_landmarks", None)
-    if landmarks is None:
-        return Pose.empty(timestamp)
-    image = np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], dtype=np.float32)
-    world_lms = getattr(result, "pose_world_landmarks", None)
-    if world_lms is None:
-        world = np.full(_WORLD_SHAPE, np.nan, dtype=np.float32)
-    else:
-        world = np.array([(p.x, p.y, p.z) for p in world_lms.landmark], dtype=np.float32)
-    return Pose(timestamp=timestamp, image=image, world=world)
