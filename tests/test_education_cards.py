@@ -25,13 +25,29 @@ from education.cards import (
     load_cards,
     main,
 )
-from feedback import demo_snapshots as demo
 from feedback import style
 from feedback.app_window import Screen
 from feedback.education_view import MIN_BODY, layout_card
 from feedback.patient_view import patient_layout
+from session.snapshot import Cue, Severity, Snapshot
 
 SIZE = (1280, 720)
+
+
+def rest_snapshot() -> Snapshot:
+    """A rest after the first of three sets (no recording needed: the card is the subject)."""
+    return Snapshot(
+        t=100.0,
+        exercise_id="squat",
+        exercise_name="Squat",
+        phase="rest",
+        rep_count=10,
+        reps_target=10,
+        set_index=1,
+        sets_total=3,
+        rest_remaining_s=42.0,
+        cue=Cue("session.rest", "Rest - breathe easy", Severity.INFO, 100.0),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -180,7 +196,7 @@ def _title_drawn(surface, screen) -> bool:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_rest_screen_draws_a_card_on_a_real_surface(lang):
-    rest = demo.rest_snapshot()
+    rest = rest_snapshot()
     surface = pygame.Surface(SIZE)
     screen = _screen(rest, lang)
     screen.draw(surface)
@@ -198,7 +214,7 @@ def test_the_rest_screen_draws_a_card_on_a_real_surface(lang):
 
 
 def test_the_card_turns_during_a_rest_and_the_next_rest_starts_further_on():
-    rest = demo.rest_snapshot()
+    rest = rest_snapshot()
     screen = _screen(rest)
     cards = screen.patient.cards
     assert screen.patient.current_card() == (cards[0], 0)
@@ -224,7 +240,7 @@ def test_a_bad_deck_leaves_the_rest_screen_without_a_card(tmp_path, monkeypatch,
     pv.education_deck.cache_clear()
     try:
         with caplog.at_level("ERROR", logger="feedback.patient_view"):
-            screen = _screen(demo.rest_snapshot())
+            screen = _screen(rest_snapshot())
             screen.draw(pygame.Surface(SIZE))
         assert screen.patient.cards == () and screen.patient.current_card() is None
         assert len([r for r in caplog.records if "education cards" in r.getMessage()]) == 1

@@ -12,13 +12,24 @@ import numpy as np
 import pygame
 import pytest
 
-from feedback import demo_snapshots as demo
 from feedback import style
 from feedback.app_window import THERAPIST, Screen
 from feedback.audio import Audio
-from session.snapshot import Cue, Severity
+from session.snapshot import Cue, Severity, Snapshot
 
 SIZE = (1280, 720)
+
+
+def working() -> Snapshot:
+    return Snapshot(
+        t=10.0,
+        exercise_id="squat",
+        exercise_name="Squat",
+        phase="working",
+        rep_count=3,
+        reps_target=10,
+        tempo_phase="out",
+    )
 
 
 @pytest.fixture
@@ -28,7 +39,7 @@ def screen(tmp_path):
     audio = Audio(speech_dir=tmp_path)
     assert audio.available, audio.reason
     s = Screen(SIZE, mirror=False, audio=audio)
-    s.update(demo.floor_snapshot())
+    s.update(working())
     yield s
     s.close()
 
@@ -91,7 +102,7 @@ def test_a_safety_stop_sounds_while_muted(screen):
     a = screen.audio
     screen.handle_event(key(pygame.K_m))
     assert a.muted
-    floor = demo.floor_snapshot()
+    floor = working()
     stop = Cue("safety.pain_free_range", "STOP", Severity.SAFETY, floor.t + 1)
     screen.update(replace(floor, t=floor.t + 1, safety_stop=True, phase="stopped", cue=stop))
     assert a._alarm_channel.get_busy()
@@ -103,12 +114,12 @@ def test_a_safety_stop_sounds_while_muted(screen):
 def test_without_audio_no_control_is_drawn_and_taps_do_nothing(tmp_path):
     pygame.display.init()
     s = Screen(SIZE, mirror=False)
-    s.update(demo.floor_snapshot())
+    s.update(working())
     lay = s.patient.layout_for(SIZE)
     assert s.patient.sound is None
     assert s.handle_event(tap(lay.sound_toggle.center)) == []
     off = Screen(SIZE, mirror=False, audio=Audio(enabled=False))
-    off.update(demo.floor_snapshot())
+    off.update(working())
     assert off.patient.hit_sound(lay.sound_toggle.center, SIZE) is None
     surface = pygame.Surface(SIZE)
     off.draw(surface)  # "No sound" in place of the control
