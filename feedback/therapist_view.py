@@ -122,7 +122,7 @@ class TherapistView:
         self._clock = clock
         self._draw_times: deque[float] = deque(maxlen=120)
         self._static: tuple[TherapistLayout, pygame.Surface] | None = None
-        self.sound_note = "off"  # set by the Screen: "on", "muted (M)", "unavailable"
+        self.sound_note = "off"  # set by the Screen: "on, 80% (M mutes)", "muted (M), 80%", "off"
         self.access_note = ""  # set by the Screen in the kiosk: lock-out alerts since start
 
     def update(self, snapshot: Snapshot) -> None:
