@@ -58,7 +58,9 @@ def _parser() -> _Parser:
     p = sub.add_parser("alerts", help="access alerts (lock-outs), newest last")
     p.add_argument("--limit", type=int, default=50)
     for p in sub.choices.values():
-        p.add_argument("--db", default=None, help="database file (default: user data dir)")
+        p.add_argument(
+            "--db", default=None, help="database file or postgresql:// URL (default: user data dir)"
+        )
     return ap
 
 

@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile", type=_path, metavar="TOML", help="patient profile with personal targets"
     )
-    p.add_argument("--db", type=_path, metavar="PATH", help="session database (SQLite file)")
+    p.add_argument("--db", type=_name, metavar="PATH|URL",
+                   help="session database: a SQLite file, or postgresql://[user@]host/db "
+                   "for a server the clinic's stations share")  # fmt: skip
     p.add_argument("--patient", metavar="CODE", help="pseudonymous patient code")
     p.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
     p.add_argument("--lang", default="en", help="cue language (en, de)")

@@ -25,7 +25,7 @@ from storage.errors import (
 )
 from storage.journal import ReplayReport
 from storage.journaled import JournaledWriter
-from storage.paths import default_db_path
+from storage.paths import default_db_path, redact_url
 from storage.records import (
     Assessment,
     Calibration,
@@ -89,18 +89,24 @@ def open_store(
     *,
     timeout_s: float = 5.0,
     create: bool = True,
+    journal_dir: str | os.PathLike[str] | None = None,
 ) -> Store:
     """Open the store named by a path or URL; ``None`` means the default file in the user's
     data directory.
 
     - a plain path, or ``sqlite:///relative/path`` / ``sqlite:////absolute/path``: SQLite;
-    - ``postgresql://...``: planned (a clinic with several kiosks on one server), not built yet.
+    - ``postgresql://[user@]host[:port]/database[?sslmode=...]`` (or ``postgres://``): a
+      PostgreSQL server shared by a clinic's stations (docs/storage.md).
 
-    ``timeout_s`` is how long to wait for another program's lock before ``DatabaseLocked``;
-    ``create=False`` (reports, exports) raises ``NotFound`` instead of creating a new file.
+    ``timeout_s`` is how long to wait for another program's lock before ``DatabaseLocked``
+    (and, for a server, to connect); ``create=False`` (reports, exports) raises ``NotFound``
+    instead of creating a new database. ``journal_dir``: for a server, the station's folder
+    for writes the server could not take (a SQLite file keeps them beside itself).
     """
     from storage.sqlite_store import SQLiteStore
 
+    if journal_dir is not None and not str(url_or_path or "").startswith("postgres"):
+        raise StorageError("journal_dir is for a server database; a SQLite file keeps its own")
     if url_or_path is None:
         return SQLiteStore(default_db_path(), timeout_s=timeout_s, create=create)
     if isinstance(url_or_path, os.PathLike):
@@ -120,14 +126,17 @@ def open_store(
                 "sqlite:////absolute/path (an in-memory database would not keep sessions)"
             )
         return SQLiteStore(Path(rest[1:]), timeout_s=timeout_s, create=create)
-    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        raise BackendNotAvailable(
-            "PostgreSQL storage is planned (one server shared by several kiosks) but not built "
-            "yet; use a SQLite file path for now"
-        )
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from storage.pg_store import PostgresStore
+        except ImportError:
+            raise BackendNotAvailable(
+                "PostgreSQL storage needs the psycopg package: pip install 'psycopg[binary]'"
+            ) from None
+        return PostgresStore(text, timeout_s=timeout_s, create=create, journal_dir=journal_dir)
     raise StorageError(
-        f"database URL {text!r}: unknown scheme {scheme!r}; expected a file path, sqlite:/// "
-        "or (later) postgresql://"
+        f"database URL {redact_url(text)!r}: unknown scheme {scheme!r}; expected a file path, "
+        "sqlite:/// or postgresql://"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,17 @@ def data_dir() -> Path:
 
 def default_db_path() -> Path:
     return data_dir() / DB_NAME
+
+
+def redact_url(url: str) -> str:
+    """A database URL as it may be shown in a message: a password in it becomes ``***``."""
+    url = re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    auth, at, hosts = netloc.rpartition("@")
+    if at and ":" in auth:
+        auth = auth.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{auth}{at}{hosts}{slash}{tail}"
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Shared test set-up: headless SDL, the shared recordings, and the hardware test tier."""
+"""Shared test set-up: headless SDL, the shared recordings, the hardware test tier, and the
+storage backends (a SQLite file; a real PostgreSQL server started once per test session)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import pytest
 
 from tests.helpers import shared_data
+from tests.storage_backends import BACKENDS, Backend, postgres_backend, sqlite_backend
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -32,3 +34,27 @@ def serial_port(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def squat_video():
     return shared_data("wissem_gym_rom/videos/squat.mp4")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The test session's PostgreSQL server. Missing binaries fail the tests that need it
+    (CI installs them); only SPINECOACH_NO_POSTGRES=1 skips them."""
+    from tests import pg_server as pg
+
+    if os.environ.get(pg.SKIP_ENV) == "1":
+        pytest.skip(f"{pg.SKIP_ENV}=1: PostgreSQL storage tests not run")
+    try:
+        server = pg.start_server()
+    except pg.ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path) -> Backend:
+    """The same storage test on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return sqlite_backend(tmp_path)
+    return postgres_backend(request.getfixturevalue("pg_server"), tmp_path)

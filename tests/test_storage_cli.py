@@ -69,8 +69,15 @@ def test_report_and_export_succeed(db: Path, tmp_path: Path, capsys) -> None:
         (["--out", "{tmp}/r.pdf", "--db", "{db}"], ["--patient"]),
         (["--patient", "bad code", "--out", "{tmp}/r.pdf", "--db", "{db}"], ["patient code"]),
         (
-            ["--patient", "LBP-001", "--out", "{tmp}/r.pdf", "--db", "postgresql://h/db"],
-            ["planned"],
+            [
+                "--patient",
+                "LBP-001",
+                "--out",
+                "{tmp}/r.pdf",
+                "--db",
+                "postgresql://kiosk:pw@/db?host={tmp}&port=1",
+            ],
+            ["PostgreSQL server", "cannot be reached", "kiosk@/db"],
         ),
     ],
 )

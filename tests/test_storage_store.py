@@ -1,11 +1,10 @@
-"""The SQLite store on real files: round trips, a commit per rep, session states, paths,
-permissions, URLs."""
+"""The store on a real SQLite file and a real PostgreSQL database (the ``backend`` fixture):
+round trips, a commit per rep, session states; for files also paths, permissions, URLs."""
 
 from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,6 @@ import pytest
 from session.snapshot import Cue, RepView, Severity
 from storage import (
     Assessment,
-    BackendNotAvailable,
     Calibration,
     NotFound,
     ProgrammeItem,
@@ -27,6 +25,7 @@ from storage import (
     open_store,
 )
 from storage.traces import downsample
+from tests.storage_backends import Backend
 
 
 def _rep(i: int, *, faults: tuple[str, ...] = (), counted: bool = True) -> RepView:
@@ -35,30 +34,20 @@ def _rep(i: int, *, faults: tuple[str, ...] = (), counted: bool = True) -> RepVi
     )
 
 
-def _committed_reps(db: Path) -> int:
-    # A separate connection sees only committed data.
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT count(*) FROM reps").fetchone()[0]
-    finally:
-        conn.close()
-
-
-def test_each_rep_is_committed_before_add_rep_returns(tmp_path: Path) -> None:
-    db = tmp_path / "s.sqlite"
-    with open_store(db) as store:
+def test_each_rep_is_committed_before_add_rep_returns(backend: Backend) -> None:
+    with backend.open() as store:
         w = store.begin_session("P-1", "squat")
         w.begin_set(target_reps=5)
         for i in range(1, 6):
-            assert _committed_reps(db) == i - 1
+            # A connection of the test's own sees only committed data.
+            assert backend.count("SELECT count(*) FROM reps") == i - 1
             w.add_rep(_rep(i))
-            assert _committed_reps(db) == i
+            assert backend.count("SELECT count(*) FROM reps") == i
         w.finish()
 
 
-def test_session_round_trip(tmp_path: Path) -> None:
-    db = tmp_path / "s.sqlite"
-    with open_store(db) as store:
+def test_session_round_trip(backend: Backend) -> None:
+    with backend.open() as store:
         w = store.begin_session("P-1", "lumbar_extension", side="", source="camera")
         assert store.sessions("P-1")[0].status == "active"
         assert w.begin_set(target_reps=2, load_band_n=(80.0, 120.0), started_s=1.5) == 1
@@ -147,8 +136,8 @@ def test_trace_downsampling_matches_the_reference() -> None:
         np.testing.assert_array_equal(got_v, ref_v, err_msg=f"case {case}")
 
 
-def test_context_manager_marks_a_failed_session_interrupted(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_context_manager_marks_a_failed_session_interrupted(backend: Backend) -> None:
+    with backend.open() as store:
         with pytest.raises(RuntimeError), store.begin_session("P-1", "squat") as w:
             w.add_rep(_rep(1))
             raise RuntimeError("camera thread died")
@@ -159,9 +148,8 @@ def test_context_manager_marks_a_failed_session_interrupted(tmp_path: Path) -> N
         assert store.sessions("P-1")[1].status == "finished"
 
 
-def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: Path) -> None:
-    db = tmp_path / "s.sqlite"
-    with open_store(db) as store:
+def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(backend: Backend) -> None:
+    with backend.open() as store:
         w = store.begin_session("P-1", "squat")
         w.add_rep(_rep(1))
         live = store.begin_session("P-1", "squat")  # still being written by this process
@@ -173,25 +161,20 @@ def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: P
         text=True,
         check=True,
     )
-    conn = sqlite3.connect(db)
-    conn.execute(
+    backend.sql(
         "UPDATE sessions SET status = 'active' WHERE id IN (?, ?, ?, ?)",
         (w.session_id, live.session_id, other.session_id, stale.session_id),
     )
-    conn.execute(
-        "UPDATE sessions SET writer_pid = ? WHERE id = ?", (int(dead.stdout), w.session_id)
-    )
-    conn.execute(
+    backend.sql("UPDATE sessions SET writer_pid = ? WHERE id = ?", (int(dead.stdout), w.session_id))
+    backend.sql(
         "UPDATE sessions SET writer_host = 'kiosk-elsewhere' WHERE id IN (?, ?)",
         (other.session_id, stale.session_id),
     )
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    conn.execute(
+    backend.sql(
         "UPDATE sessions SET last_activity_at = ? WHERE id = ?", (two_days_ago, stale.session_id)
     )
-    conn.commit()
-    conn.close()
-    with open_store(db) as store:
+    with backend.open() as store:
         status = {s.id: s.status for s in store.sessions("P-1")}
     assert status[w.session_id] == "interrupted"
     # A session whose writer is this process but not live here, also interrupted.
@@ -202,20 +185,19 @@ def test_session_of_a_dead_writer_is_marked_interrupted_at_next_open(tmp_path: P
     assert status[stale.session_id] == "interrupted"
 
 
-def test_open_does_not_interrupt_a_session_being_written(tmp_path: Path) -> None:
-    db = tmp_path / "s.sqlite"
-    with open_store(db) as store:
+def test_open_does_not_interrupt_a_session_being_written(backend: Backend) -> None:
+    with backend.open() as store:
         w = store.begin_session("P-1", "squat")
         w.add_rep(_rep(1))
-        with open_store(db) as reader:  # e.g. a report made during a session
+        with backend.open() as reader:  # e.g. a report made during a session
             assert reader.sessions("P-1")[0].status == "active"
         w.add_rep(_rep(2))
         w.finish()
         assert [r.index for r in store.load_session(w.session_id).reps] == [1, 2]
 
 
-def test_therapist_data_round_trip(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_therapist_data_round_trip(backend: Backend) -> None:
+    with backend.open() as store:
         p = store.ensure_patient("LBP-001", display_name="Ann Example")
         assert store.ensure_patient("LBP-001") == p  # idempotent, name kept
         assert p.display_name == "Ann Example"
@@ -310,8 +292,6 @@ def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with open_store("sqlite:///rel.sqlite") as s:
         assert s.location == str(tmp_path / "rel.sqlite")
-    with pytest.raises(BackendNotAvailable, match="PostgreSQL storage is planned"):
-        open_store("postgresql://kiosk@clinic-db/spinecoach")
     with pytest.raises(StorageError, match="in-memory"):
         open_store("sqlite://")
     with pytest.raises(StorageError, match="unknown scheme 'mysql'"):
