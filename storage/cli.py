@@ -2,6 +2,7 @@
 
     report --patient CODE --out FILE.pdf|.png|.html [--db PATH]
     export --patient CODE --format csv|json|fhir --out PATH [--db PATH] [--bundle-type T]
+    migrate --db PATH|URL      (python -m storage.cli only: create or update the schema)
 
 Bad input gives one line on stderr and exit code 2; nothing is created on error.
 """
@@ -84,12 +85,28 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def migrate_main(argv: Sequence[str] | None = None) -> int:
+    """Create the tables, or bring them to this version: how a clinic prepares its server's
+    database with the owner role, before the stations (which may not create tables) use it."""
+    prog = "spinecoach migrate"
+    ap = _Parser(prog=prog)
+    ap.add_argument("--db", required=True, help="database file or postgresql:// URL")
+    try:
+        args = ap.parse_args(argv)
+        with open_store(args.db) as store:
+            where, version = store.location, store.schema_version
+    except (_UsageError, StorageError) as exc:
+        return _fail(prog, str(exc))
+    print(f"{prog}: {where} is at schema version {version}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m storage.cli report|export ...`` for use without ``main.py``."""
+    """``python -m storage.cli report|export|migrate ...`` for use without ``main.py``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"report": report_main, "export": export_main}
+    commands = {"report": report_main, "export": export_main, "migrate": migrate_main}
     if not argv or argv[0] not in commands:
-        return _fail("spinecoach", "expected a subcommand: report or export")
+        return _fail("spinecoach", "expected a subcommand: report, export or migrate")
     return commands[argv[0]](argv[1:])
 
 

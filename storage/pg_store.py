@@ -16,7 +16,13 @@ from pathlib import Path
 import psycopg
 
 from storage import paths
-from storage.errors import CorruptDatabase, NotFound, SchemaTooNew
+from storage.errors import (
+    CorruptDatabase,
+    DatabaseReadOnly,
+    NotFound,
+    SchemaTooNew,
+    StorageError,
+)
 from storage.migrate import (
     APPLICATION_ID,
     LATEST_VERSION,
@@ -120,15 +126,25 @@ class PostgresStore(SqlStore):
                 "written to",
                 path=loc,
             )
-        with self._db.transaction(f"migrate the schema from version {version}") as c:
-            assert isinstance(c, _Conn)
-            c.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
-            version = _read_version(c, loc)  # another station may have migrated meanwhile
-            for m in migrations(Dialect.POSTGRESQL):
-                if version < m.version <= LATEST_VERSION:
-                    c.script(m.sql)
-                    for statement in version_rows_sql(m, now_utc()):
-                        c.script(statement)
+        try:
+            with self._db.transaction(f"migrate the schema from version {version}") as c:
+                assert isinstance(c, _Conn)
+                c.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+                version = _read_version(c, loc)  # another station may have migrated meanwhile
+                for m in migrations(Dialect.POSTGRESQL):
+                    if version < m.version <= LATEST_VERSION:
+                        c.script(m.sql)
+                        for statement in version_rows_sql(m, now_utc()):
+                            c.script(statement)
+        except DatabaseReadOnly as exc:
+            # A station's role may not create tables (storage/postgresql_setup.sql).
+            raise StorageError(
+                f"{loc} is at schema version {version} and this program needs "
+                f"{LATEST_VERSION}; this role may not change the tables: run "
+                "'python -m storage.cli migrate --db URL' once with the owner role's URL "
+                f"(docs/storage.md) [{exc}]",
+                path=loc,
+            ) from None
         return LATEST_VERSION
 
     @property

@@ -95,7 +95,7 @@ def test_export_bad_input(db: Path, tmp_path: Path, capsys) -> None:
     assert export_main(base) == 2
     _one_line_error(capsys, "--format")
     assert main(["frobnicate"]) == 2
-    _one_line_error(capsys, "report or export")
+    _one_line_error(capsys, "report, export or migrate")
     assert list(tmp_path.iterdir()) == []
 
 

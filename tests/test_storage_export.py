@@ -16,6 +16,7 @@ import pytest
 from storage import StorageError, open_store
 from storage.demo import record_demo_patient
 from storage.export import export_patient
+from tests.storage_backends import Backend
 
 NAME = "Ann Example"
 CODE = "LBP-042"
@@ -139,15 +140,15 @@ def _snomed_valid(sctid: str) -> bool:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "clinic.sqlite"
-    with open_store(path) as store:
+def db(backend: Backend) -> str:
+    """The same patient on a SQLite file and on a PostgreSQL database."""
+    with backend.open() as store:
         store.ensure_patient(CODE, display_name=NAME)
         record_demo_patient(store, CODE, sessions=3, seed=7)
         store.add_pain_score(CODE, 2.5, moment="assessment")
         w = store.begin_session(CODE, "squat")  # left unfinished: a crash
         w.abandon("writer stopped without finishing (crash or power loss)")
-    return path
+    return backend.url
 
 
 def _walk(node: Any, key: str) -> list[Any]:
@@ -238,7 +239,7 @@ def _local_code(obs: dict[str, Any]) -> str:
     return obs["code"]["coding"][0]["code"]
 
 
-def test_fhir_bundle_structure_and_content(db: Path, tmp_path: Path) -> None:
+def test_fhir_bundle_structure_and_content(db: str, tmp_path: Path) -> None:
     out = tmp_path / "out" / "bundle.json"
     with open_store(db) as store:
         export_patient(store, CODE, "fhir", out)
@@ -285,7 +286,7 @@ def test_fhir_bundle_structure_and_content(db: Path, tmp_path: Path) -> None:
     assert out.stat().st_mode & 0o777 == 0o600
 
 
-def test_fhir_transaction_bundle(db: Path, tmp_path: Path) -> None:
+def test_fhir_transaction_bundle(db: str, tmp_path: Path) -> None:
     out = tmp_path / "tx.json"
     with open_store(db) as store:
         export_patient(store, CODE, "fhir", out, bundle_type="transaction")
@@ -300,7 +301,7 @@ def test_fhir_transaction_bundle(db: Path, tmp_path: Path) -> None:
     assert {e["request"]["url"] for e in bundle["entry"]} == {"Patient", "Observation", "Procedure"}
 
 
-def test_checker_rejects_broken_bundles(db: Path, tmp_path: Path) -> None:
+def test_checker_rejects_broken_bundles(db: str, tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     with open_store(db) as store:
         export_patient(store, CODE, "fhir", out)
@@ -322,7 +323,7 @@ def test_checker_rejects_broken_bundles(db: Path, tmp_path: Path) -> None:
     assert _snomed_valid("229065009") and not _snomed_valid("229065008")
 
 
-def test_json_export_matches_the_store(db: Path, tmp_path: Path) -> None:
+def test_json_export_matches_the_store(db: str, tmp_path: Path) -> None:
     out = tmp_path / "export.json"
     with open_store(db) as store:
         export_patient(store, CODE, "json", out)
@@ -343,7 +344,7 @@ def test_json_export_matches_the_store(db: Path, tmp_path: Path) -> None:
     assert out.stat().st_mode & 0o777 == 0o600
 
 
-def test_csv_export_matches_the_store(db: Path, tmp_path: Path) -> None:
+def test_csv_export_matches_the_store(db: str, tmp_path: Path) -> None:
     out = tmp_path / "csv"
     with open_store(db) as store:
         files = export_patient(store, CODE, "csv", out)

@@ -27,10 +27,12 @@ from storage import (
     EndReason,
     JournaledWriter,
     NotFound,
+    ProgrammeItem,
     SchemaTooNew,
     SessionSummary,
     StorageError,
     WriteStatus,
+    cli,
     migrate,
     open_store,
 )
@@ -458,6 +460,43 @@ def test_a_write_whose_answer_was_lost_is_not_stored_twice(backend: Backend) -> 
         again = store.resume_session(inner.key)
         assert again.apply(AddRep(1, RepRecord.from_rep(_rep(2))), replay=True) is False
     assert backend.count("SELECT count(*) FROM reps") == 2
+
+
+# Roles -------------------------------------------------------------------------------------------
+def test_the_shipped_role_setup_lets_stations_record_and_nothing_more(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    """storage/postgresql_setup.sql, run as docs/storage.md says, then a station's own role."""
+    psql = [
+        str(pg_server.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
+        str(pg_server.root), "-p", str(pg_server.port), "-U", "postgres", "-d", "postgres",
+    ]  # fmt: skip
+    setup = ROOT / "storage" / "postgresql_setup.sql"
+    done = subprocess.run([*psql, "-f", str(setup)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    pg_server.admin("CREATE ROLE station_gym1 LOGIN IN ROLE spinecoach_station")
+    owner = pg_server.url("spinecoach", user="spinecoach_owner")
+    station = pg_server.url("spinecoach", user="station_gym1")
+    j = {"journal_dir": tmp_path / "pending"}
+    # A station first: it may not create the tables, and says who may.
+    with pytest.raises(StorageError, match=r"storage\.cli migrate.*owner role"):
+        open_store(station, **j)
+    assert cli.main(["migrate", "--db", owner]) == 0
+    with open_store(station, **j) as store:
+        w = store.begin_session("LBP-1", "squat")
+        _record(w, 1, 3)
+        w.add_pain_score(2)
+        w.finish()
+        store.save_programme("LBP-1", [ProgrammeItem("squat", sets=2, reps=8)])
+        store.set_patient_pin("LBP-1", "scrypt$placeholder")
+        assert [r.index for r in store.load_session(w.session_id).reps] == [1, 2, 3]
+    # ... and nothing more: no row deleted, no table changed or added.
+    with psycopg.connect(station, autocommit=True) as conn:
+        for statement in ("DELETE FROM reps", "DROP TABLE cues", "ALTER TABLE reps ADD x int",
+                          "CREATE TABLE mine (x int)", "TRUNCATE sessions"):  # fmt: skip
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM reps").fetchone()[0] == 3
 
 
 # The command line ---------------------------------------------------------------------------------
