@@ -35,6 +35,7 @@ from storage import (
     cli,
     migrate,
     open_store,
+    record_session,
 )
 from storage.journal import AddRep, journal_files
 from storage.migrate import LATEST_VERSION, Dialect
@@ -421,6 +422,56 @@ def test_session_ending_while_the_server_is_down_is_finished_by_the_next_start(
     assert _counts(pg.url, w.session_id) == {
         "sets": 1, "reps": 5, "faults": 5, "cues": 5, "traces": 5, "pain": 0,
     }  # fmt: skip
+
+
+def test_the_live_loops_recorder_keeps_a_session_through_an_outage(
+    pg_server: PostgresServer, pg: Backend
+) -> None:
+    """record_session, as the live loop uses it: calls return at once, the server goes away,
+    the finish (which tries the waiting writes first) puts everything in once it is back."""
+    seen: list[WriteStatus] = []
+    with pg.open() as store:
+        bg = record_session(store, "P-1", "squat", on_status=seen.append)
+        bg.begin_set(target_reps=6)
+        _record(bg, 1, 2)
+        bg.flush()
+        assert bg.write_status().ok
+        pg_server.stop("fast")
+        try:
+            _record(bg, 3, 6)
+            bg.flush()
+            st = bg.write_status()
+            assert st.waiting == 12 and st.journal and bg.errors == []
+        finally:
+            pg_server.start()
+        info = bg.finish(SessionSummary(EndReason.COMPLETED))
+        assert (info.status, info.end_reason) == ("finished", "completed")
+        # the 12 writes and the finish behind them
+        assert seen[0].waiting >= 1 and seen[-1].ok and seen[-1].written_later == 13
+        assert [r.index for r in store.load_session(bg.session_id).reps] == [1, 2, 3, 4, 5, 6]
+    assert journal_files(pg.journal_dir) == []
+    assert _counts(pg.url, bg.session_id)["reps"] == 6
+
+
+def test_a_lockout_earned_at_one_station_holds_at_another(pg: Backend) -> None:
+    from access import pins
+    from access.patients import PatientGate, SignIn
+    from tests.kiosk_fixtures import FakeClock
+
+    clock = FakeClock(1.7e9)
+    with pg.open() as gym, pg.open() as mat:  # two stations, two connections
+        gym.ensure_patient("4711")
+        gym.set_patient_pin("4711", pins.hash_pin("2580", pins.PATIENT_MIN_DIGITS))
+        at_gym, at_mat = PatientGate(gym, clock=clock), PatientGate(mat, clock=clock)
+        for _ in range(3):
+            assert at_gym.sign_in("4711", "0000") == SignIn.REFUSED
+        for _ in range(2):
+            assert at_mat.sign_in("4711", "0000") == SignIn.REFUSED
+        # Five wrong PINs across the two: locked out at both, the right PIN too.
+        assert at_gym.sign_in("4711", "2580") == SignIn.REFUSED
+        assert mat.patient_access("4711").lockouts == 1
+        clock.now += 61
+        assert at_mat.sign_in("4711", "2580") == SignIn.OK
 
 
 class _ReplyLost:
