@@ -1,5 +1,6 @@
-"""The one storage interface. SQLite implements it today; a shared PostgreSQL server for a
-clinic with several kiosks is meant to implement the same methods later."""
+"""The one storage interface, implemented by a SQLite file (``sqlite_store``) and by a
+PostgreSQL server a clinic's stations share (``pg_store``), both over the same SQL
+(``sql_store``)."""
 
 from __future__ import annotations
 

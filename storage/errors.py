@@ -41,4 +41,4 @@ class NotFound(StorageError):
 
 
 class BackendNotAvailable(StorageError):
-    """The URL names a storage backend that is planned but not built yet."""
+    """The URL names a storage backend whose driver is not installed (psycopg)."""

@@ -117,7 +117,10 @@ def translate(exc: psycopg.Error, location: str, action: str, timeout_s: float) 
         # Refused while connecting: libpq gives the server's message, not its code.
         if re.search(r'database ".*" does not exist', text):
             state = _NO_DATABASE
-        elif "authentication failed" in text or "no pg_hba.conf entry" in text:
+        elif any(
+            w in text
+            for w in ("authentication failed", "no pg_hba.conf entry", "not permitted to log in")
+        ) or re.search(r'role ".*" does not exist', text):
             state = "28000"
     if state == _NO_DATABASE:
         return NotFound(

@@ -126,6 +126,9 @@ def test_bad_urls_and_unreachable_servers_are_one_line(
     assert "\n" not in str(err.value)
     with pytest.raises(NotFound, match="no database"):
         open_store(pg_server.url("no_such_database"), **j)
+    with pytest.raises(DatabaseUnavailable, match="refused the login") as err:
+        open_store(pg_server.url("postgres", user="nobody_here"), **j)
+    assert "\n" not in str(err.value)
     with pytest.raises(StorageError, match="journal_dir is for a server"):
         open_store(tmp_path / "x.sqlite", **j)
     assert not j["journal_dir"].exists()
