@@ -477,6 +477,47 @@ def test_a_lockout_earned_at_one_station_holds_at_another(pg: Backend) -> None:
         assert at_mat.sign_in("4711", "2580") == SignIn.OK
 
 
+def test_a_stations_session_survives_the_server_going_away(
+    pg_server: PostgresServer, pg: Backend, squat_video, tmp_path, monkeypatch
+) -> None:
+    """main.py on squat.mp4 storing to the server, which stops after rep 1 and starts again
+    once the session has said its writes wait (moments the session marks, not wall-clock
+    guesses): every rep arrives, once, and the session is finished."""
+    from tests.test_storage_session_faults import SQUAT_REPS, _session
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the station's journal
+    events: list[str] = []
+
+    def stop_after_rep_1(proc, i: int) -> None:
+        if i == 1:
+            pg_server.stop("fast")
+            events.append("stopped")
+
+    def start_once_journaled(line: str) -> None:
+        if line.startswith("main.py: warning:") and events == ["stopped"]:
+            pg_server.start()
+            events.append("started")
+
+    try:
+        code, printed, said = _session(
+            pg.url, squat_video, on_rep=stop_after_rep_1, on_stderr=start_once_journaled
+        )
+    finally:
+        if events == ["stopped"]:
+            pg_server.start()
+    assert code == 0 and len(printed) == SQUAT_REPS and events == ["stopped", "started"]
+    # One line when writes start waiting (where), one when they are all in.
+    assert len(said) == 2, said
+    assert str(tmp_path / "xdg" / "spinecoach" / "pending") in said[0]
+    assert "takes writes again" in said[1]
+    with pg.open() as store:
+        (info,) = store.sessions("P-1")
+        assert (info.status, info.end_reason) == ("finished", "end_of_source")
+        reps = store.load_session(info.id).reps
+        assert [(r.index, round(r.start_s, 3), round(r.end_s, 3)) for r in reps] == printed
+    assert pg.count("SELECT count(*) FROM reps") == SQUAT_REPS
+
+
 class _ReplyLost:
     """A writer whose ``n``-th write reaches the database but whose caller hears an error, as
     when the connection drops between the server's commit and its answer."""
