@@ -487,14 +487,18 @@ def test_a_stations_session_survives_the_server_going_away(
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the station's journal
     events: list[str] = []
+    stopped = threading.Event()
 
     def stop_after_rep_1(proc, i: int) -> None:
         if i == 1:
+            events.append("stopping")
             pg_server.stop("fast")
-            events.append("stopped")
+            stopped.set()
 
     def start_once_journaled(line: str) -> None:
-        if line.startswith("main.py: warning:") and events == ["stopped"]:
+        # The session may say so while pg_ctl is still waiting for the server to go.
+        if line.startswith("main.py: warning:") and events == ["stopping"]:
+            assert stopped.wait(timeout=120)
             pg_server.start()
             events.append("started")
 
@@ -503,9 +507,10 @@ def test_a_stations_session_survives_the_server_going_away(
             pg.url, squat_video, on_rep=stop_after_rep_1, on_stderr=start_once_journaled
         )
     finally:
-        if events == ["stopped"]:
+        if events == ["stopping"]:
+            stopped.wait(timeout=120)
             pg_server.start()
-    assert code == 0 and len(printed) == SQUAT_REPS and events == ["stopped", "started"]
+    assert code == 0 and len(printed) == SQUAT_REPS and events == ["stopping", "started"]
     # One line when writes start waiting (where), one when they are all in.
     assert len(said) == 2, said
     assert str(tmp_path / "xdg" / "spinecoach" / "pending") in said[0]
