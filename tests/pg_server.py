@@ -23,6 +23,8 @@ BIN_ENV = "SPINECOACH_PG_BIN"  # a folder with initdb and pg_ctl, if not the sys
 SKIP_ENV = "SPINECOACH_NO_POSTGRES"  # "1": run the storage tests on SQLite only (local use)
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 SUPERUSER = "postgres"
+PREFIX = "spinecoach-pg-"
+OWNER_FILE = "test-session.pid"
 
 
 class ServerError(RuntimeError):
@@ -54,14 +56,18 @@ def _free_port() -> int:
 class PostgresServer:
     """One cluster for the test session; ``new_database()`` gives each test its own database."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path | None = None) -> None:
         self.bin = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="spinecoach-pg-"))
+        self.root = root or Path(tempfile.mkdtemp(prefix=PREFIX))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
         self._as: list[str] = []
         self._databases = 0
+        if root is None:
+            # Which test session started it: a session killed before its teardown leaves the
+            # server running, and the next session stops it (``stop_orphans``).
+            (self.root / OWNER_FILE).write_text(str(os.getpid()))
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "nobody", "--"]
             shutil.chown(self.root, "nobody", "nogroup")
@@ -128,6 +134,27 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_orphans(bin_dir: Path) -> None:
+    """Stop and remove the servers of test sessions that died without their teardown."""
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+        try:
+            owner = int((Path(folder) / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not (yet) one of ours
+        if not _alive(owner):
+            PostgresServer(bin_dir, Path(folder)).close()
+
+
 def start_server() -> PostgresServer:
     """Raises ``ServerError`` when the binaries are missing or the server does not start."""
     bin_dir = find_binaries()
@@ -137,6 +164,7 @@ def start_server() -> PostgresServer:
             f"install the 'postgresql' package (.ci/run does), or set {SKIP_ENV}=1 to run "
             "the storage tests on SQLite only"
         )
+    stop_orphans(bin_dir)
     server = PostgresServer(bin_dir)
     try:
         server.init()
