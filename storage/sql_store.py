@@ -53,6 +53,33 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+_ITEMS = (
+    "SELECT i.id, i.exercise_id, i.side, i.sets, i.reps, i.tempo_s, i.hold_s, i.load_low_n, "
+    "i.load_high_n, i.range_target_deg, i.norm_rom_deg, i.pain_free_limit_deg, p.name "
+    "FROM programme_items i JOIN programmes p ON p.id = i.programme_id "
+)
+
+
+def _programme_items(rows: list) -> tuple[ProgrammeItem, ...]:
+    return tuple(
+        ProgrammeItem(
+            id=r[0],
+            exercise_id=r[1],
+            side=r[2],
+            sets=r[3],
+            reps=r[4],
+            tempo_s=_f(r[5]),
+            hold_s=_f(r[6]),
+            load_band_n=(_f(r[7]), _f(r[8])),
+            range_target_deg=_f(r[9]),
+            norm_rom_deg=_f(r[10]),
+            pain_free_limit_deg=_f(r[11]),
+            programme=r[12],
+        )
+        for r in rows
+    )
+
+
 class SqlStore(Store):
     _db: SqlDb
     _writers: list[SqlSessionWriter]
@@ -174,35 +201,18 @@ class SqlStore(Store):
                     ),
                 ).fetchone()[0]
                 out.append(item_id)
-        by_id = {it.id: it for it in self.programme(patient_code)}
+            # Read back in the same transaction: once it commits, another station may already
+            # have saved a newer programme for this patient.
+            rows = c.execute(_ITEMS + "WHERE p.id = ? ORDER BY i.id", (prog,)).fetchall()
+        by_id = {it.id: it for it in _programme_items(rows)}
         return tuple(by_id[i] for i in out)
 
     def programme(self, patient_code: str) -> tuple[ProgrammeItem, ...]:
         rows = self._db.query(
-            "SELECT i.id, i.exercise_id, i.side, i.sets, i.reps, i.tempo_s, i.hold_s, "
-            "i.load_low_n, i.load_high_n, i.range_target_deg, i.norm_rom_deg, "
-            "i.pain_free_limit_deg, p.name FROM programme_items i "
-            "JOIN programmes p ON p.id = i.programme_id "
-            "WHERE p.patient_id = ? AND p.active = 1 ORDER BY i.id",
+            _ITEMS + "WHERE p.patient_id = ? AND p.active = 1 ORDER BY i.id",
             (self._patient_id(patient_code),),
         )
-        return tuple(
-            ProgrammeItem(
-                id=r[0],
-                exercise_id=r[1],
-                side=r[2],
-                sets=r[3],
-                reps=r[4],
-                tempo_s=_f(r[5]),
-                hold_s=_f(r[6]),
-                load_band_n=(_f(r[7]), _f(r[8])),
-                range_target_deg=_f(r[9]),
-                norm_rom_deg=_f(r[10]),
-                pain_free_limit_deg=_f(r[11]),
-                programme=r[12],
-            )
-            for r in rows
-        )
+        return _programme_items(rows)
 
     def add_assessment(self, patient_code: str, assessment: Assessment) -> int:
         self.ensure_patient(patient_code)

@@ -245,6 +245,30 @@ def test_therapist_data_round_trip(backend: Backend) -> None:
             store.get_patient("ZZZ")
 
 
+def test_saving_a_programme_returns_its_own_items_when_another_station_saves_right_after(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the concurrent-stations test: the items came from reading the active
+    programme after the commit, which another station's save may already have replaced."""
+    from contextlib import contextmanager
+
+    with backend.open() as gym, backend.open() as mat:
+        gym.ensure_patient("LBP-1")
+        plain = gym._db.transaction
+
+        @contextmanager
+        def then_the_other_station(action: str):
+            with plain(action) as c:
+                yield c
+            if action == "save programme":  # committed: the other station is quicker now
+                mat.save_programme("LBP-1", [ProgrammeItem("squat", sets=1, reps=5)], "mat")
+
+        monkeypatch.setattr(gym._db, "transaction", then_the_other_station)
+        saved = gym.save_programme("LBP-1", [ProgrammeItem("bird_dog", sets=3, reps=10)], "gym")
+        assert [(i.exercise_id, i.programme) for i in saved] == [("bird_dog", "gym")]
+        assert [i.programme for i in gym.programme("LBP-1")] == ["mat"]
+
+
 @pytest.mark.parametrize("code", ["", "has space", "x" * 65, "-lead", "a/b", "Anna Müller"])
 def test_patient_codes_are_plain(tmp_path: Path, code: str) -> None:
     with open_store(tmp_path / "s.sqlite") as store, pytest.raises(ValueError, match="code"):
