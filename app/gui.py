@@ -133,7 +133,7 @@ class WindowLoop:
             if runner.opts.loop_replay:
                 runner.restart()  # the demo recording plays on until the window closes
             else:
-                runner.engine.finish(runner.clock())  # summary stays up until closed
+                runner.command("finish")  # the summary stays up until the window closes
                 self.ended = True
         return True
 

@@ -25,10 +25,25 @@ from app.session_replay import is_full_session, replay_session
 from app.storage_sink import StorageSink, profile_from_store
 from app.streams import PoseResult, PoseStream, ReplayPoseStream
 from exercises.schema import ExerciseDef
+from recording.events import input_record, machine_frame, output_record
 from recording.format import RecordingWriter
 from session.engine import SessionConfig, SessionEngine
-from session.phases import Phase
-from session.snapshot import Snapshot, SourceStatus
+from session.events import (
+    Command,
+    CommandInput,
+    EndInput,
+    MachineBatch,
+    PoseInput,
+    RepDone,
+    SafetyKind,
+    SafetyReport,
+    SessionEvent,
+    SessionInput,
+    TargetChange,
+    TargetKey,
+)
+from session.phases import Phase, Trigger
+from session.snapshot import Snapshot, SourceState, SourceStatus
 from session.targets import PatientProfile
 from storage import EndReason, StorageError
 from vision.replay import PoseReplay
@@ -39,6 +54,13 @@ DISPLAY_FPS = 60.0
 HANDSHAKE_S = 5.0
 SIM_HANDSHAKE_S = 20.0
 log = logging.getLogger(__name__)
+_MACHINE_STATES = {
+    "ok": SourceState.OK,
+    "connecting": SourceState.RECONNECTING,
+    "reconnecting": SourceState.RECONNECTING,
+    "not_responding": SourceState.LOST,
+    "closed": SourceState.LOST,
+}
 # Who ended a session, as the screens' EndSession intent says it.
 _ENDED_BY = {"therapist": EndReason.STOPPED_BY_THERAPIST, "idle": EndReason.STOPPED_BY_PATIENT}
 
@@ -157,10 +179,12 @@ class Runner:
             )
         self._last_frame: np.ndarray | None = None
         if self.stream is not None and math.isfinite(self.stream.aspect):
-            self.engine.measures.set_aspect(self.stream.aspect)
-        self._reps_recorded = 0
-        self._phases_recorded = 0
+            self.engine.set_aspect(self.stream.aspect)
         self._end_phase = ""
+        self.printer = None  # called with every event (the --verbose rep lines)
+        # The latest events for the screens and the audio; bounded, a headless run never
+        # takes them.
+        self.recent_events: deque[SessionEvent] = deque(maxlen=512)
         self.sink: StorageSink | None = None
         self.storage_problem: SourceStatus | None = None
         self.source_ended = False  # a whole recorded session was replayed to its end
@@ -186,7 +210,7 @@ class Runner:
         for r in results:
             # A camera's poses go on the session clock; files keep their own media time.
             t = r.captured_at - self.t0 if self.stream.live else r.media_time
-            self.engine.on_pose(t, r.pose)
+            self.feed(PoseInput(t, r.pose))
             self.stats.poses += 1
             if math.isfinite(r.inference_s):
                 self.stats.inference_s.append(r.inference_s)
@@ -195,11 +219,9 @@ class Runner:
                 self._last_frame = r.image
                 if self.video_out is not None:
                     self._write_video(r)
-            if self.recorder:
-                self.recorder.pose(t, r.pose)
             if self.opts.max_frames and self.stats.poses >= self.opts.max_frames:
                 break
-        self.store_progress()
+        self.dispatch()
         return results
 
     def _write_video(self, r: PoseResult) -> None:
@@ -213,69 +235,79 @@ class Runner:
             return
         eng = self.engine
         samples = self.bridge.drain()
-        if eng.exercise.signal.source == "machine" and eng.phases.phase == "working":
+        if eng.exercise.signal.source == "machine" and eng.phases.phase == Phase.WORKING:
             # No samples means no load check: a set cannot go on without the machine. The
             # bridge says so (faulty, lost, heartbeats only) and so does the engine, which
             # has had no sample for MACHINE_LOST_S (judged only when none is waiting).
             silent = not samples and eng.machine_silent(self.clock())
             if self.bridge.status().state != "ok" or silent:
-                self.safety(self.clock(), "machine_lost", math.nan, math.nan)
+                self.safety(self.clock(), SafetyKind.MACHINE_LOST, math.nan, math.nan)
         for ev in self.bridge.safety_events():
-            self.safety(ev.host_time_s - self.t0, ev.kind, ev.value, ev.limit)
+            self.safety(ev.host_time_s - self.t0, SafetyKind.named(ev.kind), ev.value, ev.limit)
         if not samples:
             return
         self.stats.device_samples += len(samples)
         angles = np.fromiter((s.angle_deg for s in samples), dtype=np.float64, count=len(samples))
         forces = np.fromiter((s.force_n for s in samples), dtype=np.float64, count=len(samples))
         ts = np.fromiter((s.host_time_s for s in samples), dtype=np.float64, count=len(samples))
-        self.engine.on_machine(ts - self.t0, angles, forces)
+        ts -= self.t0
         if self.recorder:
-            for s in samples:
-                self.recorder.device(
-                    s.host_time_s - self.t0, s.seq, s.device_time_s, s.angle_deg, s.force_n
-                )
-            # The batch boundary, so a replay feeds the engine the same display frames.
-            self.recorder.event(ts[-1] - self.t0, {"type": "machine_frame", "n": len(samples)})
+            for s, t in zip(samples, ts, strict=True):
+                self.recorder.device(t, s.seq, s.device_time_s, s.angle_deg, s.force_n)
+        self.feed(MachineBatch(ts, angles, forces))
 
-    def safety(self, t: float, kind: str, value: float, limit: float) -> None:
-        """A safety report from outside the engine (the bridge, a lost link), recorded."""
-        self.engine.on_safety(t, kind, value, limit)
+    def feed(self, inp: SessionInput) -> None:
+        """One input to the engine, recorded first (a replay feeds the same inputs in the
+        same order)."""
         if self.recorder:
-            self.recorder.event(t, {"type": "safety", "kind": kind, "value": value, "limit": limit})
+            if isinstance(inp, PoseInput):
+                self.recorder.pose(inp.t, inp.pose)
+            elif isinstance(inp, MachineBatch):
+                # The batch boundary, so a replay feeds the engine the same display frames.
+                self.recorder.event(inp.t, machine_frame(inp.ts.shape[0]))
+            else:
+                self.recorder.event(inp.t, input_record(inp))
+        self.engine.feed(inp)
 
-    def command(self, name: str) -> bool:
-        """A patient's or therapist's command (pause, resume, acknowledge, finish), recorded."""
+    def safety(self, t: float, kind: SafetyKind, value: float, limit: float) -> None:
+        """A safety report from outside the engine (the bridge, a lost link)."""
+        self.feed(SafetyReport(t, kind, value, limit))
+
+    def command(self, command: Command | str) -> bool:
+        """A patient's or therapist's command; returns whether the session took it."""
+        command = Command(command)
         t = self.clock() if not self.open_ended else self.engine.now
-        if self.recorder:
-            self.recorder.event(t, {"type": "command", "name": name})
-        return self.engine.command(name, t)
+        taken = self.engine.accepts(command)
+        if taken:
+            self.feed(CommandInput(t, command))
+        return taken
 
-    def adjust(self, key: str, delta: float) -> None:
-        """A therapist's live target change, recorded."""
+    def adjust(self, key: TargetKey | str, delta: float) -> None:
+        """A therapist's live target change."""
         t = self.clock() if not self.open_ended else self.engine.now
-        self.engine.adjust(key, delta, t)
-        if self.recorder:
-            self.recorder.event(t, {"type": "adjust", "key": key, "delta": delta})
+        self.feed(TargetChange(t, TargetKey(key), delta))
 
-    def store_progress(self) -> None:
-        """Every finished rep goes to storage and the recording at once."""
+    def dispatch(self) -> list[SessionEvent]:
+        """Hand the engine's new events, in order, to storage, the recording and the
+        printer; returns them (the screens and the audio take them too)."""
+        events = self.engine.take_events()
+        if not events:
+            return events
+        for ev in events:
+            if self.sink is not None:
+                self.sink.on_event(ev)
+            if self.recorder:
+                rec = output_record(ev)
+                if rec is not None:
+                    self.recorder.event(ev.t, rec)
+            if self.printer is not None:
+                self.printer(ev)
         if self.sink is not None:
-            self.sink.update()
-        if self.recorder:
-            log = self.engine.phases.log
-            for tr in log[self._phases_recorded :]:
-                self.recorder.event(
-                    tr.t, {"type": "phase", "to": str(tr.target), "reason": tr.reason}
-                )
-            self._phases_recorded = len(log)
-            new_reps = self.engine.reps[self._reps_recorded :]
-            self._reps_recorded += len(new_reps)
-            for rep in new_reps:
-                self.recorder.event(
-                    rep.end_s, {"type": "rep", "index": rep.index, "counted": rep.counted}
-                )
-            if new_reps:
-                self.recorder.flush()
+            self.sink.keep_traces()
+        if self.recorder and any(isinstance(ev, RepDone) for ev in events):
+            self.recorder.flush()
+        self.recent_events.extend(events)
+        return events
 
     def _await_handshake(self) -> None:
         """A port with no machine behind it is refused now, not run as a session that gets
@@ -324,14 +356,13 @@ class Runner:
             profile = profile_from_store(self.opts.store, patient, self.opts.exercise)
         self.engine = SessionEngine(self.opts.exercise, profile, self._config)
         if self.stream is not None and math.isfinite(self.stream.aspect):
-            self.engine.measures.set_aspect(self.stream.aspect)
+            self.engine.set_aspect(self.stream.aspect)
         self.engine.patient_code = patient
         self.waiting = self.opts.kiosk and not patient
         self._last_frame = None  # the last patient's camera image must not reach the next
         self._send_limits()
         self.t0 = time.monotonic()
-        self._reps_recorded = 0
-        self._phases_recorded = 0
+        self.recent_events.clear()
         self.storage_problem = None
         if self.opts.store is not None and patient:
             try:
@@ -360,7 +391,7 @@ class Runner:
         last_phase = done.source if done is not None else eng.phases.phase
         if last_phase == Phase.STOPPED:
             return EndReason.SAFETY_STOP
-        if done is not None and done.trigger == "last_set_complete":
+        if done is not None and done.trigger == Trigger.LAST_SET_COMPLETE:
             return EndReason.COMPLETED
         if ended_by:
             return _ENDED_BY.get(ended_by, EndReason.STOPPED_BY_PATIENT)
@@ -372,20 +403,20 @@ class Runner:
         return EndReason.STOPPED_BY_THERAPIST
 
     def status(self) -> tuple[SourceStatus, SourceStatus | None]:
-        cam = SourceStatus("camera", "off")
+        cam = SourceStatus("camera", SourceState.OFF)
         if self.stream is not None:
-            state = {"camera": "ok", "video": "ok", "replay": "replay"}[self.opts.choice.kind]
+            kind = self.opts.choice.kind
+            state = SourceState.REPLAY if kind == "replay" else SourceState.OK
             msg = ""
             if self.stream.error is not None:
-                state, msg = "lost", str(self.stream.error)
+                state, msg = SourceState.LOST, str(self.stream.error)
             cam = SourceStatus("camera", state, self.pose_fps(), self.stream.dropped, 0, msg)
         machine = None
         if self.bridge is not None:
             st = self.bridge.status()
-            state = {"ok": "ok", "connecting": "reconnecting", "reconnecting": "reconnecting",
-                     "not_responding": "lost", "closed": "lost"}.get(st.state, "lost")  # fmt: skip
-            if state == "ok" and self.opts.device and self.opts.device.startswith("sim:"):
-                state = "simulated"
+            state = _MACHINE_STATES.get(st.state, SourceState.LOST)
+            if state == SourceState.OK and self.opts.device and self.opts.device.startswith("sim:"):
+                state = SourceState.SIMULATED
             machine = SourceStatus(
                 "machine", state, st.rate_hz, st.seq_gaps, st.crc_errors, st.message
             )
@@ -417,7 +448,7 @@ class Runner:
 
     @property
     def finished(self) -> bool:
-        if self.limit_reached or self.engine.phases.phase == "done":
+        if self.limit_reached or self.engine.phases.phase == Phase.DONE:
             return True
         # With a machine attached the session runs on after a recording ends.
         return self.stream is not None and self.stream.exhausted and self.bridge is None
@@ -434,12 +465,11 @@ class Runner:
         self.new_session(self.engine.patient_code)  # stored as a session of its own
 
     def close(self) -> None:
-        self._end_phase = str(self.engine.phases.phase)  # before finish() makes it "done"
+        self._end_phase = str(self.engine.phases.phase)  # before the end makes it "done"
         end_t = self.engine.now if (self.open_ended or self.replay is not None) else self.clock()
-        if self.recorder and self.engine.phases.phase != "done":
-            self.recorder.event(end_t, {"type": "end"})
-        self.engine.finish(end_t)
-        self.store_progress()
+        if self.engine.phases.phase != Phase.DONE:
+            self.feed(EndInput(end_t))
+        self.dispatch()
         if self.stream:
             self.stream.close()
         if self.bridge:
@@ -447,7 +477,6 @@ class Runner:
         if self.video_out is not None:
             self.video_out.close()
         if self.recorder:
-            self.store_progress()
             self.recorder.close()
 
     # -- loops -------------------------------------------------------------------------------
@@ -463,18 +492,22 @@ class Runner:
         """``progress``: print a line per finished rep (for the clinic's IT person and the
         crash test, which compares them with what storage kept)."""
         period = 1.0 / DISPLAY_FPS
-        shown = 0
+        if progress:
+            self.printer = print_rep
         while not self.finished:
             wait = 0.2 if (self.stream is not None and self.bridge is None) else period
             self.pump(wait)
             self.snapshot()
-            if progress:
-                for rep in self.engine.reps[shown:]:
-                    kind = "rep" if rep.counted else "partial"
-                    print(f"{kind} {rep.index} {rep.start_s:.3f} {rep.end_s:.3f}", flush=True)
-                shown = len(self.engine.reps)
             if self.stream is not None and self.stream.error is not None and self.stream.exhausted:
                 break
+
+
+def print_rep(ev: SessionEvent) -> None:
+    """One line per finished rep on stdout (--verbose; the crash test reads them)."""
+    if isinstance(ev, RepDone):
+        rep = ev.rep
+        kind = "rep" if rep.counted else "partial"
+        print(f"{kind} {rep.index} {rep.start_s:.3f} {rep.end_s:.3f}", flush=True)
 
 
 def summarize(runner: Runner) -> dict:

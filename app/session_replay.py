@@ -1,75 +1,67 @@
 """Replays a whole recorded session through the engine in the order it was recorded: poses,
-machine sample batches (as the display frames delivered them), safety events, and the
-patient's and therapist's commands. Same inputs in the same order give the same session."""
+machine sample batches (as the display frames delivered them), safety reports, and the
+patient's and therapist's commands and target changes. Same inputs in the same order give the
+same session."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from recording.events import INPUT_RECORDS, RecordType, decode_input, record_type
 from recording.format import DEVICE, EVENT, POSE
-from session.engine import COMMANDS, TARGET_KEYS
-from vision.errors import RecordingError
+from session.events import MachineBatch, PoseInput, SessionInput
 from vision.replay import PoseReplay
-
-REPLAYED_EVENTS = ("machine_frame", "safety", "command", "adjust", "end")
-_SAFETY_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")  # also names the cue: safety.<kind>
 
 
 def check_replayable(replay: PoseReplay) -> None:
-    """Refuse a recording whose events the engine must not be fed (a crafted or foreign file;
-    the recording format has already checked their fields and types)."""
+    """Refuse a recording whose inputs the engine must not be fed (a crafted or foreign file;
+    the recording format has already checked their fields and types): one clear line."""
     for ev in replay.events:
-        data, why = ev.data, ""
-        kind = data.get("type")
-        if kind == "command" and data["name"] not in COMMANDS:
-            why = f"command {data['name']!r}: expected one of {', '.join(COMMANDS)}"
-        elif kind == "adjust" and data["key"] not in TARGET_KEYS:
-            why = f"adjust {data['key']!r}: expected one of {', '.join(TARGET_KEYS)}"
-        elif kind == "safety" and not _SAFETY_KIND.fullmatch(data["kind"]):
-            why = f"safety kind {data['kind'][:40]!r}: expected a name such as 'overload'"
-        if why:
-            raise RecordingError(f"{replay.name}: event at {ev.time:.3f} s: {why}")
+        decode_input(ev.time, ev.data, f"{replay.name}: event at {ev.time:.3f} s")
 
 
 def is_full_session(replay: PoseReplay) -> bool:
     """True when the recording holds more than poses (machine data or commands)."""
-    return any(ev.data.get("type") in REPLAYED_EVENTS for ev in replay.events)
+    return any(record_type(ev.data) in INPUT_RECORDS for ev in replay.events)
 
 
-def replay_session(runner, replay: PoseReplay) -> None:
-    """Feed everything to ``runner.engine`` in record order (headless, as fast as it goes)."""
-    eng = runner.engine
+def recorded_inputs(replay: PoseReplay, max_poses: int | None = None):
+    """The recording's inputs in record order (a generator of ``SessionInput``)."""
     pending = []  # device records since the last machine_frame marker
+    poses = 0
     for kind, i in replay.timeline:
         if kind == POSE:
             pose = replay.poses[i]
-            eng.on_pose(pose.timestamp, pose)
-            runner.stats.poses += 1
-            if runner.opts.max_frames and runner.stats.poses >= runner.opts.max_frames:
-                break
+            yield PoseInput(pose.timestamp, pose)
+            poses += 1
+            if max_poses and poses >= max_poses:
+                return
         elif kind == DEVICE:
             pending.append(replay.device[i])
         elif kind == EVENT:
             ev = replay.events[i]
-            data = ev.data
-            kind_ = data.get("type")
-            if kind_ == "machine_frame":
+            if record_type(ev.data) == RecordType.MACHINE_FRAME:
                 # Fewer pending than n when damaged records were skipped: feed what is there.
-                batch, pending = pending[: data["n"]], pending[data["n"] :]
-                runner.stats.device_samples += len(batch)
-                eng.on_machine(
-                    np.array([d.time for d in batch]),
-                    np.array([d.angle_deg for d in batch]),
-                    np.array([d.force_n for d in batch]),
-                )
-            elif kind_ == "safety":
-                eng.on_safety(ev.time, data["kind"], data["value"], data["limit"])
-            elif kind_ == "command":
-                eng.command(data["name"], ev.time)
-            elif kind_ == "adjust":
-                eng.adjust(data["key"], data["delta"], ev.time)
-            elif kind_ == "end":
-                eng.finish(ev.time)
-        runner.store_progress()
+                n = ev.data["n"]
+                batch, pending = pending[:n], pending[n:]
+                if batch:
+                    yield MachineBatch(
+                        np.array([d.time for d in batch]),
+                        np.array([d.angle_deg for d in batch]),
+                        np.array([d.force_n for d in batch]),
+                    )
+                continue
+            inp: SessionInput | None = decode_input(ev.time, ev.data, replay.name)
+            if inp is not None:
+                yield inp
+
+
+def replay_session(runner, replay: PoseReplay) -> None:
+    """Feed everything to ``runner`` in record order (headless, as fast as it goes)."""
+    for inp in recorded_inputs(replay, runner.opts.max_frames):
+        runner.feed(inp)
+        if isinstance(inp, PoseInput):
+            runner.stats.poses += 1
+        elif isinstance(inp, MachineBatch):
+            runner.stats.device_samples += inp.ts.shape[0]
+        runner.dispatch()

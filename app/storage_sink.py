@@ -12,7 +12,8 @@ import math
 import sys
 
 from session.engine import SessionEngine
-from session.snapshot import Cue, RepView, SourceStatus
+from session.events import CueShown, HoldDone, RepDone, SafetyStop, SessionEvent, SetStarted
+from session.snapshot import Cue, RepView, SourceState, SourceStatus
 from session.targets import PatientProfile, RangeAssessment
 from storage import (
     EndReason,
@@ -28,14 +29,13 @@ TRACE_CHUNK_S = 5.0
 
 
 class StorageSink:
+    """Takes the engine's events in order: sets, reps, holds, cues and safety stops go to the
+    session's writer as they happen; traces in chunks."""
+
     def __init__(self, writer: object, engine: SessionEngine) -> None:
         self.writer = writer
         self.engine = engine
-        self._reps = 0
-        self._cues = 0
         self._holds = 0
-        self._safety = 0
-        self._set = 0
         self._trace_t = -math.inf
 
     @classmethod
@@ -61,41 +61,38 @@ class StorageSink:
             return None
         where = "in memory" if st.in_memory == st.waiting else "kept safe in a journal"
         return SourceStatus(
-            "storage", "delayed", errors=st.waiting, message=f"{st.waiting} record(s) {where}"
-        )
+            "storage", SourceState.DELAYED, errors=st.waiting,
+            message=f"{st.waiting} record(s) {where}",
+        )  # fmt: skip
 
-    def _ensure_set(self) -> None:
-        eng = self.engine
-        if eng.set_index != self._set:
-            self._set = eng.set_index
-            self.writer.begin_set(
-                self._set,
-                target_reps=eng.reps_target,
-                load_band_n=eng.targets.load_band_n,
-                started_s=eng.now,
-            )
+    def on_event(self, ev: SessionEvent) -> None:
+        w = self.writer
+        match ev:
+            case SetStarted():
+                w.begin_set(
+                    ev.set_index,
+                    target_reps=ev.reps_target,
+                    load_band_n=ev.load_band_n,
+                    started_s=ev.t,
+                )
+            case RepDone():
+                load = ev.load
+                w.add_rep(ev.rep, peak_force_n=load.peak_force_n if load else math.nan)
+            case HoldDone():
+                self._holds += 1
+                view = RepView(self._holds, ev.start_s, ev.end_s, math.nan, math.nan, math.nan,
+                               ev.end_s - ev.start_s, True, ev.completed)  # fmt: skip
+                w.add_rep(view, hold_s=ev.hold_s)
+            case CueShown():
+                w.add_cue(Cue(ev.key, ev.text, ev.severity, ev.t), ev.t)
+            case SafetyStop():
+                w.add_safety_event(
+                    str(ev.kind), ev.t, f"{ev.kind} past limit", value=ev.value, limit=ev.limit
+                )
 
-    def update(self) -> None:
-        eng, w = self.engine, self.writer
-        self._ensure_set()
-        for i, rep in enumerate(eng.reps[self._reps :], start=self._reps):
-            load = eng.load_reps[i] if i < len(eng.load_reps) else None
-            w.add_rep(rep, peak_force_n=load.peak_force_n if load else math.nan)
-        self._reps = len(eng.reps)
-        for hold in eng.holds[self._holds :]:
-            self._holds += 1
-            view = RepView(self._holds, hold.start_s, hold.end_s, math.nan, math.nan, math.nan,
-                           hold.end_s - hold.start_s, True, hold.completed)  # fmt: skip
-            w.add_rep(view, hold_s=hold.hold_s)
-        for entry in eng.cues.log[self._cues :]:
-            w.add_cue(Cue(entry.key, entry.text, entry.severity, entry.t), entry.t)
-        self._cues = len(eng.cues.log)
-        for ev in eng.safety_events[self._safety :]:
-            w.add_safety_event(
-                ev.kind, ev.t, f"{ev.kind} past limit", value=ev.value, limit=ev.limit
-            )
-        self._safety = len(eng.safety_events)
-        if eng.now - self._trace_t >= TRACE_CHUNK_S:
+    def keep_traces(self) -> None:
+        """Every few seconds of session time, the trace points since the last chunk."""
+        if self.engine.now - self._trace_t >= TRACE_CHUNK_S:
             self._store_traces()
 
     def _store_traces(self) -> None:
@@ -118,7 +115,6 @@ class StorageSink:
         from storage import SessionSummary
 
         try:
-            self.update()
             self._store_traces()
             if end_reason == EndReason.CRASH:
                 self.writer.abandon(str(EndReason.CRASH))

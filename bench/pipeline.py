@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 from app.inputs import InputChoice  # noqa: E402
 from app.loop import Runner, RunOptions  # noqa: E402
 from exercises.library import get_exercise  # noqa: E402
+from session.events import PoseInput  # noqa: E402
 from vision.estimator import PoseEstimator  # noqa: E402
 from vision.sources import VideoFileSource  # noqa: E402
 
@@ -73,7 +74,7 @@ def full_pipeline(source: Path, frames: int, paced: bool) -> dict:
             results = runner.stream.poll(0.2)
             for r in results:
                 t = time.perf_counter()
-                runner.engine.on_pose(r.media_time, r.pose)
+                runner.engine.feed(PoseInput(r.media_time, r.pose))
                 runner.engine.snapshot()
                 engine_s.append(time.perf_counter() - t)
                 runner.stats.poses += 1

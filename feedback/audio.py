@@ -320,7 +320,7 @@ class SoundCues:
             else:
                 count(snap.rep_count)
         elif (
-            snap.tempo_phase
+            snap.tempo_phase is not None
             and snap.tempo_phase != prev.tempo_phase
             and snap.phase == "working"
             and self.audio.play("click")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from body.landmarks import SKELETON, index_of
+from kernels.reps import RepPhase
 from session.snapshot import (
     Cue,
     RepView,
@@ -172,7 +173,7 @@ def floor_snapshot(frame_index: int = 120) -> Snapshot:
         signal_value=float(hip[i]),
         signal_unit="deg",
         tempo_position=0.62,
-        tempo_phase="up",
+        tempo_phase=RepPhase.BACK,
         hold_s=1.4,
         hold_target_s=3.0,
         cue=Cue("floor.trunk_upright", "Keep your back straight", Severity.FAULT, t - 1.0),
@@ -245,7 +246,7 @@ def machine_snapshot(
         load_band_n=(120.0, 200.0),
         load_limit_n=260.0,
         tempo_position=0.38,
-        tempo_phase="down",
+        tempo_phase=RepPhase.OUT,
         cue=cue,
         safety_stop=safety,
         rules=rules,

@@ -20,12 +20,16 @@ from education import EducationError
 from education.cards import ROTATE_S, Card, load_cards
 from feedback import style, widgets
 from feedback.education_view import draw_card
+from kernels.reps import RepPhase
 from session.snapshot import RuleStatus, Severity, Snapshot
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_ASPECT = 16 / 9  # landmark-only replays with no image size: assume a webcam frame
 _FIT_SMOOTHING = 0.2  # per-frame blend of the replay framing, so the view does not jitter
+
+# The tempo box names where in the rep the patient is; at rest it says nothing.
+TEMPO_LABELS = {RepPhase.OUT: "Out", RepPhase.TOP: "Hold", RepPhase.BACK: "Back"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -730,7 +734,7 @@ class PatientView:
             )
         # tempo
         b = lay.tempo_box
-        phase = {"up": "Up", "down": "Down", "hold": "Hold"}.get(snap.tempo_phase, "")
+        phase = TEMPO_LABELS.get(snap.tempo_phase, "")
         self._box_title(surface, b, "Tempo", phase, t, style.SKY_BLUE)
         widgets.tempo_guide(surface, lay.tempo_bar, snap.tempo_position)
         # hold

@@ -403,6 +403,7 @@ class ExerciseChecks:
         ws[off[fr.K_OUT] + fr.O_N_FAULTS] = 0.0
         ws[off[fr.K_OUT] + fr.O_SAFETY] = fr.SAFE_NONE
         ws[off[fr.K_OUT] + fr.O_PHASE] = float(RepPhase.REST)
+        ws[off[fr.K_OUT] + fr.O_BAND] = ld.NO_FORCE
         r_ex = len(self.checked)
         ws[off[fr.K_EX_STATUS] : off[fr.K_EX_STATUS] + r_ex] = UNKNOWN
         ws[off[fr.K_EX_ACTIVE] : off[fr.K_EX_ACTIVE] + r_ex] = 1.0

@@ -247,7 +247,7 @@ def _safety_check(dev_t, force, angle, lay, load_p, out):
     if lay[Y_LOAD] == 1:
         limit = load_p[ld.L_LIMIT]
         for i in range(force.shape[0]):
-            if not (force[i] <= limit):  # NaN compares false: a breach
+            if not (math.isfinite(force[i]) and force[i] <= limit):
                 out[O_LOAD_OVER] = 1.0
                 out[O_SAFETY] = SAFE_OVERLOAD
                 out[O_SAFETY_T] = dev_t[i]

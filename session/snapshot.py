@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 import numpy as np
+
+from kernels.reps import RepPhase
 
 
 class RuleStatus(IntEnum):
@@ -29,6 +31,37 @@ class Severity(IntEnum):
     WARNING = 2
     FAULT = 3
     SAFETY = 4
+
+
+class ScreenPhase(StrEnum):
+    """The session's phase as the screens show it: the phase machine's, and "hold" while a
+    hold exercise is being held."""
+
+    SETUP = "setup"
+    COUNTDOWN = "countdown"
+    WORKING = "working"
+    HOLD = "hold"
+    REST = "rest"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    DONE = "done"
+
+
+class SourceState(StrEnum):
+    """How a source (camera, machine, storage) is doing, as the screens show it."""
+
+    OK = "ok"
+    SIMULATED = "simulated"  # the built-in machine simulator
+    REPLAY = "replay"  # a recording, not a live camera
+    RECONNECTING = "reconnecting"
+    LOST = "lost"
+    OFF = "off"  # not used by this session
+    DELAYED = "delayed"  # storage: writes wait in the journal
+
+
+HEALTHY_SOURCES = frozenset(
+    {SourceState.OK, SourceState.SIMULATED, SourceState.REPLAY, SourceState.OFF}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +100,19 @@ class RepView:
 
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
-    name: str  # "camera", "machine"
-    state: str  # "ok", "simulated", "replay", "reconnecting", "lost", "off"
+    name: str  # "camera", "machine", "storage"
+    state: SourceState
     rate_hz: float = math.nan
     dropped: int = 0
     errors: int = 0
     message: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", SourceState(self.state))  # an unknown state raises
+
     @property
     def healthy(self) -> bool:
-        return self.state in ("ok", "simulated", "replay", "off")
+        return self.state in HEALTHY_SOURCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +130,7 @@ class Snapshot:
     t: float  # session time, seconds
     exercise_id: str
     exercise_name: str
-    phase: str  # "setup", "countdown", "working", "hold", "rest", "paused", "stopped", "done"
+    phase: ScreenPhase
     # Camera image, RGB uint8 (h, w, 3), or None for landmark-only replays.
     frame: np.ndarray | None = None
     # Smoothed image landmarks, normalised x, y (33, 2); NaN where not visible; None: no person.
@@ -116,7 +152,7 @@ class Snapshot:
     load_band_n: tuple[float, float] = (math.nan, math.nan)
     load_limit_n: float = math.nan
     tempo_position: float = math.nan  # 0..1: where in the rep the patient should be now
-    tempo_phase: str = ""  # "up", "down", "hold", ""
+    tempo_phase: RepPhase | None = None  # where in the rep the patient is; None: no reps
     hold_s: float = 0.0
     hold_target_s: float = 0.0
     rest_remaining_s: float = 0.0
@@ -126,7 +162,7 @@ class Snapshot:
     rules: tuple[RuleView, ...] = ()
     reps: tuple[RepView, ...] = ()
     traces: tuple[Trace, ...] = ()
-    camera: SourceStatus = field(default_factory=lambda: SourceStatus("camera", "off"))
+    camera: SourceStatus = field(default_factory=lambda: SourceStatus("camera", SourceState.OFF))
     machine: SourceStatus | None = None
     storage: SourceStatus | None = None  # None while every write is in the database
     pose_fps: float = math.nan
@@ -134,3 +170,6 @@ class Snapshot:
     # (width, height) in pixels of the image the landmarks refer to; (0, 0) when unknown.
     # Lets a landmark-only replay keep the body's proportions without the image.
     image_size: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phase", ScreenPhase(self.phase))  # an unknown phase raises

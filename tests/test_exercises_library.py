@@ -15,8 +15,10 @@ import pytest
 from exercises.errors import ExerciseError
 from exercises.library import DEFINITIONS, definition_files, get_exercise
 from exercises.schema import ExerciseDef, load_exercise_file
+from session.checks_setup import build_checks
+from session.events import EndInput, PoseInput
 from session.lang import LANG_DIR, catalog
-from session.measures import ExerciseMeasures
+from session.targets import resolve_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = definition_files(DEFINITIONS)
@@ -59,8 +61,8 @@ def test_definition_compiles_to_kernel_rules(path: Path):
     # The kernels check what the schema leaves to them (landmarks per kind, hysteresis at most
     # half the OK range, rotation only in world space): a file that validates must also start.
     ex = load_exercise_file(path)
-    measures = ExerciseMeasures(ex)
-    assert len(measures.compiled) == len(ex.rules)
+    checks, setup = build_checks(ex, resolve_targets(ex), ex.dose.hold_s)
+    assert len(checks.checked) == len(ex.rules) == len(setup.rule_landmarks)
 
 
 @pytest.mark.parametrize("path", HOLD_FILES, ids=lambda p: p.stem)
@@ -263,8 +265,8 @@ def _session(exercise_id: str, frames: list[dict], fps: float = 30.0):
 
     engine = SessionEngine(get_exercise(exercise_id), config=SessionConfig(open_ended=True))
     for i, joints in enumerate(frames):
-        engine.on_pose(i / fps, _pose(i / fps, joints))
-    engine.finish(len(frames) / fps)
+        engine.feed(PoseInput(i / fps, _pose(i / fps, joints)))
+    engine.feed(EndInput(len(frames) / fps))
     return engine
 
 

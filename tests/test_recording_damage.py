@@ -28,7 +28,7 @@ from recording.format import (
     RecordingWriter,
     read_recording,
 )
-from session.engine import COMMANDS, TARGET_KEYS
+from session.events import Command, SafetyKind, TargetChange, TargetKey
 from tests.helpers import ROOT, run_main
 from vision.errors import RecordingError
 from vision.replay import open_replay
@@ -280,12 +280,12 @@ FIELD_NAMES = st.sampled_from(["n", "kind", "value", "limit", "name", "key", "de
 # Names the engine knows, so that well-typed events reach it and not only the checks.
 FIELD_VALUES = st.one_of(
     JSON_VALUES,
-    st.sampled_from([*COMMANDS, *TARGET_KEYS, "overload", "pain_free_range", "machine_lost"]),
+    st.sampled_from([*Command, *TargetKey, *SafetyKind]),
     st.floats(),
     st.integers(-3, 10),
     st.sampled_from([10**400, -(10**30), 1e308]),
 )
-NAMES = st.sampled_from([*COMMANDS, *TARGET_KEYS, "overload", "pain_free_range", "machine_lost"])
+NAMES = st.sampled_from([*Command, *TargetKey, *SafetyKind])
 TYPED = {
     int: st.integers(0, 10**6) | st.sampled_from([0, 10**400]),
     str: NAMES | st.text(max_size=8),
@@ -375,8 +375,8 @@ def test_a_target_change_the_kernels_refuse_is_not_taken(lumbar_extension):
 
     engine = SessionEngine(lumbar_extension)
     before = engine.targets
-    engine.adjust("range_target", -1.0, 0.0)
-    engine.adjust("range_target", -3.0, 0.0)
+    engine.feed(TargetChange(0.0, TargetKey.RANGE_TARGET, -1.0))
+    engine.feed(TargetChange(0.0, TargetKey.RANGE_TARGET, -3.0))
     assert engine.targets == before
-    engine.adjust("range_target", -0.1, 0.0)
+    engine.feed(TargetChange(0.0, TargetKey.RANGE_TARGET, -0.1))
     assert engine.targets.target != before.target

@@ -12,7 +12,16 @@ from body.pose import Pose
 from exercises.library import get_exercise
 from session.cues import CueSelector
 from session.engine import SessionConfig, SessionEngine
-from session.phases import Phase, PhaseMachine
+from session.events import (
+    Command,
+    CommandInput,
+    EndInput,
+    MachineBatch,
+    PoseInput,
+    TargetChange,
+    TargetKey,
+)
+from session.phases import Phase, PhaseMachine, Trigger
 from session.snapshot import Severity
 from session.targets import PatientProfile, RangeAssessment, resolve_targets
 
@@ -30,8 +39,10 @@ def feed(engine, t0, t1, angle_fn, force_fn=lambda t: 200.0, rate=1000):
     t = t0
     while t < t1:
         ts = np.arange(t, t + FRAME, 1 / rate)
-        engine.on_machine(
-            ts, np.array([angle_fn(x) for x in ts]), np.array([force_fn(x) for x in ts])
+        engine.feed(
+            MachineBatch(
+                ts, np.array([angle_fn(x) for x in ts]), np.array([force_fn(x) for x in ts])
+            )
         )
         engine.snapshot(t + FRAME)
         t += FRAME
@@ -71,7 +82,7 @@ def test_overload_stops_on_the_frame_of_the_sample():
     limit = eng.targets.load_limit_n
     forces = np.full(16, 200.0)
     forces[9] = limit + 1.0
-    eng.on_machine(np.linspace(2.0, 2.015, 16), np.zeros(16), forces)
+    eng.feed(MachineBatch(np.linspace(2.0, 2.015, 16), np.zeros(16), forces))
     snap = eng.snapshot(2.016)
     assert snap.safety_stop and snap.phase == "stopped"
     assert snap.cue.severity == Severity.SAFETY and snap.cue.key == "safety.overload"
@@ -79,8 +90,12 @@ def test_overload_stops_on_the_frame_of_the_sample():
     # Stopped stays stopped, whatever arrives, until acknowledged.
     feed(eng, 2.02, 4.0, rep_wave(2.0))
     assert eng.phases.phase == Phase.STOPPED and eng.rep_count == 0
-    assert eng.command("acknowledge", 4.0) and eng.phases.phase == Phase.PAUSED
-    assert eng.command("resume", 4.1) and eng.phases.phase == Phase.SETUP
+    assert eng.accepts(Command.ACKNOWLEDGE)
+    eng.feed(CommandInput(4.0, Command.ACKNOWLEDGE))
+    assert eng.phases.phase == Phase.PAUSED
+    assert eng.accepts(Command.RESUME)
+    eng.feed(CommandInput(4.1, Command.RESUME))
+    assert eng.phases.phase == Phase.SETUP
 
 
 def test_pain_free_limit_stops_on_the_first_sample_past_it_never_before():
@@ -88,9 +103,9 @@ def test_pain_free_limit_stops_on_the_first_sample_past_it_never_before():
     feed(eng, 0.0, 2.0, lambda t: 0.0)
     limit = eng.targets.pain_free_limit
     angles = np.array([50.0, 54.0, limit, limit + 0.01, 60.0])
-    eng.on_machine(np.linspace(2.0, 2.004, 3), angles[:3], np.full(3, 200.0))
+    eng.feed(MachineBatch(np.linspace(2.0, 2.004, 3), angles[:3], np.full(3, 200.0)))
     assert eng.phases.phase == Phase.WORKING  # exactly on the limit is not past it
-    eng.on_machine(np.linspace(2.005, 2.006, 2), angles[3:], np.full(2, 200.0))
+    eng.feed(MachineBatch(np.linspace(2.005, 2.006, 2), angles[3:], np.full(2, 200.0)))
     assert eng.phases.phase == Phase.STOPPED
     assert eng.safety_events[0].value == pytest.approx(limit + 0.01)
     assert eng.snapshot(2.01).cue.key == "safety.pain_free_range"
@@ -114,25 +129,25 @@ def test_person_lost_pauses_without_faults_and_resumes():
     eng = SessionEngine(get_exercise("squat"), config=SessionConfig(setup_s=0.2, countdown_s=0.2))
     t = 0.0
     while t < 1.0:
-        eng.on_pose(t, _pose(t))
+        eng.feed(PoseInput(t, _pose(t)))
         t += 1 / 30
     assert eng.phases.phase == Phase.WORKING
     while t < 2.5:
-        eng.on_pose(t, _pose(t, visible=False))
+        eng.feed(PoseInput(t, _pose(t, visible=False)))
         t += 1 / 30
     assert eng.phases.phase == Phase.PAUSED
     assert eng.snapshot(t).cue.key == "session.person_lost"
     assert eng.fault_log == []
-    eng.on_pose(t, _pose(t))
+    eng.feed(PoseInput(t, _pose(t)))
     assert eng.phases.phase == Phase.WORKING
 
 
 def test_user_pause_needs_user_resume():
     m = PhaseMachine(Phase.WORKING)
-    assert m.fire("pause", 1.0)
-    assert not m.fire("person_back", 1.5)  # only a person-lost pause ends by itself
-    assert m.fire("resume", 2.0) and m.phase == Phase.WORKING
-    assert not m.fire("countdown_over", 2.1)  # not a transition of "working"
+    assert m.fire(Trigger.PAUSE, 1.0)
+    assert not m.fire(Trigger.PERSON_BACK, 1.5)  # only a person-lost pause ends by itself
+    assert m.fire(Trigger.RESUME, 2.0) and m.phase == Phase.WORKING
+    assert not m.fire(Trigger.COUNTDOWN_OVER, 2.1)  # not a transition of "working"
 
 
 def test_cue_selector_minimum_time_and_safety_preemption():
@@ -183,7 +198,7 @@ def test_personal_targets_from_the_profile():
 def test_therapist_adjusts_the_range_target_live():
     eng = machine_engine()
     feed(eng, 0.0, 2.0, lambda t: 0.0)
-    eng.adjust("range_target", -0.25, 2.0)  # 48 deg -> 36 deg
+    eng.feed(TargetChange(2.0, TargetKey.RANGE_TARGET, -0.25))  # 48 deg -> 36 deg
     assert eng.targets.target == pytest.approx(36.0)
     feed(eng, 2.0, 7.0, rep_wave(2.0, amplitude=38.0))
     assert eng.rep_count == 1
@@ -214,7 +229,7 @@ def test_holds_need_a_release_between_them():
     def run(until, in_plank):
         nonlocal t
         while t < until:
-            eng.on_pose(t, _plank_pose(t, in_plank))
+            eng.feed(PoseInput(t, _plank_pose(t, in_plank)))
             t += 1 / 30
 
     run(2.0, True)
@@ -233,8 +248,8 @@ def test_profile_side_fixes_the_working_side():
     image[:, :2] = np.linspace(0.1, 0.9, 33)[:, None]
     image[:, 3] = 0.2
     image[[23, 25, 27], 3] = 1.0  # the left leg is far better seen ...
-    eng.on_pose(0.0, Pose(0.0, image, np.full((33, 3), np.nan, np.float32)))
-    assert eng.measures.side == "right"  # ... but the therapist chose the right
+    eng.feed(PoseInput(0.0, Pose(0.0, image, np.full((33, 3), np.nan, np.float32))))
+    assert eng.checks.side == 1  # ... but the therapist chose the right
 
 
 @pytest.mark.parametrize("phase_until", [0.2, 1.0])  # set-up, then countdown
@@ -242,7 +257,7 @@ def test_pain_free_limit_stops_outside_the_working_phase_too(phase_until):
     eng = machine_engine()  # lumbar_flexion: pain-free limit 56 deg
     feed(eng, 0.0, phase_until, lambda t: 0.0)
     assert eng.phases.phase in (Phase.SETUP, Phase.COUNTDOWN)
-    eng.on_machine(np.array([phase_until + 0.01]), np.array([60.0]), np.array([150.0]))
+    eng.feed(MachineBatch(np.array([phase_until + 0.01]), np.array([60.0]), np.array([150.0])))
     assert eng.phases.phase == Phase.STOPPED
     assert eng.snapshot().cue.key == "safety.pain_free_range"
 
@@ -250,9 +265,11 @@ def test_pain_free_limit_stops_outside_the_working_phase_too(phase_until):
 def test_breach_after_the_summary_still_stops():
     eng = machine_engine()
     feed(eng, 0.0, 2.0, lambda t: 0.0)
-    eng.finish(2.0)
+    eng.feed(EndInput(2.0))
     assert eng.phases.phase == Phase.DONE
-    eng.on_machine(np.array([2.1]), np.array([0.0]), np.array([eng.targets.load_limit_n * 2]))
+    eng.feed(
+        MachineBatch(np.array([2.1]), np.array([0.0]), np.array([eng.targets.load_limit_n * 2]))
+    )
     assert eng.phases.phase == Phase.STOPPED and eng.snapshot().cue.severity == Severity.SAFETY
 
 
@@ -262,12 +279,12 @@ def test_a_held_overload_is_one_event_and_a_new_breach_after_acknowledging_anoth
     over = eng.targets.load_limit_n + 50
     feed(eng, 2.0, 5.0, lambda t: 0.0, force_fn=lambda t: over)
     assert len(eng.safety_events) == 1
-    eng.command("acknowledge", 5.0)
+    eng.feed(CommandInput(5.0, Command.ACKNOWLEDGE))
     feed(eng, 5.0, 5.5, lambda t: 0.0, force_fn=lambda t: over)
     assert len(eng.safety_events) == 2
 
 
 def test_range_target_is_never_set_past_the_pain_free_limit():
     eng = machine_engine()  # target 48, limit 56
-    eng.adjust("range_target", 0.5, 1.0)
+    eng.feed(TargetChange(1.0, TargetKey.RANGE_TARGET, 0.5))
     assert eng.targets.target == eng.targets.pain_free_limit == 56.0

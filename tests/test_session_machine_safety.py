@@ -14,6 +14,7 @@ from app.inputs import InputChoice
 from app.loop import Runner, RunOptions
 from exercises.library import get_exercise
 from session.engine import MACHINE_LOST_S, SessionConfig, SessionEngine
+from session.events import Command, CommandInput, MachineBatch
 from session.phases import Phase
 from session.targets import PatientProfile, load_profile, resolve_targets
 from tests.device_fixtures import ScriptedMachine, machine_hello, wait_for
@@ -25,7 +26,7 @@ QUICK = SessionConfig(setup_s=0.0, countdown_s=0.0)
 
 
 def feed(eng: SessionEngine, t: float, angle: float = 66.0, force: float = 10.0) -> None:
-    eng.on_machine(np.array([t]), np.array([angle]), np.array([force]))
+    eng.feed(MachineBatch(np.array([t]), np.array([angle]), np.array([force])))
 
 
 def working(profile: PatientProfile | None = None) -> SessionEngine:
@@ -92,7 +93,7 @@ def test_the_engine_calls_a_working_machine_set_silent_after_machine_lost_s():
     eng = working()
     assert not eng.machine_silent(0.4 + MACHINE_LOST_S * 0.9)
     assert eng.machine_silent(0.4 + MACHINE_LOST_S * 1.1)
-    eng.command("pause", 2.0)
+    eng.feed(CommandInput(2.0, Command.PAUSE))
     assert not eng.machine_silent(10.0)  # only a set in progress needs the samples
     assert not SessionEngine(get_exercise("squat")).machine_silent(10.0)
 
