@@ -20,6 +20,7 @@ and :func:`kernels.loading.track_loading` are the lighter batch entry points.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,15 +78,19 @@ def _frame_run(
     for f in range(ts.shape[0]):
         a = frame_start[f]
         b = frame_start[f + 1]
+        seen = False
         for i in range(n_lm):  # the frame's x, y and visibility
             img[i, 0] = image[f, i, 0]
             img[i, 1] = image[f, i, 1]
             img[i, 2] = np.nan
             img[i, 3] = image[f, i, last]
+            seen = seen or not math.isnan(img[i, 3])
+        # A frame whose visibilities are all NaN had nobody in it (``Pose.empty``).
+        kind = fr.STEP_POSE if seen else fr.STEP_NO_POSE
         ws[fr.M_IN_POSITION] = in_position[f]
         k = fr._step(
-            ts[f], fr.STEP_POSE, img, world[f], dev_t[a:b], force[a:b], angle[a:b], tab,
-            rparams, lay, ws, off, status_all,
+            ts[f], kind, img, world[f], dev_t[a:b], force[a:b], angle[a:b], tab, rparams, lay,
+            ws, off, status_all,
         )  # fmt: skip
         for c in range(r_ex):
             status_out[f, c] = np.int8(ws[off[fr.K_EX_STATUS] + c])
@@ -126,6 +131,7 @@ class SessionAnalysis:
     rep_load_state: np.ndarray  # (reps, N_LSTATE) loading state at each rep's end
     rep_bins: np.ndarray  # (bins, 2) time, mean angle of every rep's angle bins
     rep_bins_start: np.ndarray  # (reps + 1,) offsets into rep_bins
+    rep_rule_worst: np.ndarray  # (reps, r) worst status each rule had during each rep
 
     def rep_loads(self) -> tuple[ld.LoadRep | None, ...]:
         """Loading figures per rep, None for a rep without machine samples. Computed on call
@@ -257,4 +263,5 @@ def analyse_session(
         load_out[:n_reps].copy(),
         bins_out[: bins_start[n_reps]].copy(),
         bins_start[: n_reps + 1].copy(),
+        rep_out[:n_reps, rp.N_REC + ld.N_LSTATE :].astype(np.int8),
     )

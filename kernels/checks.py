@@ -96,6 +96,7 @@ class CheckedRule:
     right: int
     phases: frozenset[RepPhase] = frozenset()
     position: bool = False
+    key: str = ""  # the exercise rule's own name (default: the left column's rule key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +471,7 @@ class ExerciseChecks:
     def rule_keys(self) -> tuple[str, ...]:
         """The exercise rules' keys (their left column's), the order of :attr:`status`."""
         keys = self.rule_set.keys
-        return tuple(keys[c.left] for c in self.checked)
+        return tuple(c.key or keys[c.left] for c in self.checked)
 
     @property
     def lay(self) -> np.ndarray:

@@ -101,7 +101,7 @@ def build_checks(
     for rd in exercise.rules:
         left, right, lms = _rule_columns(rd, rules)
         phases = frozenset(RepPhase[p.upper()] for p in rd.phases)
-        checked.append(CheckedRule(left, right, phases, rd.key in position))
+        checked.append(CheckedRule(left, right, phases, rd.key in position, rd.key))
         landmarks.append(lms)
     tempo = exercise.tempo
     hold_mode = exercise.mode == "hold"
