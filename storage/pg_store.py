@@ -51,15 +51,22 @@ def default_journal_dir(params: dict[str, str]) -> Path:
 def _read_version(c: Conn, location: str) -> int:
     """The schema version, 0 for a database without SpineCoach tables. Refuses a database
     whose tables are not ours, without writing to it."""
-    if c.execute("SELECT to_regclass('schema_versions')").fetchone()[0] is None:
-        clash = c.execute(
+    # Read from pg_tables, not with to_regclass: a name lookup without a lock answers from
+    # this connection's catalog cache, which does not yet know of tables another station
+    # committed while this one waited for the migration lock (a stale "no such table").
+    found = {
+        r[0]
+        for r in c.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            f"AND tablename IN ({', '.join('?' for _ in _OUR_TABLES)}) ORDER BY tablename",
-            _OUR_TABLES,
+            f"AND tablename IN ({', '.join('?' for _ in (*_OUR_TABLES, 'schema_versions'))})",
+            (*_OUR_TABLES, "schema_versions"),
         ).fetchall()
+    }
+    if "schema_versions" not in found:
+        clash = sorted(found)
         if clash:
             raise CorruptDatabase(
-                f"{location} has tables named like SpineCoach's ({', '.join(r[0] for r in clash)}) "
+                f"{location} has tables named like SpineCoach's ({', '.join(clash)}) "
                 "but no schema_versions table: not a SpineCoach database; it was left "
                 "untouched - use a database of its own",
                 path=location,
@@ -109,28 +116,25 @@ class PostgresStore(SqlStore):
             raise
 
     def _prepare(self, create: bool) -> int:
+        """Every look at the schema runs under the migration lock, in its transaction: a
+        station starting while another migrates a new database waits for it, instead of
+        seeing its tables half committed between two statements (and taking them for a
+        foreign database)."""
         loc = self._db.path
         with self._db.transaction("read the schema version") as c:
+            # Shared: stations starting together read at once; a migration excludes them.
+            c.execute("SELECT pg_advisory_xact_lock_shared(?)", (APPLICATION_ID,))
             version = _read_version(c, loc)
-        if version > LATEST_VERSION:
-            raise SchemaTooNew(
-                f"{loc} has schema version {version}, written by a newer SpineCoach; this one "
-                f"knows versions up to {LATEST_VERSION}. Update SpineCoach on this station.",
-                path=loc,
-            )
+        self._check_version(version, create)
         if version == LATEST_VERSION:
             return version
-        if version == 0 and not create:
-            raise NotFound(
-                f"no SpineCoach tables in {loc}; expected a database a station has already "
-                "written to",
-                path=loc,
-            )
         try:
             with self._db.transaction(f"migrate the schema from version {version}") as c:
                 assert isinstance(c, _Conn)
                 c.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
-                version = _read_version(c, loc)  # another station may have migrated meanwhile
+                # Read again in this transaction: another station may have migrated meanwhile.
+                version = _read_version(c, loc)
+                self._check_version(version, create)
                 for m in migrations(Dialect.POSTGRESQL):
                     if version < m.version <= LATEST_VERSION:
                         c.script(m.sql)
@@ -146,6 +150,21 @@ class PostgresStore(SqlStore):
                 path=loc,
             ) from None
         return LATEST_VERSION
+
+    def _check_version(self, version: int, create: bool) -> None:
+        loc = self._db.path
+        if version > LATEST_VERSION:
+            raise SchemaTooNew(
+                f"{loc} has schema version {version}, written by a newer SpineCoach; this one "
+                f"knows versions up to {LATEST_VERSION}. Update SpineCoach on this station.",
+                path=loc,
+            )
+        if version == 0 and not create:
+            raise NotFound(
+                f"no SpineCoach tables in {loc}; expected a database a station has already "
+                "written to",
+                path=loc,
+            )
 
     @property
     def schema_version(self) -> int:

@@ -216,7 +216,11 @@ def test_a_new_server_database_has_the_schema_of_a_new_sqlite_file(
     conn.close()
 
 
-def test_stations_starting_together_on_a_new_database_migrate_it_once(pg: Backend) -> None:
+@pytest.mark.parametrize("round_", range(3))
+def test_stations_starting_together_on_a_new_database_migrate_it_once(
+    pg_server: PostgresServer, tmp_path: Path, round_: int
+) -> None:
+    pg = Backend("postgresql", pg_server.url(pg_server.new_database()), tmp_path / "pending")
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
@@ -233,6 +237,71 @@ def test_stations_starting_together_on_a_new_database_migrate_it_once(pg: Backen
     for t in threads:
         t.join()
     assert errors == []
+    assert pg.count("SELECT count(*) FROM schema_versions") == LATEST_VERSION
+
+
+def _waiting_for_advisory_lock(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()[0]
+
+
+def test_a_station_starting_while_another_migrates_waits_for_it(
+    pg: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind an intermittent "not a SpineCoach database": another station's
+    migration commits between this station's first look at the schema and its second. Here
+    the other station (a connection of the test's) holds the migration lock with every table
+    created but not committed, and commits right after this station's first statement, the
+    worst moment. The station must look only under the lock, so it waits, then sees the
+    committed schema."""
+    other = psycopg.connect(pg.url)
+    other.execute("SELECT pg_advisory_xact_lock(%s)", (migrate.APPLICATION_ID,))
+    for m in migrate.migrations(Dialect.POSTGRESQL):
+        other.execute(m.sql)
+        for statement in migrate.version_rows_sql(m, migrate.now_utc()):
+            other.execute(statement)
+    committed = threading.Event()
+    commit_lock = threading.Lock()
+
+    def commit_other() -> None:
+        with commit_lock:
+            if not committed.is_set():
+                other.commit()
+                committed.set()
+
+    from storage import pg_db
+
+    real_execute = pg_db._Conn.execute
+
+    def execute_then_commit_other(self, sql, params=()):
+        cur = real_execute(self, sql, params)
+        commit_other()  # after this station's first statement, whatever it was
+        return cur
+
+    monkeypatch.setattr(pg_db._Conn, "execute", execute_then_commit_other)
+    outcome: list[object] = []
+
+    def station() -> None:
+        try:
+            with pg.open() as store:
+                outcome.append(store.schema_version)
+        except BaseException as exc:  # reported below
+            outcome.append(exc)
+
+    t = threading.Thread(target=station)
+    t.start()
+    # Either the station waits on the lock (it looks only under the lock: commit now), or it
+    # ran a statement without waiting and the hook has committed already.
+    for _ in range(500):
+        if committed.is_set() or _waiting_for_advisory_lock(pg.url):
+            break
+        committed.wait(0.02)
+    commit_other()
+    t.join(30)
+    other.close()
+    assert outcome == [LATEST_VERSION]
     assert pg.count("SELECT count(*) FROM schema_versions") == LATEST_VERSION
 
 
