@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.streams import PoseStream, ReplayPoseStream, VideoPoseStream
+from recording.replay import is_replay_path, open_replay
 from vision.errors import SourceNotFound
 from vision.estimator import PoseEstimator
-from vision.replay import PoseReplay, is_replay_path, open_replay
+from vision.replay import PoseReplay
 from vision.sources import camera_available, open_frame_source
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,12 +21,13 @@ import numpy as np
 
 from app.inputs import InputChoice, open_stream
 from app.outputs import create_private
-from app.session_replay import is_full_session, replay_session
+from app.session_replay import replay_session
 from app.storage_sink import StorageSink, profile_from_store
 from app.streams import PoseResult, PoseStream, ReplayPoseStream
 from exercises.schema import ExerciseDef
 from recording.events import input_record, machine_frame, output_record
 from recording.format import RecordingWriter
+from recording.replay import is_full_session
 from session.engine import SessionConfig, SessionEngine
 from session.events import (
     Command,

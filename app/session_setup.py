@@ -11,12 +11,12 @@ from app.cli import UsageError
 from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
 from app.outputs import check_target
-from app.session_replay import check_replayable
 from app.storage_sink import profile_from_store, report_replayed
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
-from session.lang import catalog
+from language import catalog
+from recording.replay import check_replayable
 from session.targets import load_profile
 from vision.errors import VisionError
 from vision.replay import PoseReplay, is_skeleton_path
@@ -52,7 +52,7 @@ def _check_combination(
     args: argparse.Namespace, choice: InputChoice, replay: PoseReplay | None, exercise: ExerciseDef
 ) -> None:
     """Sources that cannot drive the exercise: refused, not run as a silent empty session."""
-    machine_data = replay is not None and bool(replay.device)
+    machine_data = bool(getattr(replay, "device", None))
     if (
         exercise.signal.source == "machine"
         and not args.device

@@ -7,7 +7,7 @@ poses are obtained differs by source:
 - video: MediaPipe over every frame as the app's video stream does, cached on disk per video
   (``vision.pose_cache``) and replayed with the video's frame size, so a re-run after a rule
   change takes seconds;
-- replay: the file opened by ``vision.replay.open_replay`` as ``--source`` opens it (Kinect
+- replay: the file opened by ``recording.replay.open_replay`` as ``--source`` opens it (Kinect
   files seen from the case's view);
 - uiprmd_set: UI-PRMD single-repetition files played one after the other through one
   virtual camera;
@@ -28,12 +28,13 @@ from body.pose import Pose
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
+from recording.replay import open_replay
 from session.targets import PatientProfile
 from vision.errors import VisionError
 from vision.kinect import concatenate, load_uiprmd
 from vision.landmark_tables import load_labelled_csv, load_npy17
 from vision.pose_cache import video_poses
-from vision.replay import PoseReplay, open_replay
+from vision.replay import PoseReplay
 from vision.virtual_camera import skeleton_poses
 
 NPY17_ASPECT = 16 / 9  # the kaiakol uploader's videos: 1280x720 and 640x360

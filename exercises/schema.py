@@ -438,7 +438,7 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
 
 def _check_cue(file: str, key: str, cue: str) -> None:
     """A cue key without a text would put the bare key on the patient's screen."""
-    from session.lang import LANG_DIR, catalog
+    from language import LANG_DIR, catalog
 
     if cue not in catalog("en"):
         raise ExerciseError(file, key, f"a cue key with a text in {LANG_DIR / 'en.toml'}", cue)

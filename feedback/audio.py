@@ -28,7 +28,7 @@ from feedback.voice import (
     Speaker,
     SpeechClips,
 )
-from session.lang import catalog
+from language import catalog
 from session.snapshot import Severity, Snapshot
 from speech.phrases import COUNT_MAX, HOLD, RELAX, SPEECH_DIR, count_key
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from session.lang import cue_text
+from language import cue_text
 from session.snapshot import Cue, Severity
 
 MIN_SHOW_S = 1.5

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from session.lang import LANG_DIR, catalog
+from language import LANG_DIR, catalog
 from speech import SpeechError
 
 ROOT = Path(__file__).resolve().parent.parent

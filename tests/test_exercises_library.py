@@ -15,9 +15,9 @@ import pytest
 from exercises.errors import ExerciseError
 from exercises.library import DEFINITIONS, definition_files, get_exercise
 from exercises.schema import ExerciseDef, load_exercise_file
+from language import LANG_DIR, catalog
 from session.checks_setup import build_checks
 from session.events import EndInput, PoseInput
-from session.lang import LANG_DIR, catalog
 from session.targets import resolve_targets
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,10 +13,11 @@ from body.landmarks import INDEX
 from body.pose import Pose
 from kernels.angles import joint_angles
 from recording.format import RecordingWriter, read_recording
+from recording.replay import open_replay
 from tests.helpers import shared_data
 from vision.errors import NotAVideo, RecordingError, SourceNotFound
 from vision.estimator import PoseEstimator
-from vision.replay import load_keraal, open_replay
+from vision.replay import load_keraal
 from vision.sources import VideoFileSource, open_frame_source
 
 KNEES = np.array(

@@ -16,10 +16,11 @@ from hypothesis import given, settings
 from exercises.errors import ExerciseError
 from exercises.library import DEFINITIONS
 from exercises.schema import load_exercise_file
+from recording.replay import open_replay
 from session.targets import PatientProfile, ProfileError, load_profile
 from tests.fuzz_toml import FUZZ, mutated, nested, toml_document
 from vision.errors import RecordingError, VisionError
-from vision.replay import load_keraal, open_replay
+from vision.replay import load_keraal
 
 SQUAT = tomllib.loads((DEFINITIONS / "squat.toml").read_text(encoding="utf-8"))
 PROFILE = {

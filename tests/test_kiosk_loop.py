@@ -14,11 +14,11 @@ import pytest
 from app.inputs import BUNDLED_RECORDING
 from app.streams import ReplayPoseStream
 from feedback.kiosk import KioskState
+from recording.replay import open_replay
 from storage import open_store
 from tests.helpers import run_main
 from tests.kiosk_fixtures import PATIENTS
 from tests.kiosk_soak import FPS, SUMMARY_S, Soak
-from vision.replay import open_replay
 
 CODE = "4711"
 

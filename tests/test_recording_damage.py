@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from app.inputs import InputChoice
 from app.loop import Runner, RunOptions
-from app.session_replay import check_replayable
 from exercises.library import get_exercise
 from recording.format import (
     DEVICE,
@@ -28,10 +27,10 @@ from recording.format import (
     RecordingWriter,
     read_recording,
 )
+from recording.replay import check_replayable, open_replay
 from session.events import Command, SafetyKind, TargetChange, TargetKey
 from tests.helpers import ROOT, run_main
 from vision.errors import RecordingError
-from vision.replay import open_replay
 
 BUNDLED = ROOT / "assets" / "recordings" / "keraal_flank_stretch.screc"
 N_POSES = 300

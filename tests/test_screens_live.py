@@ -17,13 +17,12 @@ import pytest
 
 from app.inputs import BUNDLED_RECORDING, InputChoice
 from app.loop import Runner, RunOptions
-from app.session_replay import recorded_inputs
 from exercises.library import get_exercise
 from feedback.patient_view import TEMPO_LABELS, PatientView
 from feedback.therapist_view import TherapistView
 from kernels.reps import RepPhase
+from recording.replay import open_replay, recorded_inputs
 from session.snapshot import ScreenPhase, Snapshot
-from vision.replay import open_replay
 
 SIZE = (1280, 720)
 

@@ -15,7 +15,7 @@ import pytest
 
 from feedback.audio import Audio, SoundCues
 from feedback.voice import SAFETY_MIN_VOLUME, ChannelSink, Speaker
-from session.lang import catalog
+from language import catalog
 from session.snapshot import Cue, Severity, Snapshot
 from speech import SpeechError
 from speech import build as speech_build

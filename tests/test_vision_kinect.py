@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from body.landmarks import INDEX, NUM_LANDMARKS
+from recording.replay import is_replay_path, open_replay
 from tests.helpers import run_main, shared_data
 from vision.errors import RecordingError, SourceNotFound
 from vision.kinect import (
@@ -21,7 +22,6 @@ from vision.kinect import (
     load_uiprmd,
     load_uiprmd_joints,
 )
-from vision.replay import is_replay_path, open_replay
 from vision.virtual_camera import place_camera, project, skeleton_poses
 
 KIMORE = "kimore_leowei31/JointPositionExercise{}.csv"

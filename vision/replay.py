@@ -1,6 +1,6 @@
 """Landmark replay: recorded pose sequences played without a camera or model.
 
-Formats: the project's own ``.screc`` recordings, the BlazePose JSON of the KERAAL
+Formats: the BlazePose JSON of the KERAAL
 low-back-pain dataset (``{"positions": {frame: {Joint_name: [x, y, z]}}}``), and Kinect v2
 skeletons (KIMORE ``.csv``, UI-PRMD ``*_positions*.txt[.gz]``) seen by a virtual camera
 (``vision/kinect.py``, ``vision/virtual_camera.py``).
@@ -17,7 +17,6 @@ import numpy as np
 
 from body.landmarks import INDEX, NUM_LANDMARKS
 from body.pose import Pose
-from recording.format import DeviceRecord, EventRecord, read_recording
 from vision.errors import RecordingError, SourceNotFound
 from vision.kinect import kinect_format, load_kinect
 from vision.virtual_camera import skeleton_poses
@@ -30,30 +29,27 @@ KERAAL_ASPECT = 16 / 9
 
 
 class PoseReplay:
-    """Plays a pose sequence in order. ``Pose.timestamp`` is the time within the recording."""
+    """Plays a pose sequence in order. ``Pose.timestamp`` is the time within the recording.
+
+    ``header`` holds what the source knows of itself (``aspect``, ``view``). A whole recorded
+    session (``recording.replay.SessionReplay``) adds its machine samples and events.
+    """
 
     def __init__(
-        self,
-        poses: list[Pose],
-        fps: float,
-        name: str,
-        device: list[DeviceRecord] | None = None,
-        events: list[EventRecord] | None = None,
-        header: dict | None = None,
-        timeline: list[tuple[int, int]] | None = None,
+        self, poses: list[Pose], fps: float, name: str, header: dict | None = None
     ) -> None:
-        if not poses and not device:
-            raise RecordingError(f"{name}: the recording holds no pose frames or machine samples")
         self.poses = poses
         self.fps = fps
         self.name = name
-        self.device = device or []
-        self.events = events or []
         self.header = header or {}
-        self.timeline = timeline or []  # record order, for replaying a whole session exactly
-        self.damaged = 0  # damaged stretches of a .screc skipped on reading (each >= 1 record)
+        self.damaged = 0  # damaged stretches skipped on reading (each one record or more)
         self.damaged_bytes = 0
         self._i = 0
+        if not self.has_content():
+            raise RecordingError(f"{name}: the recording holds no pose frames or machine samples")
+
+    def has_content(self) -> bool:
+        return bool(self.poses)
 
     def __len__(self) -> int:
         return len(self.poses)
@@ -158,26 +154,23 @@ def open_kinect_replay(path: str | Path, view: str | None = None) -> PoseReplay:
     return PoseReplay(poses, skeleton.fps, path.name, header={"aspect": aspect, "view": view})
 
 
-def open_replay(path: str | Path, view: str | None = None) -> PoseReplay:
-    """A ``.screc`` recording, a KERAAL BlazePose ``.json`` file or a Kinect skeleton file
-    (seen from ``view``, see :func:`open_kinect_replay`)."""
+def open_landmarks(path: str | Path, view: str | None = None) -> PoseReplay:
+    """A KERAAL BlazePose ``.json`` file or a Kinect skeleton file (seen from ``view``, see
+    :func:`open_kinect_replay`). The project's own ``.screc`` recordings are read by
+    ``recording.replay``."""
     path = Path(path)
     if not os.path.exists(path):  # never raises, not even for a name too long
         raise SourceNotFound(f"recording not found: {path}")
-    if path.suffix == ".json":
-        header = {"aspect": KERAAL_ASPECT}
-        return PoseReplay(load_keraal(path), KERAAL_FPS, path.name, header=header)
     if kinect_format(path) is not None:
         return open_kinect_replay(path, view)
-    rec = read_recording(path)
-    fps = rec.fps if math.isfinite(rec.fps) and rec.fps > 0 else 30.0
-    replay = PoseReplay(rec.poses, fps, path.name, rec.device, rec.events, rec.header, rec.timeline)
-    replay.damaged, replay.damaged_bytes = rec.damaged, rec.damaged_bytes
-    return replay
+    if path.suffix != ".json":
+        raise RecordingError(f"{path}: expected a KERAAL .json or a Kinect skeleton file")
+    header = {"aspect": KERAAL_ASPECT}
+    return PoseReplay(load_keraal(path), KERAAL_FPS, path.name, header=header)
 
 
-def is_replay_path(spec: str) -> bool:
-    return spec.endswith((".screc", ".json")) or kinect_format(spec) is not None
+def is_landmark_path(spec: str) -> bool:
+    return spec.endswith(".json") or kinect_format(spec) is not None
 
 
 def is_skeleton_path(spec: str) -> bool:

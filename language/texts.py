@@ -1,4 +1,4 @@
-"""Cue texts from the language files in ``assets/lang/``."""
+"""Cue texts and count-out words from the language files in ``assets/lang/``."""
 
 from __future__ import annotations
 
