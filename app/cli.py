@@ -11,16 +11,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+from app.errors import UsageError
 
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
-    """Bad arguments or input files: one clear line for the user, exit code 2."""
-
-
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
         raise UsageError(message)
 
 
@@ -85,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="session database: a SQLite file, or postgresql://[user@]host/db "
                    "for a server the clinic's stations share")  # fmt: skip
     p.add_argument("--patient", metavar="CODE", help="pseudonymous patient code")
+    p.add_argument("--station", metavar="NAME",
+                   help="publish this station's live status under NAME for the therapist "
+                   "dashboard; default with a postgresql:// --db: the host name")  # fmt: skip
     p.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
     p.add_argument("--lang", default="en", help="cue language (en, de)")
     p.add_argument(

@@ -83,7 +83,9 @@ class RunOptions:
     mute: bool = False
     loop_replay: bool = False
     store: object | None = None  # storage.Store for --db (and the kiosk)
+    calibration: Path | None = None  # the machines' calibration file (None: the default one)
     patient: str = ""
+    station: str = ""  # --station: publish the live status under this name ("" none)
 
 
 # Timing figures keep the most recent values only: a kiosk runs for weeks, and a median of the
@@ -114,6 +116,7 @@ class Runner:
         self.bridge = None
         self.recorder: RecordingWriter | None = None
         self.video_out = None
+        self.publisher = None  # app.station_publisher.StationPublisher with --station
         try:
             self._open(opts, replay)
         except BaseException:
@@ -121,7 +124,7 @@ class Runner:
             raise
 
     def _release(self) -> None:
-        for thing in (self.stream, self.bridge, self.recorder, self.video_out):
+        for thing in (self.stream, self.bridge, self.recorder, self.video_out, self.publisher):
             if thing is not None:
                 thing.close()
 
@@ -146,10 +149,16 @@ class Runner:
             opts.choice, lossless=opts.headless and not live, paced=paced, replay=replay
         )
         if opts.device:
+            from calibration import CalibrationStore
             from device_bridge import open_device
 
+            # The machine's zero and scale, by its serial number, from the one calibration
+            # file (``python -m device_bridge calibration``); none stored: as the machine says.
             self.bridge = open_device(
-                opts.device, limits=self._limits(), simulator_args=opts.simulator_args
+                opts.device,
+                limits=self._limits(),
+                simulator_args=opts.simulator_args,
+                calibration_store=CalibrationStore(opts.calibration),
             )
             self.bridge.start()
             if not opts.kiosk:  # the kiosk shows the machine's state and waits for it
@@ -194,6 +203,11 @@ class Runner:
         self.waiting = opts.kiosk and not opts.patient
         if opts.store is not None and opts.patient:
             self.sink = StorageSink.begin(opts.store, opts.patient, self.engine, opts.choice.spec)
+        self.pain_flag: bool | None = None  # None: pain not asked at this station
+        if opts.store is not None and opts.station:
+            from app.station_publisher import StationPublisher
+
+            self.publisher = StationPublisher(opts.store.status_link(), opts.station)
 
     # -- one frame ---------------------------------------------------------------------------
 
@@ -437,7 +451,24 @@ class Runner:
             pose_fps=self.pose_fps(),
         )
         storage = self.sink.status() if self.sink is not None else self.storage_problem
-        return snap if storage is None else replace(snap, storage=storage)
+        snap = snap if storage is None else replace(snap, storage=storage)
+        if self.publisher is not None:
+            self._offer_status(snap)
+        return snap
+
+    def _offer_status(self, snap: Snapshot) -> None:
+        from app.station_publisher import Offer
+
+        events = self.engine.safety_events
+        self.publisher.offer(
+            Offer(
+                snap,
+                waiting=self.waiting,
+                session_id=self.sink.writer.session_id if self.sink is not None else None,
+                safety_kind=str(events[-1].kind) if snap.safety_stop and events else "",
+                pain_flag=self.pain_flag,
+            )
+        )
 
     @property
     def limit_reached(self) -> bool:
@@ -471,6 +502,8 @@ class Runner:
         if self.engine.phases.phase != Phase.DONE:
             self.feed(EndInput(end_t))
         self.dispatch()
+        if self.publisher is not None:
+            self.snapshot()  # offers the session's last state to the station's status
         if self.stream:
             self.stream.close()
         if self.bridge:
@@ -479,6 +512,8 @@ class Runner:
             self.video_out.close()
         if self.recorder:
             self.recorder.close()
+        if self.publisher is not None:
+            self.publisher.close()  # publishes the final state offered above
 
     # -- loops -------------------------------------------------------------------------------
 

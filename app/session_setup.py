@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-from app.cli import UsageError
+from app.errors import UsageError
 from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
 from app.outputs import check_target
@@ -145,6 +145,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         and not args.headless,
         store=store,
         patient=args.patient or "",
+        station=_station(args, store),
     )
     try:
         runner = Runner(opts, replay=replay)
@@ -160,6 +161,26 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
             raise UsageError(f"--device: {exc}") from None
         raise
     return runner, args.summary_json
+
+
+def _station(args: argparse.Namespace, store: object | None) -> str:
+    """The name the live status goes under: --station, else the host name on a server (the
+    dashboard's), else none (a file is one station's own)."""
+    import re
+    import socket
+
+    if args.station is not None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}", args.station):
+            raise UsageError(
+                "--station: expected 1-64 letters, digits, spaces, '.', '_' or '-' starting "
+                f"with a letter or digit, got {args.station[:70]!r}"
+            )
+        if store is None:
+            raise UsageError("--station needs --db (the database the dashboard reads)")
+        return args.station
+    if store is not None and str(args.db or "").startswith("postgres"):
+        return socket.gethostname()[:64]
+    return ""
 
 
 def _open_store(args: argparse.Namespace):

@@ -78,7 +78,8 @@ class CalibrationStore:
             self._updated[serial] = str(entry.get("updated", ""))
 
     def reload(self) -> None:
-        """Read the file again (another process, e.g. ``python -m calibration``, changed it)."""
+        """Read the file again (another process changed it, e.g. ``python -m device_bridge
+        calibration``)."""
         with self._lock:
             self._machines.clear()
             self._updated.clear()

@@ -1,9 +1,11 @@
 """Command line for the clinic's IT person.
 
     python -m device_bridge monitor --device auto|sim:MODEL|PORT|URL [--seconds N] [--json]
+    python -m device_bridge calibration show|read|zero|two-point ...
 
-connects, prints the machine's hello, streams live values, and ends with the link statistics.
-With ``--json`` the live lines go to stderr and stdout gets one JSON object.
+``monitor`` connects, prints the machine's hello, streams live values, and ends with the link
+statistics; with ``--json`` the live lines go to stderr and stdout gets one JSON object.
+``calibration`` sets a machine's zero and scale (``device_bridge/calibrate.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m device_bridge", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("calibration", help="set a machine's zero and scale (calibration --help)")
     m = sub.add_parser("monitor", help="connect, show live values, print link statistics")
     m.add_argument("--device", default="auto", help="auto, sim:MODEL, a port path or a URL")
     m.add_argument("--seconds", type=float, default=10.0, help="how long to watch (default 10)")
@@ -148,6 +151,11 @@ def monitor(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calibration"]:
+        from device_bridge.calibrate import main as calibration_main
+
+        return calibration_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         result = monitor(args)

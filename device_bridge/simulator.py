@@ -20,9 +20,10 @@ import time
 from dataclasses import replace
 
 from device_bridge.faults import add_fault_arguments, faults_from_args, seconds_list
-from device_bridge.machine_model import MODELS, PatientModel
+from device_bridge.machine_model import MODELS, MachineSpec, PatientModel
 from device_bridge.pty_endpoint import PtyEndpoint
 from device_bridge.sim_machine import SimulatedMachine
+from device_bridge.sim_patient import AssessmentPatient, default_truth, load_script, load_truth
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--jerk-probability", type=float, default=0.1)
     ap.add_argument("--force-bias", type=float, default=8.0, help="force reading at rest, N")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds; 0: run on")
+    ap.add_argument("--assessment-script", metavar="JSON",
+                    help="run a machine assessment (the host's steps and timing) instead of "
+                    "sets of reps")  # fmt: skip
+    ap.add_argument("--patient-file", metavar="TOML",
+                    help="with --assessment-script: the simulated patient's range and strength "
+                    "(default: a plausible patient for the machine)")  # fmt: skip
     ap.add_argument("--truth", help="write the ground truth JSON here on exit")
     ap.add_argument("--frame-log", help="write every sample frame (JSON) here on exit")
     ap.add_argument("--exit-with-parent", action="store_true", help="stop when the parent dies")
@@ -58,16 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    parent = os.getppid()  # before the path is printed: a parent that reads it may then exit
-    if args.rate <= 0 or args.baud <= 0:
-        raise SystemExit(f"--rate and --baud: expected > 0, got {args.rate} and {args.baud}")
-    spec = MODELS[args.machine]
-    if args.side == "right":
-        # The same movement to the other side: the angle runs negative (0 = neutral).
-        spec = replace(spec, start_deg=-spec.start_deg, end_deg=-spec.end_deg)
-    patient = PatientModel(
+def _rep_patient(spec: MachineSpec, args: argparse.Namespace) -> PatientModel:
+    return PatientModel(
         spec,
         seed=args.seed,
         reps_per_set=args.reps,
@@ -80,6 +79,29 @@ def main(argv: list[str] | None = None) -> int:
         jerk_probability=args.jerk_probability,
         force_bias_n=args.force_bias,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    parent = os.getppid()  # before the path is printed: a parent that reads it may then exit
+    if args.rate <= 0 or args.baud <= 0:
+        raise SystemExit(f"--rate and --baud: expected > 0, got {args.rate} and {args.baud}")
+    spec = MODELS[args.machine]
+    if args.side == "right":
+        # The same movement to the other side: the angle runs negative (0 = neutral).
+        spec = replace(spec, start_deg=-spec.start_deg, end_deg=-spec.end_deg)
+    patient: PatientModel | AssessmentPatient
+    if args.assessment_script:
+        truth = load_truth(args.patient_file, args.seed) if args.patient_file else None
+        patient = AssessmentPatient(
+            truth or default_truth(args.machine, args.seed),
+            load_script(args.assessment_script),
+            force_bias_n=args.force_bias,
+        )
+    elif args.patient_file:
+        raise SystemExit("--patient-file needs --assessment-script")
+    else:
+        patient = _rep_patient(spec, args)
     port = PtyEndpoint(args.link)
     print(port.open(), flush=True)
     machine = SimulatedMachine(
@@ -117,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         machine.step(now)
         time.sleep(0.0005)
     truth = machine.finish(time.monotonic())
+    if isinstance(patient, AssessmentPatient):
+        truth["assessment"] = patient.ground_truth()
     port.close()
     if args.truth:
         with open(args.truth, "w", encoding="utf-8") as fh:

@@ -28,7 +28,6 @@ from storage.journaled import JournaledWriter
 from storage.paths import default_db_path, redact_url
 from storage.records import (
     Assessment,
-    Calibration,
     CueEvent,
     EndReason,
     PainScore,
@@ -50,7 +49,6 @@ __all__ = [
     "Assessment",
     "BackendNotAvailable",
     "BackgroundWriter",
-    "Calibration",
     "CorruptDatabase",
     "CueEvent",
     "DatabaseFull",

@@ -20,7 +20,6 @@ from storage.access_records import AccessAlertRecord, PatientAccess
 from storage.errors import StorageError
 from storage.records import (
     Assessment,
-    Calibration,
     CueLike,
     PainScore,
     Patient,
@@ -36,6 +35,7 @@ from storage.records import (
 
 if TYPE_CHECKING:
     from storage.journal import ReplayReport, WriteOp
+    from storage.station_status import StationStatus, StatusLink, StatusListener
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -268,12 +268,6 @@ class Store(ABC):
     @abstractmethod
     def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]: ...
 
-    @abstractmethod
-    def save_calibration(self, calibration: Calibration) -> int: ...
-
-    @abstractmethod
-    def latest_calibration(self, machine_serial: str, channel: str) -> Calibration | None: ...
-
     # sessions ---------------------------------------------------------------------------
     @abstractmethod
     def begin_session(
@@ -299,6 +293,20 @@ class Store(ABC):
     @abstractmethod
     def recover_interrupted(self) -> tuple[int, ...]:
         """Mark sessions whose writer died without finishing as "interrupted"; returns their ids."""
+
+    # the clinic's live view (storage.station_status) ----------------------------------------
+    @abstractmethod
+    def status_link(self) -> StatusLink:
+        """A connection of its own for publishing this station's live status."""
+
+    @abstractmethod
+    def status_listener(self) -> StatusListener:
+        """Every station's status, then each change as it comes (NOTIFY on a server; a file
+        is read a few times a second)."""
+
+    @abstractmethod
+    def station_statuses(self) -> tuple[StationStatus, ...]:
+        """Every station's latest status, by station name."""
 
     # late writes and the files the store owns ----------------------------------------------
     @property

@@ -165,16 +165,6 @@ class PainScore:
     session_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    machine_serial: str
-    channel: str  # "angle", "force"
-    offset: float
-    scale: float
-    unit: str = ""
-    created_at: str = ""
-
-
 class EndReason(StrEnum):
     """Why a session ended, as the live loop saw it; stored in ``sessions.end_reason``."""
 

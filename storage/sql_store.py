@@ -17,7 +17,6 @@ from storage.base import SessionWriter, Store, check_pain_score, check_patient_c
 from storage.errors import NotFound, StorageError
 from storage.records import (
     Assessment,
-    Calibration,
     PainScore,
     Patient,
     ProgrammeItem,
@@ -28,6 +27,7 @@ from storage.records import (
 from storage.sql_db import SqlDb
 from storage.sql_read import load_session, pain_rows, session_info
 from storage.sql_writer import SqlSessionWriter, is_live, now_utc
+from storage.station_status import StationStatus, read_statuses
 
 
 def _f(x: float | None) -> float:
@@ -265,36 +265,6 @@ class SqlStore(Store):
     def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]:
         return pain_rows(self._db, "patient_id = ?", self._patient_id(patient_code))
 
-    def save_calibration(self, calibration: Calibration) -> int:
-        k = calibration
-        if not (math.isfinite(k.offset) and math.isfinite(k.scale) and k.scale != 0):
-            raise ValueError(f"calibration: expected finite offset and non-zero scale, got {k}")
-        created = k.created_at or now_utc()
-        with self._db.transaction("save calibration") as c:
-            return int(
-                c.execute(
-                    "INSERT INTO calibrations (machine_serial, channel, offset_value, "
-                    "scale_factor, unit, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        k.machine_serial,
-                        k.channel,
-                        k.offset,
-                        k.scale,
-                        k.unit,
-                        created,
-                    ),
-                ).fetchone()[0]
-            )
-
-    def latest_calibration(self, machine_serial: str, channel: str) -> Calibration | None:
-        rows = self._db.query(
-            "SELECT machine_serial, channel, offset_value, scale_factor, unit, created_at "
-            "FROM calibrations WHERE machine_serial = ? AND channel = ? "
-            "ORDER BY created_at DESC, id DESC LIMIT 1",
-            (machine_serial, channel),
-        )
-        return Calibration(*rows[0]) if rows else None
-
     def begin_session(
         self,
         patient_code: str,
@@ -346,6 +316,9 @@ class SqlStore(Store):
 
     def load_session(self, session_id: int) -> SessionRecord:
         return load_session(self._db, session_id)
+
+    def station_statuses(self) -> tuple[StationStatus, ...]:
+        return read_statuses(self._db)
 
     def recover_interrupted(self) -> tuple[int, ...]:
         host = socket.gethostname()

@@ -255,7 +255,7 @@ def test_calibration_file_nested_too_deeply_is_one_line(tmp_path):
     path = tmp_path / "cal.json"
     path.write_text('{"version": 1, "machines": ' + "[" * 100_000 + "]" * 100_000 + "}")
     proc = subprocess.run(
-        [sys.executable, "-m", "calibration", "--file", str(path), "show"],
+        [sys.executable, "-m", "device_bridge", "calibration", "--file", str(path), "show"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -349,7 +349,7 @@ def test_fuzz_every_sample_over_a_limit_trips_it_also_when_dropped(
 def test_calibration_two_point_refuses_a_negative_or_tiny_scale_in_one_line(
     true_b, tmp_path, capsys
 ):
-    from calibration.__main__ import main
+    from device_bridge.calibrate import main
 
     path = tmp_path / "cal.json"
     points = ["--reading-a", "0", "--true-a", "0", "--reading-b", "100", "--true-b", true_b]
@@ -360,7 +360,7 @@ def test_calibration_two_point_refuses_a_negative_or_tiny_scale_in_one_line(
 
 
 def test_a_stored_calibration_with_a_bad_scale_is_refused_when_loaded(tmp_path, capsys):
-    from calibration.__main__ import main
+    from device_bridge.calibrate import main
 
     path = tmp_path / "cal.json"
     doc = {"version": 1, "machines": {"LE-1": {"force": {"zero": 0.0, "scale": -1.0}}}}
@@ -372,7 +372,7 @@ def test_a_stored_calibration_with_a_bad_scale_is_refused_when_loaded(tmp_path, 
 
 
 def test_calibration_read_refuses_a_negative_time_in_one_line(capsys):
-    from calibration.__main__ import main
+    from device_bridge.calibrate import main
 
     assert main(["read", "--device", "loop://", "--seconds", "-1"]) == 2
     assert capsys.readouterr().err == "error: --seconds: expected 0 to 60 seconds, got -1\n"

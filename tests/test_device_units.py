@@ -163,7 +163,7 @@ def test_calibration_command_line_sets_zero_from_the_machine_and_two_point(tmp_p
     path = tmp_path / "cal.json"
 
     def cli(*args: str) -> str:
-        cmd = [sys.executable, "-m", "calibration", "--file", str(path), *args]
+        cmd = [sys.executable, "-m", "device_bridge", "calibration", "--file", str(path), *args]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=30)
         assert out.returncode == 0, out.stderr
         return out.stdout

@@ -134,3 +134,46 @@ def test_a_machine_set_on_a_machine_sending_only_heartbeats_is_stopped_as_machin
         machine.close()
     assert [e.kind for e in runner.engine.safety_events] == ["machine_lost"]
     assert runner.engine.cues.current.key == "safety.machine_lost"
+
+
+def test_a_live_session_applies_the_machines_stored_calibration(tmp_path):
+    """The calibration file (one store, by serial number) reaches the live session's link:
+    the simulated machine's force zero set there moves every force the engine sees."""
+    import time
+
+    from app.inputs import InputChoice
+    from app.loop import Runner, RunOptions
+    from calibration import CalibrationStore, ChannelCalibration, MachineCalibration
+
+    def run(calibration_file):
+        runner = Runner(
+            RunOptions(
+                InputChoice("none", "none", "machine only"),
+                get_exercise("lumbar_extension"),
+                headless=True,
+                device="sim:lumbar_extension",
+                calibration=calibration_file,
+            )
+        )
+        try:
+            serial = runner.bridge.hello.serial
+            forces = []
+            end = time.monotonic() + 60
+            while len(forces) < 200 and time.monotonic() < end:
+                forces += [s.force_n for s in runner.bridge.drain()]
+                time.sleep(0.01)
+            return serial, runner.bridge.calibration, forces
+        finally:
+            runner.close()
+
+    serial, identity, raw = run(tmp_path / "none.json")
+    assert identity.is_identity and len(raw) >= 200
+    path = tmp_path / "calibration.json"
+    zeroed = MachineCalibration(force=ChannelCalibration(zero=25.0))
+    CalibrationStore(path).set(serial, zeroed)
+    _, used, forces = run(path)
+    assert used == zeroed and len(forces) >= 200
+    # The machine rests between sessions: the same resting force, 25 N lower once zeroed.
+    import statistics
+
+    assert statistics.median(raw) - statistics.median(forces) == pytest.approx(25.0, abs=2.0)

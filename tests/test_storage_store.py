@@ -16,7 +16,6 @@ import pytest
 from session.snapshot import Cue, RepView, Severity
 from storage import (
     Assessment,
-    Calibration,
     NotFound,
     ProgrammeItem,
     SessionSummary,
@@ -232,14 +231,6 @@ def test_therapist_data_round_trip(backend: Backend) -> None:
             store.add_pain_score("LBP-001", 11)
         with pytest.raises(ValueError, match="moment"):
             store.add_pain_score("LBP-001", 3, moment="later")
-        store.save_calibration(
-            Calibration("MX-1", "force", -2.0, 1.01, "N", "2026-01-01T00:00:00+00:00")
-        )
-        store.save_calibration(
-            Calibration("MX-1", "force", -1.0, 1.02, "N", "2026-02-01T00:00:00+00:00")
-        )
-        assert store.latest_calibration("MX-1", "force").offset == -1.0
-        assert store.latest_calibration("MX-1", "angle") is None
         assert [q.code for q in store.list_patients()] == ["LBP-001"]
         with pytest.raises(NotFound, match="ZZZ"):
             store.get_patient("ZZZ")

@@ -1,9 +1,9 @@
 """Calibrate a machine, by serial number.
 
-    python -m calibration show
-    python -m calibration read --device sim:lumbar_extension [--seconds 1]
-    python -m calibration zero --device PORT --channel force
-    python -m calibration two-point --serial LE-1001 --channel angle \\
+    python -m device_bridge calibration show
+    python -m device_bridge calibration read --device sim:lumbar_extension [--seconds 1]
+    python -m device_bridge calibration zero --device PORT --channel force
+    python -m device_bridge calibration two-point --serial LE-1001 --channel angle \\
         --reading-a 2.0 --true-a 0 --reading-b 62.5 --true-b 60
 
 ``read`` prints the machine's own (uncalibrated) mean readings, to note down at each
@@ -23,12 +23,13 @@ import time
 
 from calibration.model import ChannelCalibration
 from calibration.store import CalibrationError, CalibrationStore
+from device_bridge.errors import DeviceError
+from device_bridge.factory import open_device
 
 
 def _read(device: str, seconds: float) -> tuple[str, float, float, dict[str, tuple[float, float]]]:
     """Serial number, mean machine readings (angle, force) over ``seconds``, and the
     machine's declared range per channel."""
-    from device_bridge import DeviceError, open_device  # the calibration model needs no port
 
     try:
         with open_device(device) as bridge:
@@ -52,7 +53,7 @@ def _read(device: str, seconds: float) -> tuple[str, float, float, dict[str, tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m calibration", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m device_bridge calibration", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--file", help="calibration file")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -120,7 +121,3 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.serial}: {args.channel} zero {cal.zero:g} scale {cal.scale:g} in {store.path}"
         )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
