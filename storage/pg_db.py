@@ -171,16 +171,25 @@ class PgDb:
     """Serialises use of one connection across threads, like ``sqlite_db.Db``; reconnects
     when the server has dropped it."""
 
-    def __init__(self, url: str, timeout_s: float) -> None:
+    def __init__(self, url: str, timeout_s: float, *, connect: bool = True) -> None:
+        """``connect=False``: the first use connects (a station's status link, which must
+        not fail the session's start when the server is away)."""
         self.params = parse_url(url, timeout_s)
         self.path = describe(self.params)
         self.timeout_s = timeout_s
         self.lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
+        self._url = url
+        if not connect:
+            return
         try:
             self._live()
         except psycopg.Error as exc:
             raise self.error(exc, "connect") from None
+
+    def sibling(self) -> PgDb:
+        """Another connection to the same database, made on first use."""
+        return PgDb(self._url, self.timeout_s, connect=False)
 
     def error(self, exc: psycopg.Error, action: str) -> StorageError:
         return translate(exc, self.path, action, self.timeout_s)

@@ -34,6 +34,7 @@ from storage.migrate import (
 from storage.pg_db import PgDb, _Conn
 from storage.sql_db import Conn
 from storage.sql_store import SqlStore
+from storage.station_status import StatusLink, StatusListener
 
 # Tables of version 1: one of them without ``schema_versions`` is someone else's database.
 _OUR_TABLES = ("patients", "programmes", "sessions", "sets", "reps", "cues", "traces")
@@ -169,6 +170,14 @@ class PostgresStore(SqlStore):
     @property
     def schema_version(self) -> int:
         return self._version
+
+    def status_link(self) -> StatusLink:
+        return StatusLink(self._db.sibling(), notify=True)
+
+    def status_listener(self) -> StatusListener:
+        from storage.pg_listen import PgListener
+
+        return PgListener(self._db.params, self._db.path, self._db.timeout_s)
 
     @property
     def journal_dir(self) -> Path:

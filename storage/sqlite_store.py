@@ -13,6 +13,7 @@ from storage.migrate import LATEST_VERSION, migrate, user_version
 from storage.sql_store import SqlStore
 from storage.sqlite_db import DB_ERRORS, Db
 from storage.sqlite_open import backup_before_migration, check_header, inspect
+from storage.station_status import PollingListener, StatusLink, StatusListener
 
 
 class SQLiteStore(SqlStore):
@@ -92,6 +93,24 @@ class SQLiteStore(SqlStore):
     @property
     def schema_version(self) -> int:
         return self._version
+
+    def _sibling(self, timeout_s: float) -> Db:
+        """Another connection to the file, for the live status (never the session's)."""
+        uri = self._path.as_uri() + "?mode=rw"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {self._db.path}: {exc}", path=self._db.path) from None
+        return Db(conn, self._db.path, timeout_s)
+
+    def status_link(self) -> StatusLink:
+        # A short wait: a status that cannot be written now is stale by the next one.
+        return StatusLink(self._sibling(0.5), notify=False)
+
+    def status_listener(self) -> StatusListener:
+        return PollingListener(self._sibling(self._db.timeout_s))
 
     @property
     def journal_dir(self) -> Path:
