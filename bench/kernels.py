@@ -11,7 +11,7 @@ samples of each frame, 1 to 33 a frame, and the hold timer):
   objects called one by one;
 * batch throughput of :func:`kernels.batch.analyse_session` over a long session, frames a
   second (goal: over 200,000);
-* the same frame work through the plain-Python references (tests/naive.py) in the same run,
+* the same frame work through the plain-Python references (kernels/naive.py) in the same run,
   and the speedup;
 * cold start (compiling every kernel into an empty numba cache) and warm start (loading them
   from the cache), each in a fresh interpreter (goal: warm under 1 s).
@@ -265,7 +265,7 @@ def per_frame_cost_modules(n_frames: int) -> dict:
 
 def naive_frame_cost(n_frames: int) -> dict:
     """The same work through the references: rules, reps on the knee rule, loading."""
-    from tests import naive
+    from kernels import naive
 
     checks = make_checks()
     t, image, world, dev_t, force, _angle, off = synthetic_session(n_frames, seed=1)

@@ -1,4 +1,4 @@
-"""A long kiosk soak: the real window loop (see ``tests/kiosk_soak.py``) for hours of
+"""A long kiosk soak: the real window loop (see ``devtools/kiosk_soak.py``) for hours of
 simulated kiosk life, under the dummy SDL driver.
 
     python bench/kiosk_soak.py [--hours 2] [--seed 10] [--no-memory]
@@ -22,7 +22,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.kiosk_soak import FPS, run_soak
+from devtools.kiosk_soak import FPS, run_soak
 
 
 def main(argv: list[str] | None = None) -> int:

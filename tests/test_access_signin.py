@@ -15,9 +15,9 @@ from access.alerts import AlertKind, AlertLog
 from access.errors import BadPin, PinRecordError
 from access.lockout import Lockout, LockoutPolicy, LockoutState, after_failure
 from access.patients import PatientGate, SignIn
+from devtools.kiosk_fixtures import PATIENTS, FakeClock, store_with_patients
 from storage import open_store
 from tests.helpers import run_main
-from tests.kiosk_fixtures import PATIENTS, FakeClock, store_with_patients
 
 CODE, PIN = "4711", PATIENTS["4711"]
 

@@ -18,6 +18,10 @@ import pytest
 from access.alerts import AlertKind, AlertLog
 from access.lockout import LockoutPolicy
 from access.patients import PatientGate
+from devtools.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
+from devtools.kiosk_fixtures import click as _click
+from devtools.kiosk_fixtures import sign_in as _sign_in
+from devtools.kiosk_fixtures import type_keys as _type_keys
 from feedback import kiosk_view, style
 from feedback.app_window import THERAPIST, Screen
 from feedback.intents import EndSession, EnterPatient, ExitKiosk, OpenSettings
@@ -31,10 +35,6 @@ from feedback.kiosk import (
     PinStore,
 )
 from session.snapshot import Cue, Severity, Snapshot, SourceStatus
-from tests.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
-from tests.kiosk_fixtures import click as _click
-from tests.kiosk_fixtures import sign_in as _sign_in
-from tests.kiosk_fixtures import type_keys as _type_keys
 
 SIZE = (1280, 720)
 PIN = THERAPIST_PIN

@@ -1,4 +1,4 @@
-"""Every kernel against its plain-Python reference in tests/naive.py, on random and
+"""Every kernel against its plain-Python reference in kernels/naive.py, on random and
 adversarial input: NaN, inf, invisible landmarks, repeated and backwards times, empty input."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kernels import naive
 from kernels.angles import joint_angles
 from kernels.batch import analyse_session
 from kernels.checks import O_COUNT, O_HELD, O_PHASE, ExerciseChecks
@@ -19,7 +20,6 @@ from kernels.reps import RepCounter, count_reps, hold_times
 from kernels.rom import RangeOfMotion, track_range
 from kernels.rules import FAULT, WARNING, Rule, RuleKind, RuleSet
 from kernels.smoothing import OneEuroFilter
-from tests import naive
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

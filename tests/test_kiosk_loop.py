@@ -13,12 +13,12 @@ import pytest
 
 from app.inputs import BUNDLED_RECORDING
 from app.streams import ReplayPoseStream
+from devtools.kiosk_fixtures import PATIENTS
+from devtools.kiosk_soak import FPS, SUMMARY_S, Soak
 from feedback.kiosk import KioskState
 from recording.replay import open_replay
 from storage import open_store
 from tests.helpers import run_main
-from tests.kiosk_fixtures import PATIENTS
-from tests.kiosk_soak import FPS, SUMMARY_S, Soak
 
 CODE = "4711"
 

@@ -1,5 +1,5 @@
 """The kiosk left running: minutes of simulated kiosk life through the real window loop
-(``tests/kiosk_soak.py`` says what is driven and how). A longer run: ``bench/kiosk_soak.py``."""
+(``devtools/kiosk_soak.py`` says what is driven and how). A longer run: ``bench/kiosk_soak.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from tests.kiosk_soak import FPS, run_soak
+from devtools.kiosk_soak import FPS, run_soak
 
 FRAMES = 6000  # five simulated minutes at 20 display frames a second
 # Growth over the second half that a flat kiosk stays under (it measures 30-60 kB: bounded

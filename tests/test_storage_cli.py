@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.storage_demo import record_demo_patient
 from storage import open_store
 from storage.cli import export_main, main, report_main
-from storage.demo import record_demo_patient
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from devtools.storage_demo import record_demo_patient
 from storage import StorageError, open_store
-from storage.demo import record_demo_patient
 from storage.export import export_patient
 from tests.storage_backends import Backend
 

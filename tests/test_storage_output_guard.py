@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.storage_demo import record_demo_patient
 from storage import open_store
 from storage.cli import main
-from storage.demo import record_demo_patient
 
 
 def _db(tmp_path: Path, name: str = "clinic.sqlite") -> tuple[Path, str]:

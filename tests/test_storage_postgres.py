@@ -528,7 +528,7 @@ def test_the_live_loops_recorder_keeps_a_session_through_an_outage(
 def test_a_lockout_earned_at_one_station_holds_at_another(pg: Backend) -> None:
     from access import pins
     from access.patients import PatientGate, SignIn
-    from tests.kiosk_fixtures import FakeClock
+    from devtools.kiosk_fixtures import FakeClock
 
     clock = FakeClock(1.7e9)
     with pg.open() as gym, pg.open() as mat:  # two stations, two connections

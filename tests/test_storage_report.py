@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from devtools.storage_demo import record_demo_patient
 from storage import open_store
-from storage.demo import record_demo_patient
 from storage.report import report_patient
 
 CODE = "LBP-007"

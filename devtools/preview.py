@@ -1,4 +1,4 @@
-"""Try the screens without the session engine: ``python -m feedback.preview [--kiosk]``.
+"""Try the screens without the session engine: ``python -m devtools.preview [--kiosk]``.
 
 Loops the real landmark recording (and the machine demo) through ``Screen`` in a window at
 60 fps, printing the intents input produces. ``--frames N`` stops after N frames and prints
@@ -25,7 +25,7 @@ from feedback.intents import AdjustTarget, EndSession, ExitKiosk, Pause, Quit, R
 from feedback.kiosk import Kiosk, PinGuard, PinStore
 from session.snapshot import SourceStatus
 
-log = logging.getLogger("feedback.preview")
+log = logging.getLogger("devtools.preview")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """What recording costs: commit time per rep and per other call, and open time.
 
-    python -m storage.bench [--dir DIR] [--reps 500] [--sessions 200]
+    python -m devtools.storage_bench [--dir DIR] [--reps 500] [--sessions 200]
 
 Run it on the disk the kiosk uses: the commit cost is dominated by fsync (synchronous=FULL).
 """
@@ -93,7 +93,7 @@ def run(folder: Path, reps: int, sessions: int) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m storage.bench")
+    ap = argparse.ArgumentParser(prog="python -m devtools.storage_bench")
     ap.add_argument("--dir", type=Path, default=None, help="folder on the disk to measure")
     ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--sessions", type=int, default=200)

@@ -1,5 +1,5 @@
 """A synthetic patient recorded through the public API: for trying reports and exports, and
-as test data. ``python -m storage.demo --db FILE [--patient CODE] [--sessions N]``."""
+as test data. ``python -m devtools.storage_demo --db FILE [--patient CODE] [--sessions N]``."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class _Cue:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m storage.demo")
+    ap = argparse.ArgumentParser(prog="python -m devtools.storage_demo")
     ap.add_argument("--db", required=True)
     ap.add_argument("--patient", default="DEMO-01")
     ap.add_argument("--sessions", type=int, default=4)

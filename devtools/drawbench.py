@@ -1,4 +1,4 @@
-"""Time the draw calls: ``python -m feedback.drawbench [--frames 300] [--size 1280x720]``.
+"""Time the draw calls: ``python -m devtools.drawbench [--frames 300] [--size 1280x720]``.
 
 Replays the real landmark recording through the patient and therapist views (headless) and
 prints the median and 95th percentile draw time per frame. The 60 fps budget is 16.7 ms for

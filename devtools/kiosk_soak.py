@@ -33,12 +33,12 @@ from app.inputs import BUNDLED_RECORDING, InputChoice
 from app.loop import Runner, RunOptions
 from app.streams import PoseResult, PoseStream
 from body.pose import Pose
+from devtools.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
 from exercises.library import get_exercise
 from feedback import kiosk_view, style
 from feedback.app_window import Screen
 from feedback.kiosk import BACK, CANCEL, OK, Kiosk, KioskState, PinGuard, PinStore
 from recording.replay import open_replay
-from tests.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
 
 IDLE_S = 8.0
 SUMMARY_S = 3.0
