@@ -15,7 +15,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"exercises", "vision", "device_bridge", "speech", "storage"}),
     frozenset({"session", "access"}),
     frozenset({"recording", "assessment"}),
-    frozenset({"feedback", "dashboard"}),  # the station screens and the therapist browser
+    frozenset({"feedback"}),  # the station screens
+    frozenset({"dashboard"}),  # the therapist browser
     frozenset({"app"}),
     frozenset({"devtools"}),  # previews, demo data, soak drivers: for development only
     frozenset({"bench"}),
