@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from body.landmarks import INDEX
 from exercises.errors import ExerciseError
+
+if TYPE_CHECKING:
+    from kernels.rules import Rule
 
 RULE_KINDS = (
     "angle",
@@ -148,7 +152,9 @@ class _Table:
             return default
         return self.data[key]
 
-    def str(self, key: str, default: Any = ..., choices: tuple[str, ...] = ()) -> str:
+    def str(
+        self, key: builtins.str, default: Any = ..., choices: tuple[builtins.str, ...] = ()
+    ) -> builtins.str:
         value = self.get(key, default)
         if not isinstance(value, str):
             raise ExerciseError(self.file, self._key(key), "a string", value)
@@ -157,7 +163,7 @@ class _Table:
         return value
 
     def num(
-        self, key: str, default: Any = ..., lo: float = -math.inf, hi: float = math.inf
+        self, key: builtins.str, default: Any = ..., lo: float = -math.inf, hi: float = math.inf
     ) -> float:
         value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -174,27 +180,34 @@ class _Table:
             raise ExerciseError(self.file, self._key(key), f"a number in {lo}..{hi}", value)
         return value
 
-    def int(self, key: str, default: Any = ..., lo: int = 0, hi: int = 10_000) -> int:
+    def int(
+        self, key: builtins.str, default: Any = ..., lo: int = 0, hi: int = 10_000
+    ) -> builtins.int:
         value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise ExerciseError(self.file, self._key(key), f"a whole number in {lo}..{hi}", value)
         return value
 
-    def bool(self, key: str, default: Any = ...) -> bool:
+    def bool(self, key: builtins.str, default: Any = ...) -> builtins.bool:
         value = self.get(key, default)
         if not isinstance(value, bool):
             raise ExerciseError(self.file, self._key(key), "true or false", value)
         return value
 
-    def names(self, key: str, default: Any = ...) -> tuple[str, ...]:
+    def names(self, key: builtins.str, default: Any = ...) -> tuple[builtins.str, ...]:
         value = self.get(key, default)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ExerciseError(self.file, self._key(key), "a list of strings", value)
         return tuple(value)
 
-    def table(self, key: str, default: Any = ...) -> _Table | None:
+    def table(self, key: builtins.str, default: Any = ...) -> _Table | None:
+        """An optional table (``default`` None: not given)."""
         value = self.get(key, default)
         return None if value is None else _Table(self.file, value, self._key(key))
+
+    def section(self, key: builtins.str) -> _Table:
+        """A table the file must have."""
+        return _Table(self.file, self.get(key), self._key(key))
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
@@ -297,7 +310,7 @@ def _rule(t: _Table) -> RuleDef:
     return rule
 
 
-def kernel_rule(rd: RuleDef, landmarks: tuple[int, ...], key: str | None = None):
+def kernel_rule(rd: RuleDef, landmarks: tuple[int, ...], key: str | None = None) -> Rule:
     """The rule kernel's ``Rule`` for a definition, on resolved landmark indices."""
     from kernels.rules import FAULT, WARNING, Rule, RuleKind
 
@@ -336,8 +349,8 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
         raise ExerciseError(file, "id", f"the file name ({Path(file).stem})", ex_id)
     category = top.str("category", choices=("floor", "machine"))
     mode = top.str("mode", "reps", choices=("reps", "hold"))
-    signal = _signal(top.table("signal"))
-    tt = top.table("tempo")
+    signal = _signal(top.section("signal"))
+    tt = top.section("tempo")
     tempo = TempoDef(
         out_s=tt.num("out_s", _NAN, lo=0.0, hi=60.0),
         hold_s=tt.num("hold_s", _NAN, lo=0.0, hi=600.0),
@@ -346,7 +359,7 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
         out_is_concentric=tt.bool("out_is_concentric", False),
     )
     tt.done()
-    dt = top.table("dose")
+    dt = top.section("dose")
     dose = DoseDef(
         sets=dt.int("sets", lo=1, hi=20),
         reps=dt.int("reps", lo=1, hi=100),

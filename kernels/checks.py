@@ -131,7 +131,15 @@ class FrameResult:
 
     __slots__ = ("loads", "out", "reps", "status", "t", "value")
 
-    def __init__(self, t, status, value, out, reps=(), loads=()) -> None:
+    def __init__(
+        self,
+        t: float,
+        status: np.ndarray,
+        value: np.ndarray,
+        out: np.ndarray,
+        reps: tuple[RepRecord, ...] = (),
+        loads: tuple[ld.LoadRep, ...] = (),
+    ) -> None:
         self.t = t
         self.status = status
         self.value = value
@@ -219,7 +227,7 @@ def rep_segments(rep: RepRecord) -> tuple[tuple[float, float], tuple[float, floa
     return (rep.start_s, rep.start_s + rep.out_s), (rep.end_s - rep.back_s, rep.end_s)
 
 
-def _f64(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
+def _f64(name: str, a: object, shape: tuple[int, ...]) -> np.ndarray:
     # Fast path: the pose and the device arrays usually arrive as float64 already.
     if not (isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous):
         a = np.ascontiguousarray(a, dtype=np.float64)

@@ -111,6 +111,7 @@ def decode_input(t: float, data: dict, where: str) -> SessionInput | None:
             case RecordType.END:
                 return EndInput(t)
     except ValueError:
+        assert kind is not None  # only a known record's value can be refused
         field, what, choices = {
             RecordType.COMMAND: ("name", "command", Command),
             RecordType.ADJUST: ("key", "adjust", TargetKey),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def is_full_session(replay: PoseReplay) -> bool:
     )
 
 
-def recorded_inputs(replay: SessionReplay, max_poses: int | None = None):
+def recorded_inputs(replay: SessionReplay, max_poses: int | None = None) -> Iterator[SessionInput]:
     """The recording's inputs in record order (a generator of ``SessionInput``)."""
     pending = []  # device records since the last machine_frame marker
     poses = 0

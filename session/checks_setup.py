@@ -92,17 +92,17 @@ def build_checks(
     if sig.source == "camera":
         per_side = tuple(tuple(resolve_landmark(n, s) for n in sig.landmarks) for s in SIDES)
         signal_lms = (per_side[0], per_side[1])
-        for s, lms in zip(SIDES, per_side, strict=True):
-            rules.append(_signal_rule(sig, s, lms))
+        for side, ids in zip(SIDES, per_side, strict=True):
+            rules.append(_signal_rule(sig, side, ids))
         signal_columns = (0, 1)
     checked: list[CheckedRule] = []
     landmarks: list[RuleLandmarks] = []
     position = set(exercise.position_rules)
     for rd in exercise.rules:
-        left, right, lms = _rule_columns(rd, rules)
+        left, right, seen = _rule_columns(rd, rules)
         phases = frozenset(RepPhase[p.upper()] for p in rd.phases)
         checked.append(CheckedRule(left, right, phases, rd.key in position, rd.key))
-        landmarks.append(lms)
+        landmarks.append(seen)
     tempo = exercise.tempo
     hold_mode = exercise.mode == "hold"
     load = exercise.load

@@ -266,8 +266,8 @@ class SessionEngine:
             self.cues.event(t, "session.hold_done", Severity.POSITIVE)
             self.set.reps += 1
             self._check_set_complete(t)
-        if self._fusion_col >= 0:
-            fu = self.exercise.fusion
+        fu = self.exercise.fusion
+        if fu is not None and self._fusion_col >= 0:
             camera = float(ck.value[self._fusion_col])
             machine = live.signal if not self._camera_signal else math.nan
             live.fusion_difference = camera - (fu.offset + fu.scale * machine)
