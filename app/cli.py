@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             from access import cli as access_cli
 
             return access_cli.main(argv[1:])
+        if argv and argv[0] == "therapist":
+            from access import therapist_cli
+
+            return therapist_cli.main(argv[1:])
         if argv and argv[0] in ("report", "export"):
             from storage import cli as storage_cli
 

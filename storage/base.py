@@ -9,14 +9,19 @@ import math
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storage.access_records import AccessAlertRecord, PatientAccess
+from storage.access_records import (
+    AccessAlertRecord,
+    AuditRecord,
+    PatientAccess,
+    TherapistAccess,
+)
 from storage.errors import StorageError
 from storage.records import (
     Assessment,
@@ -293,6 +298,44 @@ class Store(ABC):
     @abstractmethod
     def recover_interrupted(self) -> tuple[int, ...]:
         """Mark sessions whose writer died without finishing as "interrupted"; returns their ids."""
+
+    # therapist accounts and the audit log (storage.sql_therapists) ---------------------------
+    @abstractmethod
+    def add_therapist(self, name: str, password_record: str) -> None:
+        """A new dashboard account; ``StorageError`` when the name is taken."""
+
+    @abstractmethod
+    def therapist_access(self, name: str) -> TherapistAccess:
+        """``NotFound`` for an unknown name."""
+
+    @abstractmethod
+    def list_therapists(self) -> tuple[TherapistAccess, ...]: ...
+
+    @abstractmethod
+    def set_therapist_password(self, name: str, password_record: str) -> None:
+        """A new password record, lifting any lock-out."""
+
+    @abstractmethod
+    def update_therapist_lockout(
+        self, name: str, change: Callable[[TherapistAccess], TherapistAccess]
+    ) -> TherapistAccess:
+        """Apply ``change`` to the lock-out counts with the account's row locked."""
+
+    @abstractmethod
+    def add_audit(
+        self,
+        therapist: str,
+        action: str,
+        *,
+        patient_code: str = "",
+        detail: str = "",
+        client: str = "",
+    ) -> int:
+        """One line of who did what (``access.audit.AuditAction``), committed."""
+
+    @abstractmethod
+    def audit_log(self, limit: int = 200, patient_code: str = "") -> tuple[AuditRecord, ...]:
+        """Newest first."""
 
     # the clinic's live view (storage.station_status) ----------------------------------------
     @abstractmethod

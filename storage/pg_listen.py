@@ -26,6 +26,12 @@ class PgListener:
         self._stop = threading.Event()
         self.reconnects = 0  # connections taken up again after one was lost
 
+    @property
+    def connected(self) -> bool:
+        """False from a lost connection until it is taken up again."""
+        conn = self._conn
+        return conn is not None and not conn.broken and not conn.closed
+
     def _connect(self) -> psycopg.Connection:
         conn = psycopg.connect(**self._params, autocommit=True)
         try:

@@ -8,11 +8,16 @@ import contextlib
 import math
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from storage import sql_access
-from storage.access_records import AccessAlertRecord, PatientAccess
+from storage import sql_access, sql_therapists
+from storage.access_records import (
+    AccessAlertRecord,
+    AuditRecord,
+    PatientAccess,
+    TherapistAccess,
+)
 from storage.base import SessionWriter, Store, check_pain_score, check_patient_code
 from storage.errors import NotFound, StorageError
 from storage.records import (
@@ -316,6 +321,39 @@ class SqlStore(Store):
 
     def load_session(self, session_id: int) -> SessionRecord:
         return load_session(self._db, session_id)
+
+    def add_therapist(self, name: str, password_record: str) -> None:
+        sql_therapists.add_therapist(self._db, name, password_record)
+
+    def therapist_access(self, name: str) -> TherapistAccess:
+        return sql_therapists.therapist_access(self._db, name)
+
+    def list_therapists(self) -> tuple[TherapistAccess, ...]:
+        return sql_therapists.list_therapists(self._db)
+
+    def set_therapist_password(self, name: str, password_record: str) -> None:
+        sql_therapists.set_therapist_password(self._db, name, password_record)
+
+    def update_therapist_lockout(
+        self, name: str, change: Callable[[TherapistAccess], TherapistAccess]
+    ) -> TherapistAccess:
+        return sql_therapists.update_therapist_lockout(self._db, name, change)
+
+    def add_audit(
+        self,
+        therapist: str,
+        action: str,
+        *,
+        patient_code: str = "",
+        detail: str = "",
+        client: str = "",
+    ) -> int:
+        return sql_therapists.add_audit(
+            self._db, therapist, action, patient_code=patient_code, detail=detail, client=client
+        )
+
+    def audit_log(self, limit: int = 200, patient_code: str = "") -> tuple[AuditRecord, ...]:
+        return sql_therapists.audit_log(self._db, limit, patient_code)
 
     def station_statuses(self) -> tuple[StationStatus, ...]:
         return read_statuses(self._db)
