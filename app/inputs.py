@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.split_stream import SplitVideoPoseStream, parts_for
 from app.streams import PoseStream, ReplayPoseStream, VideoPoseStream
 from recording.replay import is_replay_path, open_replay
 from vision.errors import SourceNotFound
 from vision.estimator import PoseEstimator
 from vision.replay import PoseReplay
-from vision.sources import camera_available, open_frame_source
+from vision.sources import VideoFileSource, camera_available, open_frame_source
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_RECORDING = ROOT / "assets" / "recordings" / "keraal_flank_stretch.screc"
@@ -48,14 +49,26 @@ def peek_replay(choice: InputChoice, view: str | None = None) -> PoseReplay | No
 
 
 def open_stream(
-    choice: InputChoice, *, lossless: bool, paced: bool, replay: PoseReplay | None = None
+    choice: InputChoice,
+    *,
+    lossless: bool,
+    paced: bool,
+    replay: PoseReplay | None = None,
+    split: bool = False,
 ) -> PoseStream | None:
-    """Started stream for the choice; raises ``VisionError`` subclasses on bad input."""
+    """Started stream for the choice; raises ``VisionError`` subclasses on bad input.
+    ``split``: a video file may be cut into parts estimated at once (headless analysis that
+    keeps no images)."""
     if choice.kind == "none":
         return None
     if choice.kind == "replay":
         return ReplayPoseStream(replay or open_replay(choice.spec), paced=paced).start()
     source = open_frame_source(choice.spec)
+    if split and lossless and not paced and isinstance(source, VideoFileSource):
+        parts = parts_for(source.frame_count)
+        if parts > 1:
+            source.close()
+            return SplitVideoPoseStream(choice.spec, parts).start()
     estimator = PoseEstimator(video=True)
     reopen = (lambda: open_frame_source(choice.spec)) if source.live else None
     return VideoPoseStream(

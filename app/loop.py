@@ -21,6 +21,7 @@ import numpy as np
 
 from app.inputs import InputChoice, open_stream
 from app.outputs import create_private
+from app.progress import ProgressLine
 from app.session_replay import replay_session
 from app.storage_sink import StorageSink, profile_from_store
 from app.streams import PoseResult, PoseStream, ReplayPoseStream
@@ -84,6 +85,7 @@ class RunOptions:
     loop_replay: bool = False
     store: object | None = None  # storage.Store for --db (and the kiosk)
     calibration: Path | None = None  # the machines' calibration file (None: the default one)
+    split_video: bool = True  # a headless analysis may run a pose model per core
     patient: str = ""
     station: str = ""  # --station: publish the live status under this name ("" none)
 
@@ -145,9 +147,12 @@ class Runner:
             config = replace(config, **replay.header["session"])
         self._config = config
         self.engine = SessionEngine(opts.exercise, opts.profile, config)
+        # A headless analysis that keeps no frame may run a pose model per core.
+        split = opts.split_video and opts.headless and not paced and opts.record_video is None
         self.stream = open_stream(
-            opts.choice, lossless=opts.headless and not live, paced=paced, replay=replay
-        )
+            opts.choice, lossless=opts.headless and not live, paced=paced, replay=replay,
+            split=split,
+        )  # fmt: skip
         if opts.device:
             from calibration import CalibrationStore
             from device_bridge import open_device
@@ -530,12 +535,29 @@ class Runner:
         period = 1.0 / DISPLAY_FPS
         if progress:
             self.printer = print_rep
+        line = ProgressLine(self.opts.choice.spec, self._frames_declared())
         while not self.finished:
             wait = 0.2 if (self.stream is not None and self.bridge is None) else period
             self.pump(wait)
             self.snapshot()
+            # Frames estimated so far: a later part of a split video is ahead of the engine.
+            line.update(max(self.stats.poses, self.stream.frames_in if self.stream else 0))
             if self.stream is not None and self.stream.error is not None and self.stream.exhausted:
                 break
+        line.close(self.stats.poses)
+
+    def _frames_declared(self) -> int:
+        """The frames the source says it has (0: unknown, or a camera)."""
+        stream = self.stream
+        if stream is None or stream.live:
+            return 0
+        count = getattr(stream, "frame_count", 0) or getattr(
+            getattr(stream, "source", None), "frame_count", 0
+        )
+        replay = self.replay or getattr(stream, "replay", None)
+        if not count and replay is not None:
+            count = len(replay.poses)
+        return int(count or 0)
 
 
 def print_rep(ev: SessionEvent) -> None:

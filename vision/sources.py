@@ -106,6 +106,26 @@ class VideoFileSource(FrameSource):
         self._index += 1
         return frame
 
+    @property
+    def index(self) -> int:
+        """The index of the frame the next ``read`` returns."""
+        return self._index
+
+    def skip(self, n: int) -> bool:
+        """Move on to frame ``n`` from the start, decoding without colour conversion; False
+        when the video ends first. Exact on every codec, unlike a container seek."""
+        if self._index != 0:
+            raise ValueError("VideoFileSource.skip: only from the first frame")
+        if n <= 0:
+            return True
+        self._pending = None  # frame 0, read on opening
+        self._index = 1
+        while self._index < n:
+            if not self._cap.grab():
+                return False
+            self._index += 1
+        return True
+
     def _check_whole(self) -> None:
         """A file cut mid-stream (or damaged) still opens and plays up to the break: compare
         what was read with the frame count the container declares."""
