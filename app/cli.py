@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="main.py",
         description="SpineCoach: camera and machine guided exercise for low back pain.",
         epilog="Subcommands: 'main.py patient --help', 'main.py report --help', "
-        "'main.py export --help'.",
+        "'main.py export --help', 'main.py therapist --help', 'main.py dashboard --help', "
+        "'main.py assess --help', 'main.py programme --help'.",
     )
     p.add_argument("--source", type=_name,
                    help="camera index (0), video file, image folder, recording (.screc, "
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-exercises", action="store_true", help="list the exercise library")
     p.add_argument("--check-exercises", nargs="*", type=_name, metavar="FILE",
                    help="validate exercise files (default: the whole library)")  # fmt: skip
+    p.add_argument("--check-assessments", nargs="*", type=_name, metavar="FILE",
+                   help="validate assessment protocol files (default: every protocol)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -111,6 +114,27 @@ def _list_exercises() -> int:
     return 0
 
 
+def _check_reference(ex, path: Path) -> str:
+    """The exercise's reference movement replayed through the session engine: it must pass
+    the exercise's own rules and count as one rep (or hold). Required in the library; a file
+    elsewhere is checked when a reference lies beside it (``../references/<id>.toml``)."""
+    from exercises.errors import ExerciseError
+    from exercises.library import DEFINITIONS
+    from exercises.reference import load_reference, reference_path
+    from session.reference_check import reference_problems
+
+    ref_path = reference_path(path, ex.id)
+    in_library = path.resolve().parent == DEFINITIONS
+    if not ref_path.is_file() and not in_library:
+        return "no reference movement beside it"
+    ref = load_reference(ex, ref_path)
+    problems = reference_problems(ex, ref)
+    if problems:
+        raise ExerciseError(ref_path, "timeline", "a reference that passes the exercise's own "
+                            "rules as one " + ex.mode.rstrip("s"), "; ".join(problems))  # fmt: skip
+    return "reference: one clean " + ("hold" if ex.mode == "hold" else "rep")
+
+
 def _check_exercises(files: list[str]) -> int:
     from exercises.errors import ExerciseError
     from exercises.library import definition_files
@@ -121,7 +145,8 @@ def _check_exercises(files: list[str]) -> int:
     for path in paths:
         try:
             ex = load_exercise_file(path)
-            print(f"ok      {path} ({ex.id}: {len(ex.rules)} rules)")
+            note = _check_reference(ex, path)
+            print(f"ok      {path} ({ex.id}: {len(ex.rules)} rules; {note})")
         except ExerciseError as exc:
             failed += 1
             print(f"invalid {exc}")
@@ -137,6 +162,10 @@ def run(argv: list[str]) -> int:
         return _list_exercises()
     if args.check_exercises is not None:
         return _check_exercises(args.check_exercises)
+    if args.check_assessments is not None:
+        from assessment.check import check_files
+
+        return check_files(args.check_assessments)
     from app.session_setup import prepare
 
     runner, summary_path = prepare(args)
@@ -191,6 +220,18 @@ def main(argv: list[str] | None = None) -> int:
             from access import therapist_cli
 
             return therapist_cli.main(argv[1:])
+        if argv and argv[0] == "dashboard":
+            from dashboard import cli as dashboard_cli
+
+            return dashboard_cli.main(argv[1:])
+        if argv and argv[0] == "assess":
+            from app import assess
+
+            return assess.main(argv[1:])
+        if argv and argv[0] == "programme":
+            from clinic import cli as clinic_cli
+
+            return clinic_cli.main(argv[1:])
         if argv and argv[0] in ("report", "export"):
             from storage import cli as storage_cli
 
