@@ -1,6 +1,8 @@
 """``main.py patient ...``: the therapist creates patients and sets their kiosk PINs.
 
-    patient add CODE [--name NAME] [--db PATH] [--pin-file FILE | --pin-stdin]
+    patient add CODE [--name NAME] [--sex female|male] [--birth-year YYYY | --age YEARS]
+                [--db PATH] [--pin-file FILE | --pin-stdin]
+    patient details CODE [--sex female|male] [--birth-year YYYY | --age YEARS] [--db PATH]
     patient set-pin CODE [--db PATH] [--pin-file FILE | --pin-stdin]
     patient unlock CODE [--db PATH]
     patient list [--db PATH]
@@ -49,9 +51,13 @@ def _parser() -> _Parser:
         p.add_argument("code", help="pseudonymous patient code")
         if name == "add":
             p.add_argument("--name", default=None, help="display name (never exported)")
+            _details_arguments(p)
         src = p.add_mutually_exclusive_group()
         src.add_argument("--pin-file", type=Path, metavar="FILE", help="PIN on its first line")
         src.add_argument("--pin-stdin", action="store_true", help="PIN on standard input")
+    p = sub.add_parser("details", help="record a patient's sex and birth year (for the norms)")
+    p.add_argument("code")
+    _details_arguments(p)
     p = sub.add_parser("unlock", help="lift a patient's sign-in lock-out")
     p.add_argument("code")
     sub.add_parser("list", help="patients and whether they can sign in at a kiosk")
@@ -62,6 +68,29 @@ def _parser() -> _Parser:
             "--db", default=None, help="database file or postgresql:// URL (default: user data dir)"
         )
     return ap
+
+
+def _details_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sex", choices=("female", "male"),
+                   help="for the norms, which are by sex and age")  # fmt: skip
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--birth-year", type=int, metavar="YYYY", help="year of birth")
+    when.add_argument("--age", type=int, metavar="YEARS",
+                      help="age now, stored as the birth year it gives")  # fmt: skip
+
+
+def _birth_year(args: argparse.Namespace) -> int | None:
+    import datetime
+
+    year = datetime.date.today().year
+    if getattr(args, "age", None) is not None:
+        if not 0 <= args.age <= 120:
+            raise _UsageError(f"--age: expected 0 to 120 years, got {args.age}")
+        return year - args.age
+    birth = getattr(args, "birth_year", None)
+    if birth is not None and not year - 120 <= birth <= year:
+        raise _UsageError(f"--birth-year: expected a year from {year - 120} to {year}, got {birth}")
+    return birth
 
 
 def _one_line(text: str, where: str) -> str:
@@ -105,6 +134,9 @@ def run(argv: Sequence[str]) -> int:
             check_patient_code(args.code)
         except ValueError as exc:
             raise _UsageError(str(exc)) from None
+    birth_year = _birth_year(args)
+    if args.command == "details" and args.sex is None and birth_year is None:
+        raise _UsageError("details: give --sex, --birth-year or --age")
     record = None
     if args.command in ("add", "set-pin"):
         record = pins.hash_pin(read_pin(args, pins.PATIENT_MIN_DIGITS), pins.PATIENT_MIN_DIGITS)
@@ -121,6 +153,8 @@ def run(argv: Sequence[str]) -> int:
                 )
             store.ensure_patient(args.code, args.name)
             store.set_patient_pin(args.code, record)
+            if args.sex is not None or birth_year is not None:
+                store.set_patient_details(args.code, sex=args.sex, birth_year=birth_year)
             print(f"{PROG}: added {args.code} with a kiosk PIN ({store.location})")
             lo, hi = KIOSK_CODE_DIGITS
             if not (args.code.isdigit() and lo <= len(args.code) <= hi):
@@ -129,6 +163,13 @@ def run(argv: Sequence[str]) -> int:
         elif args.command == "set-pin":
             store.set_patient_pin(args.code, record)
             print(f"{PROG}: new kiosk PIN for {args.code}; any lock-out lifted")
+        elif args.command == "details":
+            before = store.get_patient(args.code)
+            sex = args.sex if args.sex is not None else (before.sex or None)
+            year = birth_year if birth_year is not None else before.birth_year
+            p = store.set_patient_details(args.code, sex=sex, birth_year=year)
+            print(f"{PROG}: {args.code}: sex {p.sex or 'not recorded'}, born "
+                  f"{p.birth_year if p.birth_year is not None else 'not recorded'}")  # fmt: skip
         elif args.command == "unlock":
             access = store.patient_access(args.code)
             store.set_patient_pin(args.code, access.pin_record)
@@ -138,7 +179,8 @@ def run(argv: Sequence[str]) -> int:
                 a = store.patient_access(p.code)
                 pin = "kiosk PIN set" if a.pin_record else "no kiosk PIN"
                 locks = f"  lock-outs in a row: {a.lockouts}" if a.lockouts else ""
-                print(f"{p.code:16} {pin}{locks}")
+                who = f"{p.sex or '-':6} {p.birth_year or '-'!s:5}"
+                print(f"{p.code:16} {who} {pin}{locks}")
         else:
             for a in store.access_alerts(args.limit):
                 print(f"{a.raised_at}  {a.station or '-':12} {a.kind:24} {a.message}")
@@ -150,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return run(list(sys.argv[1:] if argv is None else argv))
-    except (_UsageError, AccessError, StorageError) as exc:
+    except (_UsageError, AccessError, StorageError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (KeyboardInterrupt, EOFError):

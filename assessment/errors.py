@@ -23,3 +23,13 @@ class NormFileError(AssessmentError):
 
 class NormQueryError(AssessmentError):
     """A norm lookup or comparison asked with an impossible argument (age, sex)."""
+
+
+class ProtocolError(AssessmentError):
+    """An assessment protocol file that cannot be read or breaks a rule: one line naming the
+    file, the key, what was expected and what was found."""
+
+
+class AssessmentRunError(AssessmentError):
+    """An assessment that cannot be run as asked (no machine, a protocol for another machine,
+    a patient without sex or age): one line for the user."""

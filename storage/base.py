@@ -22,6 +22,15 @@ from storage.access_records import (
     PatientAccess,
     TherapistAccess,
 )
+from storage.clinic_records import (
+    AssessmentRun,
+    DoseChange,
+    DoseDecision,
+    Programme,
+    Visit,
+    VisitItem,
+    VisitStatus,
+)
 from storage.errors import StorageError
 from storage.records import (
     Assessment,
@@ -250,10 +259,18 @@ class Store(ABC):
     # therapist data ---------------------------------------------------------------------
     @abstractmethod
     def save_programme(
-        self, patient_code: str, items: Sequence[ProgrammeItem], name: str = ""
+        self,
+        patient_code: str,
+        items: Sequence[ProgrammeItem],
+        name: str = "",
+        *,
+        created_by: str = "",
+        auto_progress: bool = False,
+        assessment_run_id: int | None = None,
     ) -> tuple[ProgrammeItem, ...]:
         """Make ``items`` the patient's active programme (the previous one is kept, inactive).
-        Returns the items with their ids."""
+        Returns the items with their ids. ``auto_progress``: the progression rules' proposals
+        after a visit without a pain flag are applied without waiting for the therapist."""
 
     @abstractmethod
     def programme(self, patient_code: str) -> tuple[ProgrammeItem, ...]:
@@ -267,11 +284,88 @@ class Store(ABC):
 
     @abstractmethod
     def add_pain_score(
-        self, patient_code: str, score: float, moment: str = "before", session_id: int | None = None
-    ) -> int: ...
+        self,
+        patient_code: str,
+        score: float,
+        moment: str = "before",
+        session_id: int | None = None,
+        *,
+        visit_id: int | None = None,
+    ) -> int:
+        """A pain score 0-10; with ``visit_id``, of that visit (``NotFound`` when the visit is
+        not this patient's)."""
 
     @abstractmethod
     def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]: ...
+
+    # the clinic's method (storage.sql_clinic) ---------------------------------------------------
+    @abstractmethod
+    def set_patient_details(self, code: str, *, sex: str | None, birth_year: int | None) -> Patient:
+        """Sex ("female" or "male") and birth year, which the norms need; None clears one.
+        ``NotFound`` for an unknown code, ``ValueError`` for a value out of range."""
+
+    @abstractmethod
+    def active_programme(self, patient_code: str) -> Programme | None:
+        """The active programme with its items and progression setting; None without one."""
+
+    @abstractmethod
+    def add_assessment_run(self, patient_code: str, run: AssessmentRun) -> int:
+        """An assessment with every test's result and norm comparison, in one transaction."""
+
+    @abstractmethod
+    def assessment_runs(self, patient_code: str) -> tuple[AssessmentRun, ...]:
+        """Oldest first."""
+
+    @abstractmethod
+    def begin_visit(self, patient_code: str, programme_id: int | None, station: str = "") -> int:
+        """A kiosk visit starts (status open); returns its id."""
+
+    @abstractmethod
+    def add_visit_item(self, patient_code: str, visit_id: int, item: VisitItem) -> int:
+        """What became of one programme item in the visit."""
+
+    @abstractmethod
+    def finish_visit(
+        self,
+        patient_code: str,
+        visit_id: int,
+        status: VisitStatus,
+        *,
+        flagged: bool = False,
+        flag_reason: str = "",
+    ) -> None: ...
+
+    @abstractmethod
+    def visits(self, patient_code: str) -> tuple[Visit, ...]:
+        """Oldest first, each with its items and pain scores."""
+
+    @abstractmethod
+    def add_dose_proposals(
+        self, patient_code: str, changes: Sequence[DoseChange]
+    ) -> tuple[int, ...]:
+        """Proposed changes waiting for the therapist (an older one for the same item is
+        superseded); the programme is not changed."""
+
+    @abstractmethod
+    def apply_dose_changes(
+        self,
+        patient_code: str,
+        items: Sequence[ProgrammeItem],
+        changes: Sequence[DoseChange],
+        *,
+        by: str,
+        resolves: Sequence[tuple[int, DoseDecision]] = (),
+        name: str | None = None,
+    ) -> Programme:
+        """A new programme version with ``items``, the ``changes`` that made it (applied by
+        ``by``) and the decisions on earlier proposals, all in one transaction."""
+
+    @abstractmethod
+    def decline_dose_proposals(self, patient_code: str, ids: Sequence[int], *, by: str) -> None: ...
+
+    @abstractmethod
+    def dose_changes(self, patient_code: str) -> tuple[DoseChange, ...]:
+        """Every proposed and applied change of dose, oldest first."""
 
     # sessions ---------------------------------------------------------------------------
     @abstractmethod

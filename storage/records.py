@@ -45,6 +45,8 @@ class Patient:
     code: str  # the pseudonym; the only identifier that leaves the clinic
     display_name: str | None = None  # optional, never exported
     created_at: str = ""
+    sex: str = ""  # "female", "male" or "" (not recorded): norms are by sex
+    birth_year: int | None = None  # norms are by age; None: not recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,9 @@ class ProgrammeItem:
     pain_free_limit_deg: float = NAN
     id: int | None = None
     programme: str = ""
+    start_deg: float = NAN  # where each rep starts (machine angle); NaN: the exercise's own
+    rest_s: float = NAN  # rest between sets; NaN: the exercise's own
+    tested_max_n: float = NAN  # the tested maximum the load band is a share of
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,7 @@ class PainScore:
     moment: str = "after"  # "before", "during", "after", "assessment"
     recorded_at: str = ""
     session_id: int | None = None
+    visit_id: int | None = None
 
 
 class EndReason(StrEnum):

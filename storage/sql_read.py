@@ -40,11 +40,11 @@ def session_info(db: SqlDb, session_id: int) -> SessionInfo:
 
 def pain_rows(db: SqlDb, where: str, arg: int) -> tuple[PainScore, ...]:
     rows = db.query(
-        f"SELECT score, moment, recorded_at, session_id FROM pain_scores WHERE {where} "
+        f"SELECT score, moment, recorded_at, session_id, visit_id FROM pain_scores WHERE {where} "
         "ORDER BY recorded_at, id",
         (arg,),
     )
-    return tuple(PainScore(float(r[0]), r[1], r[2], r[3]) for r in rows)
+    return tuple(PainScore(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows)
 
 
 def load_session(db: SqlDb, session_id: int) -> SessionRecord:

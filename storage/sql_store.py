@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from storage import sql_access, sql_therapists
+from storage import sql_access, sql_clinic, sql_therapists
 from storage.access_records import (
     AccessAlertRecord,
     AuditRecord,
@@ -19,6 +19,15 @@ from storage.access_records import (
     TherapistAccess,
 )
 from storage.base import SessionWriter, Store, check_pain_score, check_patient_code
+from storage.clinic_records import (
+    AssessmentRun,
+    DoseChange,
+    DoseDecision,
+    Programme,
+    Visit,
+    VisitItem,
+    VisitStatus,
+)
 from storage.errors import NotFound, StorageError
 from storage.records import (
     Assessment,
@@ -59,30 +68,20 @@ def pid_alive(pid: int) -> bool:
 
 
 _ITEMS = (
-    "SELECT i.id, i.exercise_id, i.side, i.sets, i.reps, i.tempo_s, i.hold_s, i.load_low_n, "
-    "i.load_high_n, i.range_target_deg, i.norm_rom_deg, i.pain_free_limit_deg, p.name "
-    "FROM programme_items i JOIN programmes p ON p.id = i.programme_id "
+    f"SELECT {sql_clinic.ITEM_COLUMNS} FROM programme_items i "
+    "JOIN programmes p ON p.id = i.programme_id "
 )
 
 
 def _programme_items(rows: list) -> tuple[ProgrammeItem, ...]:
-    return tuple(
-        ProgrammeItem(
-            id=r[0],
-            exercise_id=r[1],
-            side=r[2],
-            sets=r[3],
-            reps=r[4],
-            tempo_s=_f(r[5]),
-            hold_s=_f(r[6]),
-            load_band_n=(_f(r[7]), _f(r[8])),
-            range_target_deg=_f(r[9]),
-            norm_rom_deg=_f(r[10]),
-            pain_free_limit_deg=_f(r[11]),
-            programme=r[12],
-        )
-        for r in rows
-    )
+    return tuple(map(sql_clinic.item_from_row, rows))
+
+
+_PATIENT = "code, display_name, created_at, sex, birth_year"
+
+
+def _patient(r: object) -> Patient:
+    return Patient(r[0], r[1], r[2], r[3] or "", r[4])
 
 
 class SqlStore(Store):
@@ -143,16 +142,15 @@ class SqlStore(Store):
 
     def get_patient(self, code: str) -> Patient:
         rows = self._db.query(
-            "SELECT code, display_name, created_at FROM patients WHERE code = ?",
-            (check_patient_code(code),),
+            f"SELECT {_PATIENT} FROM patients WHERE code = ?", (check_patient_code(code),)
         )
         if not rows:
             raise NotFound(f"no patient with code {code!r} in {self._db.path}", path=self._db.path)
-        return Patient(*rows[0])
+        return _patient(rows[0])
 
     def list_patients(self) -> tuple[Patient, ...]:
-        rows = self._db.query("SELECT code, display_name, created_at FROM patients ORDER BY code")
-        return tuple(Patient(*r) for r in rows)
+        rows = self._db.query(f"SELECT {_PATIENT} FROM patients ORDER BY code")
+        return tuple(map(_patient, rows))
 
     def patient_access(self, code: str) -> PatientAccess:
         return sql_access.patient_access(self._db, code)
@@ -170,47 +168,24 @@ class SqlStore(Store):
         return sql_access.access_alerts(self._db, limit)
 
     def save_programme(
-        self, patient_code: str, items: Sequence[ProgrammeItem], name: str = ""
+        self,
+        patient_code: str,
+        items: Sequence[ProgrammeItem],
+        name: str = "",
+        *,
+        created_by: str = "",
+        auto_progress: bool = False,
+        assessment_run_id: int | None = None,
     ) -> tuple[ProgrammeItem, ...]:
         self.ensure_patient(patient_code)
         pid = self._patient_id(patient_code)
-        out = []
         with self._db.transaction("save programme") as c:
-            # Locks the patient's row (SQLite's write lock already covers it), so two stations
-            # saving one patient's programme at once on a shared server leave one active.
-            c.execute("UPDATE patients SET code = code WHERE id = ?", (pid,))
-            c.execute("UPDATE programmes SET active = 0 WHERE patient_id = ?", (pid,))
-            prog = c.execute(
-                "INSERT INTO programmes (patient_id, name, created_at, active) "
-                "VALUES (?, ?, ?, 1) RETURNING id",
-                (pid, name, now_utc()),
-            ).fetchone()[0]
-            for it in items:
-                item_id = c.execute(
-                    "INSERT INTO programme_items (programme_id, exercise_id, side, sets, reps, "
-                    "tempo_s, hold_s, load_low_n, load_high_n, range_target_deg, norm_rom_deg, "
-                    "pain_free_limit_deg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        prog,
-                        it.exercise_id,
-                        it.side,
-                        it.sets,
-                        it.reps,
-                        _n(it.tempo_s),
-                        _n(it.hold_s),
-                        _n(it.load_band_n[0]),
-                        _n(it.load_band_n[1]),
-                        _n(it.range_target_deg),
-                        _n(it.norm_rom_deg),
-                        _n(it.pain_free_limit_deg),
-                    ),
-                ).fetchone()[0]
-                out.append(item_id)
             # Read back in the same transaction: once it commits, another station may already
             # have saved a newer programme for this patient.
-            rows = c.execute(_ITEMS + "WHERE p.id = ? ORDER BY i.id", (prog,)).fetchall()
-        by_id = {it.id: it for it in _programme_items(rows)}
-        return tuple(by_id[i] for i in out)
+            _, stored = sql_clinic.insert_programme(
+                c, pid, items, name, created_by, auto_progress, assessment_run_id
+            )
+        return stored
 
     def programme(self, patient_code: str) -> tuple[ProgrammeItem, ...]:
         rows = self._db.query(
@@ -254,9 +229,18 @@ class SqlStore(Store):
         )
 
     def add_pain_score(
-        self, patient_code: str, score: float, moment: str = "before", session_id: int | None = None
+        self,
+        patient_code: str,
+        score: float,
+        moment: str = "before",
+        session_id: int | None = None,
+        *,
+        visit_id: int | None = None,
     ) -> int:
         score = check_pain_score(score, moment)
+        if visit_id is not None:
+            pid = self._patient_id(patient_code)
+            return sql_clinic.add_visit_pain(self._db, pid, visit_id, score, moment, session_id)
         self.ensure_patient(patient_code)
         with self._db.transaction("save pain score") as c:
             return int(
@@ -269,6 +253,68 @@ class SqlStore(Store):
 
     def pain_scores(self, patient_code: str) -> tuple[PainScore, ...]:
         return pain_rows(self._db, "patient_id = ?", self._patient_id(patient_code))
+
+    def set_patient_details(self, code: str, *, sex: str | None, birth_year: int | None) -> Patient:
+        sql_clinic.check_details(sex, birth_year, datetime.now(UTC).year)
+        sql_clinic.set_patient_details(self._db, self._patient_id(code), sex, birth_year)
+        return self.get_patient(code)
+
+    def active_programme(self, patient_code: str) -> Programme | None:
+        return sql_clinic.active_programme(self._db, self._patient_id(patient_code))
+
+    def add_assessment_run(self, patient_code: str, run: AssessmentRun) -> int:
+        return sql_clinic.add_assessment_run(self._db, self._patient_id(patient_code), run)
+
+    def assessment_runs(self, patient_code: str) -> tuple[AssessmentRun, ...]:
+        return sql_clinic.assessment_runs(self._db, self._patient_id(patient_code))
+
+    def begin_visit(self, patient_code: str, programme_id: int | None, station: str = "") -> int:
+        pid = self._patient_id(patient_code)
+        return sql_clinic.begin_visit(self._db, pid, programme_id, station or socket.gethostname())
+
+    def add_visit_item(self, patient_code: str, visit_id: int, item: VisitItem) -> int:
+        return sql_clinic.add_visit_item(self._db, self._patient_id(patient_code), visit_id, item)
+
+    def finish_visit(
+        self,
+        patient_code: str,
+        visit_id: int,
+        status: VisitStatus,
+        *,
+        flagged: bool = False,
+        flag_reason: str = "",
+    ) -> None:
+        pid = self._patient_id(patient_code)
+        sql_clinic.finish_visit(self._db, pid, visit_id, status, flagged, flag_reason)
+
+    def visits(self, patient_code: str) -> tuple[Visit, ...]:
+        return sql_clinic.visits(self._db, self._patient_id(patient_code), patient_code)
+
+    def add_dose_proposals(
+        self, patient_code: str, changes: Sequence[DoseChange]
+    ) -> tuple[int, ...]:
+        return sql_clinic.add_dose_proposals(self._db, self._patient_id(patient_code), changes)
+
+    def apply_dose_changes(
+        self,
+        patient_code: str,
+        items: Sequence[ProgrammeItem],
+        changes: Sequence[DoseChange],
+        *,
+        by: str,
+        resolves: Sequence[tuple[int, DoseDecision]] = (),
+        name: str | None = None,
+    ) -> Programme:
+        pid = self._patient_id(patient_code)
+        return sql_clinic.apply_dose_changes(
+            self._db, pid, items, changes, by=by, resolves=resolves, name=name
+        )
+
+    def decline_dose_proposals(self, patient_code: str, ids: Sequence[int], *, by: str) -> None:
+        sql_clinic.decline_proposals(self._db, self._patient_id(patient_code), ids, by)
+
+    def dose_changes(self, patient_code: str) -> tuple[DoseChange, ...]:
+        return sql_clinic.dose_changes(self._db, self._patient_id(patient_code))
 
     def begin_session(
         self,
