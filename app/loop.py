@@ -568,6 +568,11 @@ def print_rep(ev: SessionEvent) -> None:
         print(f"{kind} {rep.index} {rep.start_s:.3f} {rep.end_s:.3f}", flush=True)
 
 
+def _score(score: float) -> float | None:
+    """A form score (0-100) for the JSON summary: one decimal, null without a reference."""
+    return round(score, 1) if math.isfinite(score) else None
+
+
 def summarize(runner: Runner) -> dict:
     eng, st = runner.engine, runner.stats
     wall = time.monotonic() - st.started
@@ -583,6 +588,7 @@ def summarize(runner: Runner) -> dict:
             "tempo_ok": r.tempo_ok,
             "counted": r.counted,
             "faults": list(r.faults),
+            "form_score": _score(r.form_score),
         }
         for r in eng.reps
     ]
@@ -604,6 +610,7 @@ def summarize(runner: Runner) -> dict:
                 "end_s": round(h.end_s, 3),
                 "hold_s": round(h.hold_s, 3),
                 "completed": h.completed,
+                "form_score": _score(h.form_score),
             }
             for h in eng.holds
         ],

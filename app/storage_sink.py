@@ -81,7 +81,8 @@ class StorageSink:
             case HoldDone():
                 self._holds += 1
                 view = RepView(self._holds, ev.start_s, ev.end_s, math.nan, math.nan, math.nan,
-                               ev.end_s - ev.start_s, True, ev.completed)  # fmt: skip
+                               ev.end_s - ev.start_s, True, ev.completed,
+                               form_score=ev.form_score)  # fmt: skip
                 w.add_rep(view, hold_s=ev.hold_s)
             case CueShown():
                 w.add_cue(Cue(ev.key, ev.text, ev.severity, ev.t), ev.t)

@@ -7,7 +7,8 @@ MANIFEST and the datasets' own labels) through the app's session run path and pr
 exercise and overall: cases, cases it could not run, rep-count exact rate, mean absolute
 count error, hold-time error, fault sensitivity and false-alarm rate. A full run writes
 ``docs/accuracy.md`` (with the date and the commit) including the angles-against-motion-
-capture section of ``bench/mocap.py``; ``--only`` runs the matching cases and writes only
+capture section of ``bench/mocap.py`` and the form-score section of ``bench/form_score.py``;
+``--only`` runs the matching cases and writes only
 where ``--out`` says. MediaPipe poses of the videos are cached in ``.cache/poses/``.
 """
 
@@ -377,9 +378,16 @@ def main(argv: list[str] | None = None) -> int:
 
         mocap = mocap_report(args.testdata)
         mocap_md = mocap_markdown(mocap)
+    form_md = ""
+    if not args.only:  # correct against incorrect: the same labelled cases, form scored
+        from bench.form_score import form_score_markdown
+        from bench.form_score import run as form_score_run
+
+        form_md = form_score_markdown(form_score_run())
+    sections = "\n\n".join(md.strip() for md in (mocap_md or "", form_md) if md)
     out = args.out if args.out is not None else (None if args.only else DOC)
     if out is not None:
-        out.write_text(markdown(rows, labels, mocap_md or "", started, time.perf_counter() - t0))
+        out.write_text(markdown(rows, labels, sections, started, time.perf_counter() - t0))
     if args.json:
         print(json.dumps(as_json(rows, mocap), indent=2, default=str))
     else:

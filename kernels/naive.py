@@ -369,3 +369,47 @@ def loading(blocks, low, high, limit=math.inf, rate_limit=math.inf, rate_hz=5.0,
             last_t = t
         out.append((band, rate, exceeded, over, tut))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamic time warping (the form score's distance)
+
+
+def dtw_distance(a, b, window, missing_cost=1.0):
+    """a, b: lists of rows of channel values. Mean pair cost on the cheapest path inside the
+    band, the band at least as wide as the slope of the diagonal; NaN for an empty input."""
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return math.nan
+    slope = (m - 1) / (n - 1) if n > 1 else 1.0
+    window = max(window, 1.0, slope)
+
+    def cost(i, j):
+        diffs = [x - y for x, y in zip(a[i], b[j], strict=True)]
+        diffs = [d for d in diffs if math.isfinite(d)]
+        if not diffs:
+            return missing_cost
+        return math.sqrt(sum(d * d for d in diffs) / len(diffs))
+
+    inf = math.inf
+    best = {}  # (i, j) -> (total cost, pairs on the path)
+    for i in range(n):
+        centre = i * (m - 1) / (n - 1) if n > 1 else 0.0
+        for j in range(m):
+            if not centre - window <= j <= centre + window:
+                continue
+            if i == 0 and j == 0:
+                best[i, j] = (cost(0, 0), 1)
+                continue
+            # On equal totals the diagonal step wins, then the step from the row above.
+            total, pairs = inf, 0
+            for k, ties in (((i - 1, j), False), ((i, j - 1), False), ((i - 1, j - 1), True)):
+                t_k, p_k = best.get(k, (inf, 0))
+                if t_k < total or (ties and t_k == total and t_k < inf):
+                    total, pairs = t_k, p_k
+            if total < inf:
+                best[i, j] = (total + cost(i, j), pairs + 1)
+    if (n - 1, m - 1) not in best:
+        return math.nan
+    total, pairs = best[n - 1, m - 1]
+    return total / pairs

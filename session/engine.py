@@ -44,6 +44,7 @@ from session.events import (
     TargetChanged,
     TargetKey,
 )
+from session.form_score import FormScorer
 from session.phases import Phase, PhaseMachine, Transition, Trigger
 from session.snapshot import RepView, RuleStatus, Severity, Snapshot, SourceStatus
 from session.snapshot_build import SnapshotBuilder
@@ -82,6 +83,7 @@ class HoldRecord:
     end_s: float
     hold_s: float  # time held in position with correct posture
     completed: bool
+    form_score: float = math.nan  # 0-100 against the reference; NaN without one
 
 
 @dataclass
@@ -144,6 +146,7 @@ class SessionEngine:
         self.safety_events: list[SafetyEventRecord] = []
         self.fault_log: list[tuple[float, str, FaultLevel]] = []
         self.signal_trace = TraceBuffer()
+        self.form = FormScorer(exercise)  # the judged angles of each rep against the reference
         self.force_trace = TraceBuffer()
         self._events: list[SessionEvent] = []
         self._now = 0.0
@@ -250,6 +253,9 @@ class SessionEngine:
         trace_v = out[fr.O_TRACE_V]
         if trace_v == trace_v:  # not NaN: this step drove the signal
             self.signal_trace.append(float(out[fr.O_TRACE_T]), float(trace_v))
+            tg = self.targets
+            progress = (float(trace_v) - tg.start) / (tg.target - tg.start)
+            self.form.record(float(out[fr.O_TRACE_T]), progress, ck.value)
         live.signal = float(out[fr.O_SIGNAL])
         live.rep_phase = RepPhase(int(out[fr.O_PHASE]))
         if out[fr.O_N_FAULTS]:
@@ -262,7 +268,8 @@ class SessionEngine:
                 self._finish_rep(rec, worst, load)
         if out[fr.O_HOLD_DONE] == 1.0:
             start, end = float(out[fr.O_HOLD_START]), float(out[fr.O_HOLD_END])
-            self._close_hold(HoldRecord(start, end, float(out[fr.O_HOLD_HELD]), True))
+            held = float(out[fr.O_HOLD_HELD])
+            self._close_hold(HoldRecord(start, end, held, True, self.form.score(start, end)))
             self.cues.event(t, "session.hold_done", Severity.POSITIVE)
             self.set.reps += 1
             self._check_set_complete(t)
@@ -410,6 +417,7 @@ class SessionEngine:
             tempo_ok=rec.tempo_ok,
             counted=rec.counted,
             faults=tuple(sorted(faults)),
+            form_score=self.form.score(rec.start_s, rec.end_s),
         )
         self.reps.append(view)
         self.rep_records.append(rec)
@@ -435,12 +443,17 @@ class SessionEngine:
     def _close_hold(self, hold: HoldRecord) -> None:
         self.holds.append(hold)
         h = hold
-        self._emit(HoldDone(h.end_s, h.start_s, h.end_s, h.hold_s, h.completed, self.set.index))
+        self._emit(
+            HoldDone(
+                h.end_s, h.start_s, h.end_s, h.hold_s, h.completed, self.set.index, h.form_score
+            )
+        )
 
     def _finish(self, t: float) -> None:
         held = self.checks.held_s
         if self._hold_mode and held > 0:
-            self._close_hold(HoldRecord(self.checks.hold_start, t, held, False))
+            start = self.checks.hold_start
+            self._close_hold(HoldRecord(start, t, held, False, self.form.score(start, t)))
         self._fire(Trigger.FINISH, t, "session ended")
 
     # -- events ------------------------------------------------------------------------------

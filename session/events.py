@@ -10,6 +10,7 @@ them again to a fresh engine gives the same outputs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -163,6 +164,7 @@ class HoldDone:
     hold_s: float  # time held in position with correct posture
     completed: bool
     set_index: int
+    form_score: float = math.nan  # 0-100 against the exercise's reference; NaN without one
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,13 @@ samples at 100 a second with the force inside the load band. Used by
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from exercises.reference import ASPECT, FPS, MACHINE_HZ, Reference, reference_poses
+from exercises.reference import ASPECT, FPS, Reference
 from exercises.schema import ExerciseDef
 from session.engine import SessionConfig, SessionEngine
-from session.events import EndInput, MachineBatch, PoseInput
+from session.events import EndInput
+from session.reference_inputs import reference_inputs
 from session.snapshot import Severity
 
 # Cues that are not posture faults yet say the reference is not what it should be.
@@ -42,23 +40,10 @@ def replay_reference(exercise: ExerciseDef, ref: Reference, fps: float = FPS) ->
     """Feed the reference to a fresh open-ended engine and report what it counted and flagged."""
     config = SessionConfig(setup_s=0.0, countdown_s=0.0, open_ended=True)
     eng = SessionEngine(exercise, None, config, aspect=ASPECT)
-    machine = exercise.signal.source == "machine"
-    poses = reference_poses(ref, fps)
-    force = math.nan
-    if machine and exercise.load is not None:
-        force = ref.load_share * exercise.load.default_max_force_n
-    per_frame = max(1, round(MACHINE_HZ / fps))
     last_t = 0.0
-    for pose in poses:
-        t = pose.timestamp
-        if machine:
-            ts = last_t + (t - last_t) * np.arange(1, per_frame + 1) / per_frame
-            if t == 0.0:
-                ts = np.array([0.0])
-            angles = np.array([ref.machine_angle_at(float(x)) for x in ts])
-            eng.feed(MachineBatch(ts, angles, np.full(ts.shape, force)))
-        eng.feed(PoseInput(t, pose))
-        last_t = t
+    for inp in reference_inputs(exercise, ref, fps):
+        eng.feed(inp)
+        last_t = inp.t
     eng.feed(EndInput(last_t))
     res = ReplayResult(engine=eng)
     res.reps = sum(1 for r in eng.reps if r.counted)

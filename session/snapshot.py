@@ -96,6 +96,7 @@ class RepView:
     tempo_ok: bool
     counted: bool  # False for a partial rep: reported, not counted
     faults: tuple[str, ...] = ()
+    form_score: float = math.nan  # 0-100 against the exercise's reference; NaN without one
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ MEASURES = {
     "hold-time": "Hold time",
     "peak-force": "Peak force",
     "tempo-ok": "Tempo within target",
+    "form-score": "Form score against the reference movement (0-100)",
     "rep-counted": "Repetition counted",
     "form-fault": "Form fault",
     "reps-counted": "Repetitions counted in session",
@@ -59,6 +60,7 @@ MEASURES = {
     "mean-rep-duration": "Mean repetition duration in session",
     "tempo-compliance": "Share of repetitions within tempo",
     "mean-peak-force": "Mean peak force in session",
+    "mean-form-score": "Mean form score of counted repetitions in session (0-100)",
     "safety-event": "Safety event",
     "safety-limit": "Safety limit",
 }
@@ -182,6 +184,7 @@ def _rep_components(r: RepRecord) -> list[dict[str, Any]]:
         _component("rep-duration", valueQuantity=quantity(r.duration_s, "s")),
         _component("hold-time", valueQuantity=quantity(r.hold_s, "s")),
         _component("peak-force", valueQuantity=quantity(r.peak_force_n, "N")),
+        _component("form-score", valueQuantity=quantity(r.form_score, "score")),
         _component("tempo-ok", valueBoolean=bool(r.tempo_ok)),
         _component("rep-counted", valueBoolean=bool(r.counted)),
     ]
@@ -287,6 +290,7 @@ def _session(b: _Builder, s: SessionRecord, subject: str) -> None:
         ("mean-rep-duration", quantity(f.mean_duration_s, "s")),
         ("tempo-compliance", quantity(f.tempo_compliance * 100.0, "%")),
         ("mean-peak-force", quantity(f.mean_peak_force_n, "N")),
+        ("mean-form-score", quantity(f.mean_form_score, "score")),
     ):
         b.observation(subject, _local(code), "therapy", when, value=q, part_of=proc, method=method)
     for st in s.sets:

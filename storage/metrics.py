@@ -23,6 +23,7 @@ class SessionFigures:
     max_peak_force_n: float
     faults: dict[str, int]  # rule key -> reps with that fault
     duration_s: float  # first rep start to last rep end
+    mean_form_score: float = math.nan  # 0-100 over counted reps with a score
 
 
 def _mean(values: list[float]) -> float:
@@ -54,6 +55,7 @@ def session_figures(s: SessionRecord) -> SessionFigures:
         max_peak_force_n=_max([r.peak_force_n for r in counted]),
         faults=dict(faults),
         duration_s=(max(ends) - min(starts)) if starts and ends else math.nan,
+        mean_form_score=_mean([r.form_score for r in counted]),
     )
 
 

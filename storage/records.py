@@ -29,6 +29,7 @@ class RepLike(Protocol):
     tempo_ok: bool
     counted: bool
     faults: tuple[str, ...]
+    # form_score (0-100), when the rep has one, is read with getattr: NaN otherwise
 
 
 class CueLike(Protocol):
@@ -98,6 +99,7 @@ class RepRecord:
     faults: tuple[str, ...] = ()
     hold_s: float = NAN
     peak_force_n: float = NAN
+    form_score: float = NAN  # 0-100 against the exercise's reference movement
 
     @property
     def rom_deg(self) -> float:
@@ -122,6 +124,7 @@ class RepRecord:
             peak_force_n=float(
                 getattr(rep, "peak_force_n", NAN) if peak_force_n is None else peak_force_n
             ),
+            form_score=float(getattr(rep, "form_score", NAN)),
         )
 
 

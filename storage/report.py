@@ -25,13 +25,14 @@ from matplotlib.ticker import MaxNLocator
 
 from storage import paths
 from storage.base import Store
-from storage.metrics import programme_item_for, session_figures
+from storage.metrics import SessionFigures, programme_item_for, session_figures
 from storage.records import PatientHistory, SessionRecord
 
 FORMATS = (".pdf", ".png", ".html")
 MAX_SESSION_PAGES = 60  # the newest ones; the overview covers all
 _A4_LANDSCAPE = (11.69, 8.27)
 _OK, _BAD, _TARGET, _NORM, _MUTED = "#2e7d32", "#c62828", "#1565c0", "#6a1b9a", "#9e9e9e"
+_FORM = "#ef6c00"
 
 
 def _empty(ax: Axes, text: str) -> None:
@@ -153,6 +154,7 @@ def overview_figure(h: PatientHistory) -> Figure:
         ax.legend(fontsize=7)
     else:
         _empty(ax, "no form faults recorded")
+    _form_line(ax, x, [f.mean_form_score for f in figs], "mean form score")
 
     ax = axes[1, 2]
     ax.set_title("Pain (0-10)")
@@ -170,6 +172,22 @@ def overview_figure(h: PatientHistory) -> Figure:
     else:
         _empty(ax, "no pain scores entered")
     return fig
+
+
+def _form_line(ax: Axes, x: np.ndarray, scores: list[float], label: str) -> None:
+    """Form scores (0-100) on a right-hand axis over the panel, when there are any."""
+    if not any(math.isfinite(v) for v in scores):
+        return
+    right = ax.twinx()
+    right.plot(x, scores, "D-", color=_FORM, markersize=4, label=label)
+    right.set_ylim(0, 105)
+    right.set_ylabel(label + " (0-100)", color=_FORM)
+    right.tick_params(axis="y", colors=_FORM)
+
+
+def _form_text(f: SessionFigures) -> str:
+    s = f.mean_form_score
+    return f", mean form score {s:.0f}/100" if math.isfinite(s) else ""
 
 
 def _band(h: PatientHistory, s: SessionRecord) -> tuple[float, float]:
@@ -200,7 +218,7 @@ def session_figure(h: PatientHistory, s: SessionRecord) -> Figure:
     fig.suptitle(
         f"Patient {h.patient.code} - {info.exercise_id}{side}, {_date(info.started_at)} - "
         f"{info.status} {info.end_reason}".rstrip()
-        + f"\n{f.reps_counted} of {f.reps_total} reps counted{stop}",
+        + f"\n{f.reps_counted} of {f.reps_total} reps counted{stop}{_form_text(f)}",
         fontsize=12,
     )
     reps = [(st.index, r) for st in s.sets for r in st.reps]
@@ -220,6 +238,7 @@ def session_figure(h: PatientHistory, s: SessionRecord) -> Figure:
         ax.set_ylabel("degrees")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
+        _form_line(ax, x, [r.form_score for _, r in reps], "form score")
     else:
         _empty(ax, "no reps")
 
@@ -312,6 +331,7 @@ def _html(h: PatientHistory, figs: list[tuple[str, Figure]]) -> str:
         f = session_figures(s)
         comp = "-" if math.isnan(f.tempo_compliance) else f"{f.tempo_compliance:.0%}"
         rom = "-" if math.isnan(f.max_rom_deg) else f"{f.max_rom_deg:.0f}"
+        form = "-" if math.isnan(f.mean_form_score) else f"{f.mean_form_score:.0f}"
         cells = (
             s.info.id,
             _date(s.info.started_at),
@@ -320,6 +340,7 @@ def _html(h: PatientHistory, figs: list[tuple[str, Figure]]) -> str:
             f"{f.reps_counted}/{f.reps_total}",
             rom,
             comp,
+            form,
         )
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     parts = [
@@ -332,7 +353,8 @@ def _html(h: PatientHistory, figs: list[tuple[str, Figure]]) -> str:
         f"<h1>Patient {html.escape(h.patient.code)}</h1>",
         f"<p>Generated {_date(datetime.now(UTC).isoformat())}.</p>",
         "<table><tr><th>session</th><th>started</th><th>exercise</th><th>status</th>"
-        "<th>reps counted</th><th>largest range (deg)</th><th>on tempo</th></tr>",
+        "<th>reps counted</th><th>largest range (deg)</th><th>on tempo</th>"
+        "<th>form score</th></tr>",
         *rows,
         "</table>",
     ]

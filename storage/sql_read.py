@@ -61,7 +61,8 @@ def load_session(db: SqlDb, session_id: int) -> SessionRecord:
     for r in db.query(
         "SELECT r.id, r.set_id, r.rep_index, r.start_s, r.end_s, r.min_angle_deg, "
         "r.max_angle_deg, r.range_fraction, r.duration_s, r.tempo_ok, r.counted, r.hold_s, "
-        "r.peak_force_n FROM reps r JOIN sets s ON s.id = r.set_id WHERE s.session_id = ? "
+        "r.peak_force_n, r.form_score FROM reps r JOIN sets s ON s.id = r.set_id "
+        "WHERE s.session_id = ? "
         "ORDER BY r.set_id, r.rep_index",
         (sid,),
     ):
@@ -79,6 +80,7 @@ def load_session(db: SqlDb, session_id: int) -> SessionRecord:
                 faults=tuple(faults.get(r[0], ())),
                 hold_s=_f(r[11]),
                 peak_force_n=_f(r[12]),
+                form_score=_f(r[13]),
             )
         )
     sets = tuple(

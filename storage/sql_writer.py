@@ -218,7 +218,8 @@ class SqlSessionWriter(SessionWriter):
         row = c.execute(
             "INSERT INTO reps (set_id, rep_index, start_s, end_s, min_angle_deg, "
             "max_angle_deg, range_fraction, duration_s, tempo_ok, counted, hold_s, "
-            f"peak_force_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){conflict} RETURNING id",
+            "peak_force_n, form_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"{conflict} RETURNING id",
             (
                 set_id,
                 r.index,
@@ -232,6 +233,7 @@ class SqlSessionWriter(SessionWriter):
                 int(r.counted),
                 _n(r.hold_s),
                 _n(r.peak_force_n),
+                _n(r.form_score),
             ),
         ).fetchone()
         if row is None:
