@@ -101,6 +101,7 @@ class WindowLoop:
         self.screen = screen
         self.kiosk = screen.kiosk
         self.ended = False
+        self.visit = None  # clinic.visit.VisitFlow while a signed-in patient's visit runs
 
     def step(self) -> bool:
         """Run one display frame; False when the program should end."""
@@ -111,10 +112,13 @@ class WindowLoop:
         runner = self.runner
         t_frame = time.perf_counter()
         runner.pump()
+        if self.visit is not None:
+            self.visit.tick()
+        self.screen.visit = self.visit.view() if self.visit is not None else None
         intents = self.screen.update(runner.snapshot())
         for event in pygame.event.get():
             intents += self.screen.handle_event(event)
-        running = all(_apply(runner, self.screen, intent) for intent in intents)
+        running = all(self._do(intent) for intent in intents)
         if any(isinstance(i, EnterPatient | EndSession) for i in intents):
             self.ended = False
         self.screen.draw(self.surface)
@@ -122,6 +126,26 @@ class WindowLoop:
         runner.stats.ui_frames += 1
         runner.stats.ui_frame_s.append(time.perf_counter() - t_frame)
         return running and self._after_frame()
+
+    def _do(self, intent: object) -> bool:
+        """Visit intents and a sign-in with storage go to the visit; the rest as before."""
+        from app import kiosk_visit
+        from feedback.intents import EndSession, EnterPatient
+
+        runner = self.runner
+        if isinstance(intent, EnterPatient) and runner.opts.store is not None:
+            self.visit = kiosk_visit.begin(runner, intent.code)
+            if self.visit is not None:
+                return True
+            # No programme, and the kiosk was told an exercise: that one, as before.
+        if isinstance(intent, EndSession) and self.visit is not None:
+            kiosk_visit.abandon(runner, self.visit, intent.reason)
+            self.visit = None
+            return True
+        if self.visit is not None and kiosk_visit.handles(intent):
+            kiosk_visit.apply(runner, self.visit, self.screen, intent)
+            return True
+        return _apply(runner, self.screen, intent)
 
     def _after_frame(self) -> bool:
         runner = self.runner
@@ -139,6 +163,12 @@ class WindowLoop:
 
     def _kiosk_after_frame(self) -> None:
         runner = self.runner
+        if self.visit is not None:
+            from app import kiosk_visit
+
+            if not kiosk_visit.after_frame(runner, self.visit, self.screen):
+                self.visit = None  # the visit is over: the kiosk is back at welcome
+            return
         if runner.waiting:  # nobody signed in
             if runner.finished and runner.opts.loop_replay:
                 runner.restart()  # the demo plays on, analysed by nobody, stored nowhere

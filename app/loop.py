@@ -88,6 +88,9 @@ class RunOptions:
     split_video: bool = True  # a headless analysis may run a pose model per core
     patient: str = ""
     station: str = ""  # --station: publish the live status under this name ("" none)
+    # The kiosk offers this exercise to a patient without a programme (--exercise was given);
+    # without it such a patient is told there is no programme and offered nothing.
+    station_exercise: bool = True
 
 
 # Timing figures keep the most recent values only: a kiosk runs for weeks, and a median of the
@@ -366,15 +369,26 @@ class Runner:
         except DeviceError as exc:  # the engine's own per-sample check still applies
             log.warning("machine did not take the new limits: %s", exc)
 
-    def new_session(self, patient: str) -> None:
+    def new_session(
+        self,
+        patient: str,
+        *,
+        exercise: ExerciseDef | None = None,
+        profile: PatientProfile | None = None,
+        programme_item_id: int | None = None,
+    ) -> None:
         """The kiosk's next patient: a fresh engine and, with storage, a new stored session.
-        An empty ``patient`` (the kiosk back at its welcome screen) stores nothing and keeps
-        nothing of the last session."""
+        An empty ``patient`` (the kiosk back at its welcome screen, or between the items of a
+        visit) stores nothing and keeps nothing of the last session. ``exercise`` and
+        ``profile``: a programme item's dose and targets (``clinic.dose.session_plan``)
+        instead of the exercise named on the command line and the stored assessment."""
         self.finish_storage()
-        profile = self.opts.profile
-        if self.opts.store is not None and patient:
-            profile = profile_from_store(self.opts.store, patient, self.opts.exercise)
-        self.engine = SessionEngine(self.opts.exercise, profile, self._config)
+        exercise = exercise or self.opts.exercise
+        if profile is None:
+            profile = self.opts.profile
+            if self.opts.store is not None and patient:
+                profile = profile_from_store(self.opts.store, patient, exercise)
+        self.engine = SessionEngine(exercise, profile, self._config)
         if self.stream is not None and math.isfinite(self.stream.aspect):
             self.engine.set_aspect(self.stream.aspect)
         self.engine.patient_code = patient
@@ -387,12 +401,21 @@ class Runner:
         if self.opts.store is not None and patient:
             try:
                 self.sink = StorageSink.begin(
-                    self.opts.store, patient, self.engine, self.opts.choice.spec
-                )
+                    self.opts.store, patient, self.engine, self.opts.choice.spec,
+                    programme_item_id=programme_item_id,
+                )  # fmt: skip
             except StorageError as exc:
                 # The kiosk goes on, and says on screen and console that this is not stored.
                 log.error("session not stored: %s", exc)
                 self.storage_problem = SourceStatus("storage", "lost", message="not recording")
+
+    def machine_model(self) -> str | None:
+        """The model of the machine at this station: the simulator's, or the one that said
+        hello; None without a machine (or before it answers)."""
+        if self.opts.device and self.opts.device.startswith("sim:"):
+            return self.opts.device[4:]
+        hello = self.bridge.hello if self.bridge is not None else None
+        return hello.model if hello is not None else None
 
     def finish_storage(self, reason: EndReason | None = None, *, ended_by: str = "") -> None:
         """End the stored session with the true reason: ``reason`` if given (a crash), else

@@ -146,6 +146,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         store=store,
         patient=args.patient or "",
         station=_station(args, store),
+        station_exercise=bool(args.exercise) or not args.kiosk,
     )
     try:
         runner = Runner(opts, replay=replay)

@@ -39,7 +39,9 @@ class StorageSink:
         self._trace_t = -math.inf
 
     @classmethod
-    def begin(cls, store: Store, patient: str, engine: SessionEngine, source: str) -> StorageSink:
+    def begin(
+        cls, store: Store, patient: str, engine: SessionEngine, source: str, **session: object
+    ) -> StorageSink:
         """Start a stored session (raises ``StorageError`` when the database cannot take it);
         commits run on a background thread. Journals an earlier session of this process left
         are written first, if the database takes them now."""
@@ -49,6 +51,7 @@ class StorageSink:
             patient,
             engine.exercise.id,
             source=source,
+            **session,  # programme_item_id, machine_serial
             on_status=_say_status,
             on_error=_say_error,
         )

@@ -19,6 +19,7 @@ import numpy as np
 import pygame
 
 from access.alerts import AlertLog
+from clinic.visit import VisitStage, VisitView
 from feedback import kiosk_view, style
 from feedback.audio import Audio, SoundCues
 from feedback.intents import EndSession, Intent, Pause, Quit, Resume
@@ -31,7 +32,9 @@ from feedback.patient_view import (
     SoundState,
     draw_safety_stop,
 )
+from feedback.programme_view import ProgrammeView
 from feedback.therapist_view import TherapistView
+from feedback.visit_view import VisitScreen
 from session.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,10 @@ class Screen:
         self._cues = SoundCues(audio) if audio is not None else None
         self._snap: Snapshot | None = None
         self._draw_failed = False
+        # A kiosk visit (clinic.visit): the loop sets ``visit`` every frame while one runs.
+        self.visit: VisitView | None = None
+        self.visit_screen = VisitScreen()
+        self.programme = ProgrammeView()  # the therapist's view of the visiting patient's programme
         self._show_sound()
 
     # lifecycle -------------------------------------------------------------------------
@@ -104,12 +111,24 @@ class Screen:
     def showing_kiosk(self) -> bool:
         return self.kiosk is not None and self.kiosk.state != KioskState.SESSION
 
+    @property
+    def showing_visit(self) -> bool:
+        """The visit's own screens (pain, the next item, rests, the summary) rather than an
+        exercise session."""
+        return (
+            self.visit is not None
+            and self.visit.stage != VisitStage.ITEM_RUNNING
+            and not self.showing_kiosk
+        )
+
     def update(self, snapshot: Snapshot | None) -> list[Intent]:
         intents: list[Intent] = []
         if self.kiosk is not None:
             was = self.kiosk.state
-            if snapshot is not None and snapshot.phase == "done":
-                self.kiosk.end_of_session()  # the summary shows for a while, then welcome
+            if snapshot is not None and snapshot.phase == "done" and self.visit is None:
+                # The summary shows for a while, then welcome. In a visit an item's end is
+                # not the session's: the visit goes on with its next item.
+                self.kiosk.end_of_session()
             intents += self.kiosk.tick(person_present(snapshot))
             if was != KioskState.WELCOME and self.kiosk.state == KioskState.WELCOME:
                 self._forget_session()
@@ -179,6 +198,11 @@ class Screen:
     def _draw(self, surface: pygame.Surface) -> None:
         if self.showing_kiosk:
             kiosk_view.draw_kiosk(surface, self.kiosk)
+        elif self.view == THERAPIST and self.showing_visit:
+            self.programme.draw(surface)
+        elif self.showing_visit:
+            self.visit_screen.draw(surface, self.visit)
+            return
         elif self.view == THERAPIST:
             self.therapist.draw(surface)
         else:
@@ -211,6 +235,8 @@ class Screen:
         self.therapist = TherapistView(self._clock)
         self._snap = None
         self.view = PATIENT
+        self.visit_screen = VisitScreen()
+        self.programme = ProgrammeView()
         if self.audio is not None:
             self.audio.set_alarm(False)
             self.audio.voice.stop()
@@ -256,6 +282,10 @@ class Screen:
                 return self._pause_toggle()
             if event.key in (pygame.K_ESCAPE, pygame.K_q) and self.kiosk is None:
                 return [Quit()]  # in the kiosk only the therapist PIN ends the program
+        if self.view == THERAPIST and self.showing_visit:
+            return self.programme.handle_pointer(pos, self.size) if pos is not None else []
+        if self.showing_visit:
+            return self.visit_screen.handle_pointer(pos, self.visit, self.size) if pos else []
         if self.view == THERAPIST:
             if pos is not None:
                 event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1)

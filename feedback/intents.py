@@ -48,4 +48,68 @@ class OpenSettings:
     pass
 
 
-Intent = Pause | Resume | Quit | AdjustTarget | EnterPatient | EndSession | ExitKiosk | OpenSettings
+# The kiosk visit (clinic.visit): pain before and after, the programme item by item.
+@dataclass(frozen=True, slots=True)
+class GivePain:
+    score: int  # 0..10, confirmed on the touch scale
+
+
+@dataclass(frozen=True, slots=True)
+class StartItem:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AskSkip:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SkipItem:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelSkip:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """The rest between items, the summary or the no-programme notice, ended by a tap."""
+
+
+# The therapist's programme view at the kiosk (behind the PIN).
+@dataclass(frozen=True, slots=True)
+class SaveDose:
+    """The dose of one item as edited in the programme view: (field, new value) pairs."""
+
+    exercise_id: str
+    side: str
+    changes: tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmProposals:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineProposals:
+    pass
+
+
+VisitIntent = GivePain | StartItem | AskSkip | SkipItem | CancelSkip | NextStep
+ProgrammeIntent = SaveDose | ConfirmProposals | DeclineProposals
+Intent = (
+    Pause
+    | Resume
+    | Quit
+    | AdjustTarget
+    | EnterPatient
+    | EndSession
+    | ExitKiosk
+    | OpenSettings
+    | VisitIntent
+    | ProgrammeIntent
+)
