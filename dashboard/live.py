@@ -104,7 +104,9 @@ class StatusHub:
                 self._set_link(connected)
                 if changes:
                     self.heard += len(changes)
-                    self._publish("change", changes)
+                    # A re-read after a lost connection is every row, not news: "all".
+                    resynced = getattr(listener, "resynced", False)
+                    self._publish("all" if resynced else "change", changes)
             except StorageError as exc:
                 log.warning("stations' status: %s", exc)
                 self._set_link(False)

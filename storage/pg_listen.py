@@ -25,6 +25,7 @@ class PgListener:
         self._failures = 0
         self._stop = threading.Event()
         self.reconnects = 0  # connections taken up again after one was lost
+        self.resynced = False  # the last answer was every row (a re-read), not changes
 
     @property
     def connected(self) -> bool:
@@ -58,6 +59,7 @@ class PgListener:
             ) from None
 
     def wait(self, timeout_s: float) -> list[StationStatus]:
+        self.resynced = False
         if self._stop.is_set():
             return []
         try:
@@ -68,6 +70,7 @@ class PgListener:
                 if self._failures:
                     self.reconnects += 1
                 self._failures = 0
+                self.resynced = True
                 return self._rows(conn)  # catch up on what was missed
             conn = self._conn
             out = []

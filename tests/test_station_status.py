@@ -95,7 +95,7 @@ def test_the_dashboard_hears_a_change_at_once_and_catches_up_after_an_outage(
             # Back: the first answer is every row (what was missed), then changes again.
             caught_up = _wait_for(lambda: listener.wait(1.0), what="the rows after reconnecting")
             assert [s.seq for s in caught_up] == [5]
-            assert listener.reconnects == 1
+            assert listener.reconnects == 1 and listener.resynced
             link.publish(_status(seq=7, phase="rest"))
             assert [s.phase for s in _wait_for(lambda: listener.wait(1.0))] == ["rest"]
         finally:
