@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="extra simulator switch, e.g. "
                     "--sim-arg=--patient-file=PATIENT.toml")  # fmt: skip
     ap.add_argument("--source", help="camera tests: camera index, video file or recording")
+    ap.add_argument("--test", action="append", metavar="ID",
+                    help="only this test of the protocol (repeatable); a recording usually "
+                    "shows one")  # fmt: skip
     ap.add_argument("--db", default=None, help="database file or postgresql:// URL")
     ap.add_argument("--headless", action="store_true", help="no window: run on its own")
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
@@ -153,18 +156,24 @@ def _open_machine(protocol: Any, device: str, sim_args: Sequence[str]) -> _Sourc
     return src
 
 
-def _open_camera(source: str | None, headless: bool) -> _Sources:
-    from app.inputs import choose_input, open_stream
+def _open_camera(source: str | None, headless: bool, view: str) -> tuple[_Sources, bool, float]:
+    """The pose stream; whether it is a recording (played once, as fast as it decodes when
+    headless); the image aspect."""
+    from app.inputs import choose_input, open_stream, peek_replay
     from vision.errors import VisionError
 
     try:
         choice = choose_input(source)
-        stream = open_stream(choice, lossless=headless, paced=not headless)
+        replay = peek_replay(choice, view)
+        stream = open_stream(choice, lossless=True, paced=not headless, replay=replay)
     except VisionError as exc:
         raise UsageError(str(exc)) from None
     src = _Sources(stream=stream)
     src.t0 = time.monotonic()
-    return src
+    aspect = stream.aspect if stream is not None else math.nan
+    if replay is not None and not math.isfinite(aspect):
+        aspect = float(replay.header.get("aspect", 1.0))
+    return src, choice.kind in ("video", "replay"), aspect if math.isfinite(aspect) else 1.0
 
 
 def prepare(args: argparse.Namespace, store: Any) -> AssessmentSession:
@@ -177,19 +186,29 @@ def prepare(args: argparse.Namespace, store: Any) -> AssessmentSession:
     except AssessmentError as exc:
         raise UsageError(str(exc)) from None
     if protocol.kind == "machine":
+        if args.test:
+            raise UsageError("--test: only camera protocols run single tests")
         if args.source:
             raise UsageError(f"--source: {protocol.id} is a machine protocol; it needs --device")
         device = args.device or f"sim:{protocol.machine}"
         sources = _open_machine(protocol, device, args.sim_arg)
         camera = None
     else:
+        from assessment.camera import CameraSteps, recorded
+
         if args.device:
             raise UsageError(f"--device: {protocol.id} is a camera protocol; it needs --source")
         device = args.source or "camera 0"
-        sources = _open_camera(args.source, args.headless)
-        from assessment.camera import CameraSteps
-
-        camera = CameraSteps(aspect=sources.stream.aspect if sources.stream else 1.0)
+        try:
+            chosen = recorded(protocol, args.test)  # checks the --test ids
+        except AssessmentError as exc:
+            raise UsageError(str(exc)) from None
+        sources, from_file, aspect = _open_camera(args.source, args.headless, chosen.tests[0].view)
+        if from_file:
+            protocol = chosen  # a recording cannot wait through instructions
+        elif args.test:
+            protocol = replace(protocol, tests=chosen.tests, derived=chosen.derived)
+        camera = CameraSteps(aspect=aspect)
     runner = AssessmentRunner(protocol, start_t=0.0, auto_advance=True, camera_steps=camera)
     session = AssessmentSession(runner, sources, device)
     from storage.sql_writer import now_utc

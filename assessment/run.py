@@ -31,6 +31,13 @@ from assessment.results import TestResult, not_run
 ANALYSE_EVERY_S = 0.25  # re-reading a test's samples more often changes nothing a person sees
 MACHINE_LOST_S = 1.0
 STRENGTH_MARGIN_DEG = 3.0  # strength angles this far inside the measured range, no closer
+_WHAT = {  # what a test waits for, in "no ... seen"
+    TestKind.MACHINE_RANGE: "movement",
+    TestKind.CAMERA_RANGE: "movement",
+    TestKind.MACHINE_STRENGTH: "effort",
+    TestKind.CAMERA_HOLD: "hold in position",
+    TestKind.CAMERA_COUNT: "stand",
+}
 
 
 class RunPhase(enum.Enum):
@@ -330,7 +337,9 @@ class AssessmentRunner:
             self.step.analyse(self.now)
             self.step.in_progress = False
             self.step.source_ended(self.now)
-            self.s.results.append(self.step.result("could not be measured: the recording ended"))
+            what = _WHAT[self.step.test.kind]
+            why = f"could not be measured: no {what} seen before the recording ended"
+            self.s.results.append(self.step.result(why))
         elif self.s.phase not in (RunPhase.RESULT, RunPhase.STOPPED):
             self.s.results.append(not_run(self.step.test, "not run: the recording ended"))
         for test in self.protocol.tests[self.s.index + 1 :]:
@@ -506,7 +515,7 @@ class AssessmentRunner:
             return
         quiet_since = step.last_end if math.isfinite(step.last_end) else step.measure_from
         if not step.in_progress and t - quiet_since >= timing.measure_timeout_s + timing.rest_s:
-            what = "movement" if test.kind is TestKind.MACHINE_RANGE else "effort"
+            what = _WHAT[test.kind]
             seen = f"{step.attempts} tried, none counted" if step.attempts else f"no {what} seen"
             why = f"could not be measured: {seen} within {timing.measure_timeout_s:g} s"
             self._finish_test(t, step.result(why), show=True)
