@@ -130,6 +130,14 @@ class ExerciseDef:
     fusion: FusionDef | None
     notes: str
     source_file: str
+    # The two or three points a patient should keep in mind, per language (en required),
+    # shown in large type on the demonstration screen.
+    key_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def key_points_in(self, lang: str) -> tuple[str, ...]:
+        """The key points in ``lang``, else in English, else none."""
+        points = dict(self.key_points)
+        return points.get(lang) or points.get("en", ())
 
 
 class _Table:
@@ -444,9 +452,40 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
         fusion=fusion,
         notes=top.str("notes"),
         source_file=file,
+        key_points=_key_points(top.table("key_points", None)),
     )
     top.done()
     return ex
+
+
+KEY_POINTS = (1, 3)  # how many a language gives: the screen shows them in large type
+KEY_POINT_CHARS = 60
+
+
+def _key_points(t: _Table | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if t is None:
+        return ()
+    from language import LANG_DIR
+
+    langs = sorted(p.stem for p in LANG_DIR.glob("*.toml"))
+    out = []
+    for lang in sorted(t.data):
+        if lang not in langs:
+            raise ExerciseError(t.file, t._key(lang), f"a language of {LANG_DIR} {langs}", lang)
+        points = t.names(lang)
+        lo, hi = KEY_POINTS
+        if not lo <= len(points) <= hi:
+            raise ExerciseError(t.file, t._key(lang), f"{lo} to {hi} key points", len(points))
+        for point in points:
+            if not point.strip() or len(point) > KEY_POINT_CHARS:
+                raise ExerciseError(
+                    t.file, t._key(lang), f"a point of 1 to {KEY_POINT_CHARS} characters", point
+                )
+        out.append((lang, points))
+    if "en" not in t.data:
+        raise ExerciseError(t.file, t._key("en"), "the key points in English", "none")
+    t.done()
+    return tuple(out)
 
 
 def _check_cue(file: str, key: str, cue: str) -> None:

@@ -5,8 +5,9 @@ as the kiosk's idle end), ``handle_event(event)`` for each pygame event (returns
 ``draw(surface)``; ``close()`` at the end. No session logic lives here.
 
 Keys: T patient/therapist view, Space or P pause/resume, M mute, - and + (or Down and Up)
-the volume in the patient view, Esc or Q quit (in the kiosk: Esc asks for the therapist PIN
-instead). The patient view's sound control does mute and volume by touch.
+the volume in the patient view, D the demonstration (while getting into view, resting or
+paused), Esc or Q quit (in the kiosk: Esc asks for the therapist PIN instead). The patient
+view's sound control does mute and volume by touch, its Show me button the demonstration.
 """
 
 from __future__ import annotations
@@ -275,6 +276,9 @@ class Screen:
             if event.key == pygame.K_m and self.audio is not None:
                 self._sound_button(SOUND_TOGGLE)
                 return []
+            if self.view == PATIENT and event.key == pygame.K_d:
+                self.patient.toggle_demo()
+                return []
             if self.view == PATIENT and event.key in _LOUDER | _QUIETER:
                 self._sound_button(SOUND_UP if event.key in _LOUDER else SOUND_DOWN)
                 return []
@@ -292,6 +296,9 @@ class Screen:
             return self.therapist.handle_event(event, self.size)
         if pos is not None and self.patient.hit_pause(pos, self.size):
             return self._pause_toggle()
+        if pos is not None and self.patient.hit_demo(pos, self.size):
+            self.patient.toggle_demo()
+            return []
         which = self.patient.hit_sound(pos, self.size) if pos is not None else None
         if which is not None:
             self._sound_button(which)

@@ -19,6 +19,14 @@ from body.landmarks import SKELETON
 from education import EducationError
 from education.cards import ROTATE_S, Card, load_cards
 from feedback import style, widgets
+from feedback.demonstration_view import (
+    DemoLayout,
+    demo_for,
+    demo_layout,
+    draw_button,
+    draw_demonstration,
+)
+from feedback.demonstration_view import words as demo_words
 from feedback.education_view import draw_card
 from kernels.reps import RepPhase
 from session.snapshot import RuleStatus, Severity, Snapshot
@@ -30,6 +38,11 @@ _FIT_SMOOTHING = 0.2  # per-frame blend of the replay framing, so the view does 
 
 # The tempo box names where in the rep the patient is; at rest it says nothing.
 TEMPO_LABELS = {RepPhase.OUT: "Out", RepPhase.TOP: "Hold", RepPhase.BACK: "Back"}
+
+# The demonstration: shown by itself while the patient gets into view and in the last seconds
+# of a rest (before the next set); on demand (key D, the "Show me" button) in these phases.
+DEMO_PHASES = ("setup", "rest", "paused")
+DEMO_BEFORE_SET_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +236,16 @@ class PatientView:
         self._fit: tuple[float, float, float] | None = None  # centre x, centre y, span
         self._shade: dict[tuple[int, int], pygame.Surface] = {}
         self._static: tuple[PatientLayout, pygame.Surface] | None = None
+        self.demo_choice: bool | None = None  # the patient's D / button; None: automatic
+        self._demo_key: tuple[int, bool] = (0, False)  # the set and rest the choice is for
+        self._demo_layout: DemoLayout | None = None
 
     # lifecycle -------------------------------------------------------------------------
     def update(self, snapshot: Snapshot) -> None:
         self._snap = snapshot
+        key = (snapshot.set_index, snapshot.phase == "rest")
+        if key != self._demo_key:  # a choice holds for one rest, or one set's start
+            self.demo_choice, self._demo_key = None, key
         if snapshot.frame is None and snapshot.landmarks is not None:
             self._update_fit(snapshot)
         if snapshot.phase in ("rest", "done") and snapshot.phase != self._card_phase:
@@ -255,6 +274,56 @@ class PatientView:
         ):
             lay = self._layout = patient_layout(tuple(size), machine, hold)
         return lay
+
+    # demonstration -----------------------------------------------------------------------
+    def demo_offered(self) -> bool:
+        """Whether the demonstration can be shown now (the phase allows it, it exists)."""
+        snap = self._snap
+        return (
+            snap is not None
+            and snap.phase in DEMO_PHASES
+            and not snap.safety_stop
+            and demo_for(snap.exercise_id) is not None
+        )
+
+    def demo_showing(self) -> bool:
+        snap = self._snap
+        if snap is None or not self.demo_offered():
+            return False
+        if self.demo_choice is not None:
+            return self.demo_choice
+        if snap.phase == "rest":
+            return snap.rest_remaining_s <= DEMO_BEFORE_SET_S
+        return snap.phase == "setup"
+
+    def toggle_demo(self) -> bool:
+        """Show or hide the demonstration (key D, the button); False when not offered now."""
+        if not self.demo_offered():
+            return False
+        self.demo_choice = not self.demo_showing()
+        return True
+
+    def demo_layout_for(self, size: tuple[int, int]) -> DemoLayout:
+        lay = self.layout_for(size)
+        if self._demo_layout is None or self._demo_layout.size != tuple(size):
+            area = lay.image_area.union(lay.side)
+            self._demo_layout = demo_layout(tuple(size), area)
+        return self._demo_layout
+
+    def demo_button(self, size: tuple[int, int]) -> pygame.Rect | None:
+        """The button that shows (or closes) the demonstration, where it is drawn now."""
+        if not self.demo_offered():
+            return None
+        if self.demo_showing():
+            return self.demo_layout_for(size).button
+        lay = self.layout_for(size)
+        r = self.demo_layout_for(size).button.copy()
+        r.bottomleft = (lay.image_area.x + 12, lay.image_area.bottom - 12)
+        return r
+
+    def hit_demo(self, pos: tuple[int, int], size: tuple[int, int]) -> bool:
+        r = self.demo_button(size)
+        return r is not None and r.collidepoint(pos)
 
     def hit_pause(self, pos: tuple[int, int], size: tuple[int, int]) -> bool:
         return self.layout_for(size).pause_button.collidepoint(pos)
@@ -294,8 +363,18 @@ class PatientView:
             )
             return
         self._draw_top(surface, lay, snap)
+        if self.demo_showing():
+            draw_demonstration(
+                surface, self.demo_layout_for(lay.size), snap, self.lang, self.mirror
+            )
+            self._draw_cue(surface, lay, snap)
+            self._draw_source_banner(surface, lay, snap)
+            return
         self._draw_image(surface, lay, snap)
         self._draw_phase_overlay(surface, lay, snap)
+        show = self.demo_button(lay.size)
+        if show is not None:
+            draw_button(surface, show, demo_words(self.lang)["show"])
         shown = self.current_card()
         if shown is None:
             self._draw_side(surface, lay, snap)

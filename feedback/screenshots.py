@@ -23,6 +23,8 @@ from feedback import demo_snapshots as demo
 from feedback.app_window import THERAPIST, Screen
 from feedback.audio import Audio
 from feedback.kiosk import Kiosk, PinGuard, PinPurpose, PinStore
+from language import cue_text
+from session.snapshot import Cue, Severity
 
 
 class _Clock:
@@ -98,6 +100,23 @@ def render_all(
     shot("education_rest_posture", session_screen(rest, later_s=ROTATE_S + 1))
     done = replace(rest, phase="done", set_index=3)
     shot("education_done_heat_cold_de", session_screen(done, lang="de", later_s=4 * ROTATE_S))
+
+    # The demonstration before a set: the reference movement, key points, dose and camera;
+    # while the patient gets into view (their live view in the corner), before the next set.
+    for name, ex_id, ex_name, phase, lang, at_s, dose in (
+        ("demonstration_squat", "squat", "Squat", "setup", "en", 3.0, (10, 3, 0.0)),
+        ("demonstration_bird_dog_rest", "bird_dog", "Bird dog", "rest", "en", 6.0, (6, 4, 0.0)),
+        ("demonstration_side_plank_de", "side_plank", "Seitstütz", "setup", "de", 2.0,
+         (3, 2, 10.0)),
+    ):  # fmt: skip
+        reps, sets, hold = dose
+        snap = replace(
+            floor, phase=phase, exercise_id=ex_id, exercise_name=ex_name, reps_target=reps,
+            sets_total=sets, hold_target_s=hold, rest_remaining_s=12.0, set_index=1,
+            cue=Cue("session.step_into_view", cue_text("session.step_into_view", lang),
+                    Severity.INFO) if phase == "setup" else demo.rest_snapshot().cue, t=at_s,
+        )  # fmt: skip
+        shot(name, session_screen(snap, lang=lang))
     audio.set_muted(True)  # the sound control muted: speaker crossed out, "Muted"
     shot("patient_sound_muted", session_screen(floor))
     audio.close()

@@ -27,13 +27,14 @@ from session.targets import resolve_targets
 VISIBILITY = "visibility"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one run per exercise
 class ReferenceRun:
     """``t`` (n,) seconds of the frames that drove the signal; ``progress`` (n,) share of the
     default range; ``phase`` (n,) RepPhase values; ``values`` (n, r) every exercise rule's
     value on the working side; ``landmarks`` (n, 33, 2) the figure's image landmarks
     (x, y, normalised to a picture of ``aspect``); ``window`` the rep's (or hold's) start and
-    end; ``view`` "side" or "front"."""
+    end; ``view`` "side" or "front"; where a webcam must stand to see the whole movement:
+    ``camera_distance_m`` away, ``camera_height_m`` above the floor."""
 
     exercise_id: str
     t: np.ndarray
@@ -44,6 +45,8 @@ class ReferenceRun:
     window: tuple[float, float]
     view: str
     aspect: float
+    camera_distance_m: float
+    camera_height_m: float
 
     def at(self, t: float) -> int:
         """Index of the frame at time ``t`` (clamped)."""
@@ -112,6 +115,8 @@ def _run(exercise: ExerciseDef) -> ReferenceRun | None:
         window=window,
         view=ref.view,
         aspect=ASPECT,
+        camera_distance_m=ref.camera_distance_m(),
+        camera_height_m=ref.extent_m[1] / 2,
     )
 
 
