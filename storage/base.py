@@ -494,4 +494,5 @@ class Store(ABC):
             programme=self.programme(patient_code),
             pain_scores=self.pain_scores(patient_code),
             sessions=tuple(self.load_session(s.id) for s in self.sessions(patient_code)),
+            assessment_runs=self.assessment_runs(patient_code),
         )

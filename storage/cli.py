@@ -1,6 +1,7 @@
 """``report`` and ``export`` subcommands. ``main.py`` passes the words after the subcommand:
 
     report --patient CODE --out FILE.pdf|.png|.html [--db PATH]
+    report --patient CODE --kind assessment|progress --out FILE.pdf|.png [--run ID] [--db PATH]
     export --patient CODE --format csv|json|fhir --out PATH [--db PATH] [--bundle-type T]
     migrate --db PATH|URL      (python -m storage.cli only: create or update the schema)
 
@@ -46,10 +47,30 @@ def _fail(prog: str, message: str) -> int:
 def report_main(argv: Sequence[str] | None = None) -> int:
     prog = "spinecoach report"
     ap = _parser(prog)
+    ap.add_argument(
+        "--kind",
+        default="sessions",
+        choices=("sessions", "assessment", "progress"),
+        help="sessions: every session (default); assessment: the latest assessment against "
+        "the norms; progress: visits, pain and dose over time",
+    )
+    ap.add_argument("--run", type=int, metavar="ID", help="--kind assessment: this run")
     try:
         args = ap.parse_args(argv)
         from storage import report
 
+        if args.kind != "sessions":
+            from storage import clinic_report
+
+            if args.out.suffix.lower() not in clinic_report.FORMATS:
+                raise ValueError(f"--out: expected a file ending in .pdf or .png, got {args.out}")
+            with open_store(args.db, create=False) as store:
+                if args.kind == "assessment":
+                    out = clinic_report.assessment_report(store, args.patient, args.out, args.run)
+                else:
+                    out = clinic_report.progress_report(store, args.patient, args.out)
+            print(f"{prog}: wrote {out}")
+            return EXIT_OK
         if args.out.suffix.lower() not in report.FORMATS:
             raise ValueError(
                 f"--out: expected a file ending in .pdf, .png or .html, got {args.out}"

@@ -3,7 +3,11 @@ an Observation per measurement.
 
 Codes: LOINC where a code exists (pain score 72514-3), SNOMED CT for the procedure (229065009
 exercise therapy), otherwise a SpineCoach code system; units are UCUM. References between
-entries are ``urn:uuid:`` fullUrls, resolved within the bundle.
+entries are ``urn:uuid:`` fullUrls, resolved within the bundle. An assessment test's
+Observation carries its norm as ``referenceRange`` (the normal band as low and high, the
+norm's mean, SD, source and age band in its text), the band position as ``interpretation``
+(L, N, H) and percent of norm and z-score as components; one that could not be measured
+says why in ``dataAbsentReason``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ UCUM_UNITS = {
     "%": ("%", "%"),
     "1": ("1", "1"),
     "score": ("{score}", "{score}"),
+    "stands": ("{#}", "{#}"),
+    "ratio": ("1", "1"),
 }
 
 # local measure code -> display
@@ -63,8 +69,17 @@ MEASURES = {
     "mean-form-score": "Mean form score of counted repetitions in session (0-100)",
     "safety-event": "Safety event",
     "safety-limit": "Safety limit",
+    "percent-of-norm": "Result as percent of the normative mean",
+    "z-score": "Result as z-score against the norm",
 }
 PAIN_LOINC = ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported")
+# Assessment tests have no standard code we could verify: the protocol's test id, locally.
+TEST_SYSTEM = "urn:spinecoach:assessment-test"
+PROTOCOL_SYSTEM = "urn:spinecoach:assessment-protocol"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+RANGE_MEANING = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+_INTERPRET = {"below": ("L", "Low"), "above": ("H", "High"), "within": ("N", "Normal")}
 EXERCISE_THERAPY_SCT = ("229065009", "Exercise therapy")
 
 
@@ -263,6 +278,82 @@ def _assessment(b: _Builder, a: Assessment, subject: str) -> None:
     )
 
 
+def _run_result(b: _Builder, run: Any, r: Any, subject: str) -> None:
+    """One assessment test: the value with the norm as referenceRange (the normal band, or
+    the norm's mean in words when it has no band), the band position as interpretation, or
+    why it could not be measured (dataAbsentReason)."""
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": _category("exam"),
+        "code": {
+            "coding": [{"system": TEST_SYSTEM, "code": r.test_id, "display": r.label}],
+            "text": r.label,
+        },
+        "subject": {"reference": subject},
+        "effectiveDateTime": _instant(run.started_at),
+        "method": {
+            "coding": [{"system": PROTOCOL_SYSTEM, "code": run.protocol_id}],
+            "text": f"{run.protocol_id} ({run.device})" if run.device else run.protocol_id,
+        },
+    }
+    value = quantity(r.value, r.unit) if r.measured else None
+    if value is None:
+        obs["dataAbsentReason"] = {
+            "coding": [{"system": DATA_ABSENT, "code": "not-performed"}],
+            "text": r.reason or "not measured",
+        }
+        b.add(obs)
+        return
+    obs["valueQuantity"] = value
+    if r.at_least:
+        obs["valueQuantity"]["comparator"] = ">="
+    if not r.no_norm:
+        rr: dict[str, Any] = {
+            "type": {"coding": [{"system": RANGE_MEANING, "code": "normal"}]},
+            "text": _norm_text(run, r),
+        }
+        low, high = quantity(r.norm_low, r.unit), quantity(r.norm_high, r.unit)
+        if low is not None:
+            rr["low"] = low
+        if high is not None:
+            rr["high"] = high
+        obs["referenceRange"] = [rr]
+        if r.position in _INTERPRET:
+            code, display = _INTERPRET[r.position]
+            obs["interpretation"] = [
+                {"coding": [{"system": INTERPRETATION, "code": code, "display": display}]}
+            ]
+        comps = [
+            _component("percent-of-norm", valueQuantity=quantity(r.percent_of_norm, "%")),
+            _component("z-score", valueQuantity=quantity(r.z_score, "1")),
+        ]
+        comps = [c for c in comps if c is not None]
+        if comps:
+            obs["component"] = comps
+    else:
+        obs["note"] = [{"text": f"No norm: {r.no_norm}"}]
+    if r.flag_note:  # a clinic's own flag (an asymmetry), not a published band
+        obs.setdefault("note", []).append({"text": r.flag_note})
+        if r.position in _INTERPRET:
+            code, display = _INTERPRET[r.position]
+            obs["interpretation"] = [
+                {
+                    "coding": [{"system": INTERPRETATION, "code": code, "display": display}],
+                    "text": "clinic setting, not a published norm",
+                }
+            ]
+    b.add(obs)
+
+
+def _norm_text(run: Any, r: Any) -> str:
+    who = f"{run.sex or 'sex ?'}, {run.age_years if run.age_years is not None else '?'} years"
+    mean = f"mean {r.norm_mean:g}" if math.isfinite(r.norm_mean) else "no mean"
+    sd = f", SD {r.norm_sd:g}" if math.isfinite(r.norm_sd) else ""
+    verified = "" if r.norm_verified else "; not verified against the paper"
+    return f"Norm for {who} ({r.norm_test}): {mean}{sd}; {r.norm_source}{verified}"
+
+
 def _pain(b: _Builder, p: PainScore, subject: str, part_of: str | None) -> None:
     code = {
         "coding": [{"system": LOINC, "code": PAIN_LOINC[0], "display": PAIN_LOINC[1]}],
@@ -346,6 +437,9 @@ def bundle(
     subject = b.add(patient, if_none_exist=f"identifier={identifier_system}|{code}")
     for a in history.assessments:
         _assessment(b, a, subject)
+    for run in history.assessment_runs:
+        for r in run.results:
+            _run_result(b, run, r, subject)
     for p in history.pain_scores:
         if p.session_id is None:
             _pain(b, p, subject, None)

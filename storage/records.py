@@ -264,3 +264,5 @@ class PatientHistory:
     programme: tuple[ProgrammeItem, ...] = ()
     pain_scores: tuple[PainScore, ...] = ()
     sessions: tuple[SessionRecord, ...] = field(default_factory=tuple)
+    # storage.clinic_records.AssessmentRun: each test against its norm (FHIR referenceRange)
+    assessment_runs: tuple = ()

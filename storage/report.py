@@ -12,7 +12,7 @@ import html
 import io
 import math
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +46,14 @@ def _hline(ax: Axes, y: float, color: str, label: str) -> None:
         ax.axhline(y, color=color, linestyle="--", linewidth=1.2, label=label)
 
 
-def _integer_x(ax: Axes, label: str) -> None:
+def _integer_x(ax: Axes, label: str, n: int | None = None) -> None:
+    """Whole numbers on the axis; with ``n`` sessions, each one a tick and half a step of
+    room either side (one session drew an axis from 0.945 to 1.05)."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if n:
+        ax.set_xlim(0.5, n + 0.5)
+        if n <= 20:
+            ax.set_xticks(range(1, n + 1))
     ax.set_xlabel(label)
 
 
@@ -86,7 +92,7 @@ def overview_figure(h: PatientHistory) -> Figure:
             base = [a.rom_deg for a in h.assessments if a.exercise_id == ex]
             if base and math.isfinite(base[-1]):
                 _hline(ax, base[-1], _MUTED, f"baseline {ex}")
-        _integer_x(ax, "session")
+        _integer_x(ax, "session", n)
         ax.set_ylabel("degrees")
         ax.legend(fontsize=7)
     else:
@@ -100,8 +106,11 @@ def overview_figure(h: PatientHistory) -> Figure:
         lo = [_band(h, s)[0] for s in sessions]
         hi = [_band(h, s)[1] for s in sessions]
         if any(math.isfinite(v) for v in lo + hi):
-            ax.fill_between(x, lo, hi, color=_OK, alpha=0.15, step="mid", label="load band")
-        _integer_x(ax, "session")
+            # One bar per session from the band's low to its high end (a filled area between
+            # sessions drew nothing at all for a single session).
+            ax.bar(x, np.subtract(hi, lo), bottom=lo, width=0.6, color=_OK, alpha=0.15,
+                   label="load band")  # fmt: skip
+        _integer_x(ax, "session", n)
         ax.set_ylabel("newtons")
         ax.legend(fontsize=7)
     else:
@@ -112,8 +121,13 @@ def overview_figure(h: PatientHistory) -> Figure:
     comp = [f.tempo_compliance * 100 for f in figs]
     if any(math.isfinite(c) for c in comp):
         ax.bar(x, np.nan_to_num(comp), color=[_OK if c >= 80 else _BAD for c in comp])
+        for xi, c in zip(x, comp, strict=True):  # an empty bar says why it is empty
+            if not math.isfinite(c) or c == 0:
+                note = "no counted reps" if not math.isfinite(c) else "no rep on tempo"
+                ax.text(xi, 2, note, ha="center", va="bottom", rotation=90, fontsize=7,
+                        color=_MUTED)  # fmt: skip
         ax.set_ylim(0, 100)
-        _integer_x(ax, "session")
+        _integer_x(ax, "session", n)
         ax.set_ylabel("% of counted reps on tempo")
     else:
         _empty(ax, "no reps recorded yet")
@@ -133,7 +147,7 @@ def overview_figure(h: PatientHistory) -> Figure:
         if any(d > 0 for d in dose):
             ax.plot(x, dose, "_", color=_TARGET, markersize=20, mew=2, label="dose")
         ax.set_ylim(0, 1.15 * max([*dose, *(f.reps_total for f in figs), 1]))
-        _integer_x(ax, "session")
+        _integer_x(ax, "session", n)
         ax.legend(fontsize=7)
     else:
         _empty(ax, "no sessions yet")
@@ -149,7 +163,7 @@ def overview_figure(h: PatientHistory) -> Figure:
             rate = np.array([f.faults.get(key, 0) / max(f.reps_total, 1) for f in figs])
             ax.bar(x, rate, bottom=bottom, label=key)
             bottom += rate
-        _integer_x(ax, "session")
+        _integer_x(ax, "session", n)
         ax.set_ylabel("faults per rep")
         ax.legend(fontsize=7)
     else:
@@ -166,7 +180,12 @@ def overview_figure(h: PatientHistory) -> Figure:
                 ax.plot(when, [p.score for p in pts], "o-", label=moment)
         ax.set_ylim(0, 10)
         ax.legend(fontsize=7)
-        loc = AutoDateLocator()
+        times = [datetime.fromisoformat(p.recorded_at) for p in h.pain_scores]
+        if max(times) - min(times) < timedelta(days=1):
+            # Within one day: the day and its hours, not ticks every few seconds.
+            mid = min(times) + (max(times) - min(times)) / 2
+            ax.set_xlim(mid - timedelta(hours=6), mid + timedelta(hours=6))
+        loc = AutoDateLocator(maxticks=6)
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(loc))
     else:
