@@ -87,6 +87,8 @@ def history_svg(h: PatientHistory) -> bytes:
         _empty(a_form, "no reps recorded yet")
     for ax in (a_rom, a_force, a_form):
         if sessions:
+            # Whole sessions on the axis, also for one (else it runs 0.945-1.05).
+            ax.set_xlim(0.5, len(sessions) + 0.5)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("session")
     buf = io.BytesIO()

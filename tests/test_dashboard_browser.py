@@ -26,6 +26,7 @@ from tests.dashboard_fixtures import (
     Dashboard,
     chromium,
     make_clinic,
+    wait_for,
 )
 from tests.helpers import ROOT
 from tests.pg_server import PostgresServer
@@ -58,6 +59,12 @@ def browser_page(tmp_path: Path):
             yield page
         finally:
             context.close()
+
+
+def _until(page, expression: str, timeout_s: float = 30.0) -> None:
+    """Poll an expression from the test (page.wait_for_function would compile it inside the
+    page, which the dashboard's Content-Security-Policy rightly forbids)."""
+    wait_for(lambda: page.evaluate(expression), timeout_s, expression)
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -110,7 +117,7 @@ def test_a_therapist_watches_a_station_hears_its_stop_edits_a_dose_and_downloads
         expect(alert).to_contain_text("safety stop (overload)", timeout=60_000)
         expect(alert).to_contain_text(PATIENT)
         expect(card).to_have_class("station stopped")
-        page.wait_for_function("window.scStats.soundsPlayed >= 1")
+        _until(page, "window.scStats.soundsPlayed >= 1")
         page.screenshot(path=str(shots / "dashboard_alert.png"))
         session.wait(timeout=120)
 
@@ -120,14 +127,14 @@ def test_a_therapist_watches_a_station_hears_its_stop_edits_a_dose_and_downloads
         expect(page.locator("h1")).to_have_text(f"Patient {PATIENT}")
         plot = page.locator("img.plot")
         expect(plot).to_be_visible()
-        page.wait_for_function("document.querySelector('img.plot').naturalWidth > 0")
+        _until(page, "document.querySelector('img.plot').naturalWidth > 0")
         form = page.locator("form.dose[data-exercise='lumbar_extension']")
         form.locator("input[name=reps]").fill("15")
         form.locator("input[name=load_high_n]").fill("150")
         form.locator("button[type=submit]").click()
         expect(page).to_have_url(f"{dash.base}/patients/{PATIENT}?saved=1#programme")
         expect(form.locator("input[name=reps]")).to_have_value("15")
-        page.wait_for_function("document.querySelector('img.plot').naturalWidth > 0")
+        _until(page, "document.querySelector('img.plot').naturalWidth > 0")
         page.screenshot(path=str(shots / "dashboard_patient.png"), full_page=True)
         # A bad value is refused with the field named, nothing saved.
         form.locator("input[name=load_low_n]").fill("900")
