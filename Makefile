@@ -45,6 +45,7 @@ bench: install
 screenshots: install
 	$(PY) -m feedback.screenshots docs/screenshots
 	$(PY) -m app.screenshots docs/screenshots
+	$(PY) -m app.clinic_screenshots docs/screenshots
 
 # Re-pin after editing pyproject dependencies (jax/jaxlib are dropped on purpose).
 lock:

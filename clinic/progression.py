@@ -207,8 +207,13 @@ def after_visit(
     if not proposals:
         return AfterVisit(pain, (), False, "nothing was done")
     why = ""
+    earlier = [c for c in pending(store, patient_code) if c.visit_id != visit_id]
     if not programme.auto_progress:
         why = "the programme's changes wait for the therapist"
+    elif earlier:
+        # A flagged visit the therapist has not looked at yet blocks automatic progression
+        # until they have, however good the visits since.
+        why = "an earlier visit's changes still wait for the therapist"
     elif pain.flagged:
         why = f"the visit is flagged for the therapist ({pain.reason})"
     elif not pain.complete:

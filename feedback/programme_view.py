@@ -77,9 +77,9 @@ class ProgrammeView:
         out: list[Button] = []
         row_h = round(h * 0.075)
         y0 = round(h * 0.2)
-        col0 = round(w * 0.3)
-        col_w = round(w * 0.13)
-        bs = round(row_h * 0.6)
+        col0 = round(w * 0.25)
+        col_w = round(w * 0.12)
+        bs = round(row_h * 0.8)
         for r, it in enumerate(self._items()):
             y = y0 + r * row_h * 2
             for c, (field, _, _, _) in enumerate(FIELDS):
@@ -96,7 +96,7 @@ class ProgrammeView:
                 Button(
                     f"save:{r}",
                     "Save",
-                    pygame.Rect(round(w * 0.86), y + 4, round(w * 0.1), row_h),
+                    pygame.Rect(round(w * 0.87), y + 4, round(w * 0.1), row_h),
                     True,
                     staged,
                 )
@@ -192,8 +192,8 @@ class ProgrammeView:
         size = round(h * 0.034)
         row_h = round(h * 0.075)
         y0 = round(h * 0.2)
-        col0 = round(w * 0.3)
-        col_w = round(w * 0.13)
+        col0 = round(w * 0.25)
+        col_w = round(w * 0.12)
         for r, it in enumerate(self._items()):
             y = y0 + r * row_h * 2
             staged = (it.exercise_id, it.side) in self.edits

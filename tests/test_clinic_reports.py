@@ -197,3 +197,36 @@ def test_fhir_observations_carry_the_norm_as_reference_range(tmp_path) -> None:
     flexion = obs["trunk_flexion"]
     assert "valueQuantity" not in flexion
     assert flexion["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
+
+
+def test_make_screenshots_draws_the_clinic_screens_and_both_report_pages(tmp_path) -> None:
+    import numpy as np
+    import pygame
+
+    from app import clinic_screenshots
+
+    assert clinic_screenshots.main([str(tmp_path)]) == 0
+    expected = {
+        "assessment_instruction",
+        "assessment_countdown",
+        "assessment_live_strength",
+        "assessment_rest",
+        "assessment_result_strength",
+        "assessment_summary",
+        "assessment_safety_stop",
+        "visit_pain_scale",
+        "visit_next_item",
+        "visit_skip_reason",
+        "visit_summary",
+        "programme_view",
+        "visit_no_programme",
+        "report_assessment",
+        "report_progress",
+    }
+    written = {p.stem for p in tmp_path.glob("*.png")}
+    assert expected <= written
+    pygame.init()
+    for name in expected:
+        img = pygame.surfarray.array3d(pygame.image.load(str(tmp_path / f"{name}.png")))
+        assert np.unique(img.reshape(-1, 3), axis=0).shape[0] > 8, name  # drawn, not blank
+    pygame.quit()
