@@ -89,7 +89,7 @@ def history_svg(h: PatientHistory) -> bytes:
         if sessions:
             # Whole sessions on the axis, also for one (else it runs 0.945-1.05).
             ax.set_xlim(0.5, len(sessions) + 0.5)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.set_xlabel("session")
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
