@@ -38,10 +38,15 @@ def _save(snapshots: list[Snapshot], path: Path, view: str = "patient") -> Path:
     return path
 
 
-def floor_shot(out: Path, exercise: str, frame: int, name: str) -> Path:
-    """The bundled recording up to ``frame``, analysed as ``exercise``."""
+def floor_shot(
+    out: Path, exercise: str, frame: int, name: str, aspect: float | None = None
+) -> Path:
+    """The bundled recording up to ``frame``, analysed as ``exercise``; ``aspect``: the
+    video's width / height when known (the recording does not say)."""
     choice = InputChoice("replay", str(BUNDLED_RECORDING), "bundled recording")
     runner = Runner(RunOptions(choice, get_exercise(exercise), headless=True, max_frames=frame))
+    if aspect is not None:
+        runner.engine.set_aspect(aspect)
     snaps: list[Snapshot] = []
     try:
         while not runner.finished:
@@ -82,10 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     pygame.init()
     written = [
-        floor_shot(out, "flank_stretch", 48, "live_flank_stretch"),
+        floor_shot(out, "flank_stretch", 48, "live_flank_stretch", 16 / 9),
+        # The ghost to follow over the real recording: the reference fitted to the patient's
+        # proportions, a little ahead in the bend; for the bend to the other side, mirrored.
+        # KERAAL's videos are 16:9 (docs/accuracy.md), the screen's picture for a recording.
+        floor_shot(out, "flank_stretch", 34, "ghost_flank_stretch", 16 / 9),
+        floor_shot(out, "flank_stretch", 122, "ghost_flank_stretch_other_side", 16 / 9),
         # The same recording judged as an exercise that must keep the trunk upright: the side
         # bend shows as a real posture warning.
-        floor_shot(out, "hiding_face", 70, "live_posture_warning"),
+        floor_shot(out, "hiding_face", 70, "live_posture_warning", 16 / 9),
         *machine_shots(
             out, ("--start-delay=5",), 8.2, {"patient": "live_machine", THERAPIST: "live_therapist"}
         ),

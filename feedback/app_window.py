@@ -6,7 +6,8 @@ as the kiosk's idle end), ``handle_event(event)`` for each pygame event (returns
 
 Keys: T patient/therapist view, Space or P pause/resume, M mute, - and + (or Down and Up)
 the volume in the patient view, D the demonstration (while getting into view, resting or
-paused), Esc or Q quit (in the kiosk: Esc asks for the therapist PIN instead). The patient
+paused), G the ghost to follow during a set (on by default; also a switch in the therapist
+view), Esc or Q quit (in the kiosk: Esc asks for the therapist PIN instead). The patient
 view's sound control does mute and volume by touch, its Show me button the demonstration.
 """
 
@@ -101,6 +102,7 @@ class Screen:
         self._cues = SoundCues(audio) if audio is not None else None
         self._snap: Snapshot | None = None
         self._draw_failed = False
+        self.show_ghost = True  # the station's choice; kept from one patient to the next
         # A kiosk visit (clinic.visit): the loop sets ``visit`` every frame while one runs.
         self.visit: VisitView | None = None
         self.visit_screen = VisitScreen()
@@ -138,6 +140,7 @@ class Screen:
         if snapshot is None:
             return intents
         self._snap = snapshot
+        self.patient.show_ghost = self.therapist.ghost_on = self.show_ghost
         self.therapist.sound_note = self._sound_note()
         if self.alerts is not None:
             self.therapist.access_note = self.alerts.note()
@@ -234,6 +237,7 @@ class Screen:
         self.therapist.close()
         self.patient = PatientView(self.mirror, self.lang)
         self.therapist = TherapistView(self._clock)
+        self.patient.show_ghost = self.therapist.ghost_on = self.show_ghost
         self._snap = None
         self.view = PATIENT
         self.visit_screen = VisitScreen()
@@ -276,6 +280,9 @@ class Screen:
             if event.key == pygame.K_m and self.audio is not None:
                 self._sound_button(SOUND_TOGGLE)
                 return []
+            if event.key == pygame.K_g:
+                self.toggle_ghost()
+                return []
             if self.view == PATIENT and event.key == pygame.K_d:
                 self.patient.toggle_demo()
                 return []
@@ -291,6 +298,9 @@ class Screen:
         if self.showing_visit:
             return self.visit_screen.handle_pointer(pos, self.visit, self.size) if pos else []
         if self.view == THERAPIST:
+            if pos is not None and self.therapist.hit_ghost(pos, self.size):
+                self.toggle_ghost()
+                return []
             if pos is not None:
                 event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1)
             return self.therapist.handle_event(event, self.size)
@@ -303,6 +313,11 @@ class Screen:
         if which is not None:
             self._sound_button(which)
         return []
+
+    def toggle_ghost(self) -> None:
+        """The reference figure to follow under the patient's skeleton: on or off."""
+        self.show_ghost = not self.show_ghost
+        self.patient.show_ghost = self.therapist.ghost_on = self.show_ghost
 
     def _toggle_view(self) -> list[Intent]:
         if self.view == THERAPIST:

@@ -157,26 +157,41 @@ def figure_points(
 def draw_figure(
     surface: pygame.Surface, pts: np.ndarray, width: int, near=NEAR, far=FAR, alpha: int = 255
 ) -> None:
-    """A stick figure: far side first, then the near (left) side over it; a round head."""
+    """A stick figure of screen points (33, 2): far side first, then the near (left) side over
+    it, a neck and a round head; ``alpha`` below 255 draws it translucent (the ghost)."""
+    seen = np.isfinite(pts).all(axis=1)
+    if not seen.any():
+        return
+    offset = np.zeros(2)
     target = surface
-    if alpha < 255:
-        target = pygame.Surface(surface.get_size(), pygame.SRCALPHA)
+    if alpha < 255:  # one small layer the size of the figure, blended at once
+        pad = width * 4
+        lo = np.floor(pts[seen].min(axis=0) - pad)
+        hi = np.ceil(pts[seen].max(axis=0) + pad)
+        box = pygame.Rect(int(lo[0]), int(lo[1]), int(hi[0] - lo[0]), int(hi[1] - lo[1]))
+        box = box.clip(surface.get_rect())
+        if box.w <= 0 or box.h <= 0:
+            return
+        target = pygame.Surface(box.size, pygame.SRCALPHA)
+        offset = np.array(box.topleft, dtype=np.float64)
+    p = pts - offset
     for a, b in _SEGMENTS:
-        if not (np.isfinite(pts[a]).all() and np.isfinite(pts[b]).all()):
+        if not (seen[a] and seen[b]):
             continue
-        colour = (*(far if a in _RIGHT and b in _RIGHT else near), alpha)
-        pygame.draw.line(target, colour, pts[a], pts[b], width)
-        pygame.draw.circle(target, colour, pts[a], width * 0.55)
-        pygame.draw.circle(target, colour, pts[b], width * 0.55)
-    head = pts[[INDEX[n] for n in _HEAD]]
-    shoulders = pts[[INDEX["left_shoulder"], INDEX["right_shoulder"]]]
-    if np.isfinite(head).all() and np.isfinite(shoulders).all():
-        centre = head[:2].mean(axis=0)
-        r = max(width * 1.4, float(np.linalg.norm(head[2] - centre)) * 0.9)
-        pygame.draw.line(target, (*near, alpha), shoulders.mean(axis=0), centre, width)
-        pygame.draw.circle(target, (*near, alpha), centre, r)
+        colour = far if a in _RIGHT and b in _RIGHT else near
+        pygame.draw.line(target, colour, p[a], p[b], width)
+        pygame.draw.circle(target, colour, p[a], width * 0.55)
+        pygame.draw.circle(target, colour, p[b], width * 0.55)
+    head = [INDEX[n] for n in _HEAD]
+    shoulders = [INDEX["left_shoulder"], INDEX["right_shoulder"]]
+    if seen[head].all() and seen[shoulders].all():
+        centre = p[head[:2]].mean(axis=0)
+        r = max(width * 1.4, float(np.linalg.norm(p[head[2]] - centre)) * 0.9)
+        pygame.draw.line(target, near, p[shoulders].mean(axis=0), centre, width)
+        pygame.draw.circle(target, near, centre, r)
     if target is not surface:
-        surface.blit(target, (0, 0))
+        target.set_alpha(alpha)
+        surface.blit(target, offset)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from feedback.demonstration_view import (
     demo_layout,
     draw_button,
     draw_demonstration,
+    draw_figure,
 )
 from feedback.demonstration_view import words as demo_words
 from feedback.education_view import draw_card
@@ -43,6 +44,9 @@ TEMPO_LABELS = {RepPhase.OUT: "Out", RepPhase.TOP: "Hold", RepPhase.BACK: "Back"
 # of a rest (before the next set); on demand (key D, the "Show me" button) in these phases.
 DEMO_PHASES = ("setup", "rest", "paused")
 DEMO_BEFORE_SET_S = 15.0
+# The ghost to follow: the reference figure, light and translucent, under the skeleton.
+GHOST, GHOST_ALPHA = style.WHITE, 90
+GOOD_FORM = 80  # a rep's form score at or above this is shown green with a tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,7 @@ class SetSummary:
     mean_range: float  # fraction of the target, NaN without reps
     tempo_ok: int
     top_faults: tuple[tuple[str, int], ...]
+    mean_form: float = math.nan  # mean form score of the counted reps, NaN without any
 
 
 def summarise(snap: Snapshot) -> SetSummary:
@@ -204,12 +209,14 @@ def summarise(snap: Snapshot) -> SetSummary:
         labels.get(f, f.rsplit(".", 1)[-1].replace("_", " ")) for r in snap.reps for f in r.faults
     )
     ranges = [r.range_fraction for r in counted if math.isfinite(r.range_fraction)]
+    forms = [r.form_score for r in counted if math.isfinite(r.form_score)]
     return SetSummary(
         counted=len(counted),
         partial=len(snap.reps) - len(counted),
         mean_range=float(np.mean(ranges)) if ranges else math.nan,
         tempo_ok=sum(1 for r in counted if r.tempo_ok),
         top_faults=tuple(faults.most_common(2)),
+        mean_form=float(np.mean(forms)) if forms else math.nan,
     )
 
 
@@ -237,6 +244,7 @@ class PatientView:
         self._shade: dict[tuple[int, int], pygame.Surface] = {}
         self._static: tuple[PatientLayout, pygame.Surface] | None = None
         self.demo_choice: bool | None = None  # the patient's D / button; None: automatic
+        self.show_ghost = True  # set by the Screen (key G, the therapist view's switch)
         self._demo_key: tuple[int, bool] = (0, False)  # the set and rest the choice is for
         self._demo_layout: DemoLayout | None = None
 
@@ -426,9 +434,15 @@ class PatientView:
 
     def landmark_pixels(self, snap: Snapshot, area: pygame.Rect) -> np.ndarray | None:
         """Screen positions (33, 2) of the landmarks, NaN where not visible."""
-        if snap.landmarks is None:
+        return self.points_to_pixels(snap.landmarks, snap, area)
+
+    def points_to_pixels(
+        self, points: np.ndarray | None, snap: Snapshot, area: pygame.Rect
+    ) -> np.ndarray | None:
+        """Screen positions (33, 2) of normalised points (the landmarks, the ghost)."""
+        if points is None:
             return None
-        lm = np.asarray(snap.landmarks, dtype=np.float64)
+        lm = np.asarray(points, dtype=np.float64)
         x = 1.0 - lm[:, 0] if self.mirror else lm[:, 0]
         y = lm[:, 1]
         if snap.frame is not None:
@@ -562,6 +576,10 @@ class PatientView:
         if pts is not None:
             clip = surface.get_clip()
             surface.set_clip(area)
+            ghost = self.points_to_pixels(snap.ghost, snap, area) if self.show_ghost else None
+            if ghost is not None:  # under the patient's own skeleton, to follow
+                lw = max(4, round(area.h * 0.014))
+                draw_figure(surface, ghost, lw + 6, GHOST, GHOST, GHOST_ALPHA)
             self._draw_skeleton(surface, pts, snap, area)
             surface.set_clip(clip)
 
@@ -706,6 +724,9 @@ class PatientView:
                     f"Steady tempo: {s.tempo_ok} of {s.counted} reps",
                 )
             )
+        if math.isfinite(s.mean_form):
+            good = s.mean_form >= GOOD_FORM
+            rows.append(("ok" if good else "info", f"Form: {s.mean_form:.0f} of 100 on average"))
         for label, n in s.top_faults:
             rows.append(("warning", f"{label}: {n} reps"))
         y = top
@@ -776,6 +797,19 @@ class PatientView:
             (b.right - pad, b.bottom - pad),
             "bottomright",
         )
+        score = snap.reps[-1].form_score if snap.reps else math.nan
+        if math.isfinite(score):  # the last rep against the demonstrated movement
+            good = score >= GOOD_FORM
+            r = style.text(
+                surface,
+                f"Form {score:.0f}",
+                t,
+                style.BLUISH_GREEN if good else style.TEXT,
+                (b.right - pad, b.y + pad * 0.8),
+                "topright",
+            )
+            if good:
+                style.icon(surface, "ok", (r.x - t * 0.55, r.centery), t * 0.36)
         # range of motion
         b = lay.range_box
         p = snap.range_progress

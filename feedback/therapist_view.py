@@ -82,6 +82,15 @@ class TherapistLayout:
     text_size: int
     row_h: int
 
+    @property
+    def ghost_button(self) -> pygame.Rect:
+        """The ghost's on / off switch in the top bar (key G does the same)."""
+        w, h = self.size
+        bh = self.top_bar.h - 12
+        r = pygame.Rect(0, 0, round(h * 0.2), bh)
+        r.midright = (round(w * 0.74), self.top_bar.centery)
+        return r
+
     def target_buttons(self, n: int) -> list[tuple[pygame.Rect, pygame.Rect, pygame.Rect]]:
         """(row, minus, plus) rectangles for the first ``n`` target rows."""
         out = []
@@ -124,6 +133,7 @@ class TherapistView:
         self._static: tuple[TherapistLayout, pygame.Surface] | None = None
         self.sound_note = "off"  # set by the Screen: "on, 80% (M mutes)", "muted (M), 80%", "off"
         self.access_note = ""  # set by the Screen in the kiosk: lock-out alerts since start
+        self.ghost_on = True  # set by the Screen: whether the patient view draws the ghost
 
     def update(self, snapshot: Snapshot) -> None:
         self._snap = snapshot
@@ -145,6 +155,9 @@ class TherapistView:
         return (len(d) - 1) / (d[-1] - d[0])
 
     # input -----------------------------------------------------------------------------
+    def hit_ghost(self, pos: tuple[int, int], size: tuple[int, int]) -> bool:
+        return self.layout_for(size).ghost_button.collidepoint(pos)
+
     def handle_event(self, event: pygame.event.Event, size: tuple[int, int]) -> list[Intent]:
         controls = controls_for(self._snap)
         if not controls:
@@ -211,8 +224,12 @@ class TherapistView:
             style.TEXT,
             (12, lay.top_bar.centery),
             "midleft",
-            lay.size[0] * 0.78,
+            lay.ghost_button.x - 24,
         )
+        b = lay.ghost_button
+        style.panel(surface, b, style.BLUE if self.ghost_on else style.TRACK, edge=False)
+        label = "Ghost on [G]" if self.ghost_on else "Ghost off [G]"
+        style.text(surface, label, ts, style.WHITE, b.center, "center", b.w * 0.9)
         style.text(
             surface,
             f"t {snap.t:7.1f} s   [T] patient view",
@@ -423,9 +440,10 @@ class TherapistView:
     def _draw_reps(self, surface, lay: TherapistLayout, snap: Snapshot) -> None:
         r = lay.reps
         ts, rh = lay.text_size, lay.row_h
-        cols = [r.x + 12 + r.w * f for f in (0.0, 0.12, 0.34, 0.55, 0.7)]
+        cols = [r.x + 12 + r.w * f for f in (0.0, 0.1, 0.27, 0.44, 0.56, 0.7)]
         y = r.y + 8
-        for x, head in zip(cols, ("#", "range", "time", "tempo", "faults"), strict=True):
+        heads = ("#", "range", "time", "tempo", "form", "faults")
+        for x, head in zip(cols, heads, strict=True):
             style.text(surface, head, ts, style.TEXT_DIM, (x, y))
         y += rh
         for rep in reversed(snap.reps):  # newest first: that is the one the therapist watched
@@ -449,13 +467,14 @@ class TherapistView:
                 (cols[3] + ts * 0.45, y + ts * 0.38),
                 ts * 0.4,
             )
+            style.text(surface, style.fmt_number(rep.form_score), ts, colour, (cols[4], y))
             style.text(
                 surface,
                 ", ".join(f.rsplit(".", 1)[-1] for f in rep.faults) or "-",
                 ts * 0.9,
                 colour,
-                (cols[4], y),
-                max_width=r.right - cols[4] - 8,
+                (cols[5], y),
+                max_width=r.right - cols[5] - 8,
             )
             y += rh
 

@@ -168,6 +168,9 @@ class Snapshot:
     storage: SourceStatus | None = None  # None while every write is in the database
     pose_fps: float = math.nan
     patient_code: str = ""
+    # The reference figure fitted to the patient, a little ahead in the rep (33, 2) like
+    # ``landmarks``; None when there is none to follow (no reference, nobody seen, no set).
+    ghost: np.ndarray | None = None
     # (width, height) in pixels of the image the landmarks refer to; (0, 0) when unknown.
     # Lets a landmark-only replay keep the body's proportions without the image.
     image_size: tuple[int, int] = (0, 0)

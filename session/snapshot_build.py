@@ -10,6 +10,7 @@ import numpy as np
 from body.landmarks import SKELETON
 from kernels import frame as fr
 from kernels.reps import RepPhase
+from session.ghost import Ghost
 from session.phases import Phase
 from session.snapshot import (
     RuleStatus,
@@ -50,6 +51,8 @@ class SnapshotBuilder:
         self._tempo_total = sum(x for x in (tp.out_s, tp.hold_s, tp.back_s) if math.isfinite(x))
         self._segments_key: tuple = ()
         self._segments: tuple[RuleStatus, ...] = ()
+        self._ghost = Ghost.for_exercise(ex)
+        self._ghost_frames = -1  # the poses the ghost has measured the patient on
 
     def segment_status(self) -> tuple[RuleStatus, ...]:
         """One status per skeleton segment: the worst counting rule that touches it."""
@@ -107,6 +110,22 @@ class SnapshotBuilder:
             return math.nan
         return min(1.0, max(0.0, (now - started) / self._tempo_total))
 
+    def _ghost_pose(self, ph: Phase) -> np.ndarray | None:
+        """The reference figure fitted to the patient, while a set is about to start or on."""
+        eng, ghost = self.engine, self._ghost
+        lm = eng.landmarks
+        if ghost is None or lm is None:
+            return None
+        aspect = eng.checks.rule_set.aspect
+        if eng.counts.frames != self._ghost_frames:
+            ghost.observe(lm, aspect)
+            self._ghost_frames = eng.counts.frames
+        if ph not in (Phase.COUNTDOWN, Phase.WORKING):
+            return None
+        rep_phase = eng.live.rep_phase if eng.exercise.mode == "reps" else None
+        progress = float(eng.checks.out[fr.O_RANGE])
+        return ghost.pose(lm, aspect, rep_phase, progress, eng.checks.side)
+
     def build(
         self,
         t: float | None = None,
@@ -134,7 +153,10 @@ class SnapshotBuilder:
             exercise_name=ex.name,
             phase=screen_phase,
             frame=frame,
-            landmarks=eng.landmarks,
+            # A copy: the engine's smoothed landmarks live in the checks' workspace, which the
+            # next input overwrites while a screen may still be drawing this snapshot.
+            landmarks=None if eng.landmarks is None else eng.landmarks.copy(),
+            ghost=self._ghost_pose(ph),
             segment_status=self.segment_status(),
             angles=((ex.signal.label, live.signal),),
             rep_count=rep_count,

@@ -198,5 +198,40 @@ def test_the_database_refuses_a_score_outside_0_to_100(backend):
     finally:
         store.close()
     assert backend.sql("SELECT form_score FROM reps") == [(87.5,)]
-    with pytest.raises(Exception, match="(?i)check"):
+    with pytest.raises(Exception, match=r"(?i)check"):
         backend.sql("UPDATE reps SET form_score = 120")
+
+
+def test_the_screens_show_the_score_after_each_rep():
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from feedback.app_window import THERAPIST, Screen
+    from feedback.patient_view import summarise
+    from session.snapshot import RepView, Snapshot
+
+    reps = tuple(
+        RepView(i, i, i + 1.0, 90, 160, 1.0, 1.0, True, True, form_score=s)
+        for i, s in enumerate((90.0, 70.0, math.nan), start=1)
+    )
+    snap = Snapshot(t=5.0, exercise_id="squat", exercise_name="Squat", phase="rest", reps=reps)
+    assert summarise(snap).mean_form == pytest.approx(80.0)  # the rest's summary row
+    pygame.init()
+    try:
+        screen = Screen((1280, 720))
+        surface = pygame.Surface((1280, 720))
+        for view in ("patient", THERAPIST):  # the reps box and the therapist's rep table
+            screen.view = view
+            screen.update(replace_phase(snap, "working"))
+            screen.draw(surface)
+        screen.close()
+    finally:
+        pygame.quit()
+
+
+def replace_phase(snap, phase):
+    import dataclasses
+
+    return dataclasses.replace(snap, phase=phase)
