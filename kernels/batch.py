@@ -58,6 +58,7 @@ def _frame_run(
     rep_frame,
     bins_out,
     bins_start,
+    close,
 ):
     # Returns the number of reps written. Per rep: its row (counter record, loading state at
     # its end, worst rule statuses), its frame and its angle bins (bins_start[k] ..
@@ -110,6 +111,16 @@ def _frame_run(
                     n_bins += 1
                 n_reps += 1
                 bins_start[n_reps] = n_bins
+    if close and ts.shape[0] > 0:
+        # The end of the recording: a rep on its way back past its midpoint counts.
+        last = ts.shape[0] - 1
+        if fr._step(ts[last], fr.STEP_END, img, world[last], dev_t[:0], force[:0], angle[:0],
+                    tab, rparams, lay, ws, off, status_all):  # fmt: skip
+            for c in range(row_len):
+                rep_out[n_reps, c] = ws[o_rows + c]
+            rep_frame[n_reps] = last
+            n_reps += 1
+            bins_start[n_reps] = n_bins
     return n_reps
 
 
@@ -181,10 +192,13 @@ def analyse_session(
     angle: np.ndarray | None = None,
     frame_start: np.ndarray | None = None,
     in_position: np.ndarray | None = None,
+    close: bool = False,
 ) -> SessionAnalysis:
     """Run ``checks``' configuration over a whole recording (layout in the module docstring)
     from a fresh state; ``checks``' own live state is untouched. ``world`` None: no world
     landmarks. ``in_position`` (f,) bool for the hold timer, None: the rep's TOP zone.
+    ``close``: the recording is over after its last frame, as a session's end is (a rep on
+    its way back past its midpoint counts).
     """
     n = checks.n_landmarks
     img = np.asarray(image)
@@ -246,6 +260,7 @@ def analyse_session(
         rep_frame,
         bins_out,
         bins_start,
+        close,
     )
     reps = tuple(
         rp.RepRecord.from_row(rep_out[i, : rp.N_REC], checks.out_is_concentric)

@@ -574,6 +574,15 @@ class ExerciseChecks:
             self._status_all,
         )  # fmt: skip
 
+    def step_end(self, t: float) -> int:
+        """The input is over: a rep whose return has passed its midpoint is counted (its
+        record ends on the last sample); any other rep in progress is dropped."""
+        return fr._step(
+            t, fr.STEP_END, self._no_image, self._no_world, _NO_SAMPLES, _NO_SAMPLES,
+            _NO_SAMPLES, self.rule_set.table.ints, self._rparams, self._lay, self._ws,
+            self._off, self._status_all,
+        )  # fmt: skip
+
     def update(
         self,
         t: float,

@@ -1,8 +1,28 @@
-"""The one place that sets numba's compile flags for every kernel."""
+"""The one place that sets numba's compile flags for every kernel, and where they are cached."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
+
+import numba
+
+
+def _cache_dir() -> str:
+    """One cache folder per version of the kernels' sources. numba checks a cached function
+    against its own file only; a kernel that inlines one from another file (the session step
+    inlines the rep counter) would otherwise keep running the old one after that file changed."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(here.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    base = os.environ.get("NUMBA_CACHE_DIR") or str(here.parent / ".cache" / "numba")
+    return str(Path(base) / digest.hexdigest()[:16])
+
+
+numba.config.CACHE_DIR = _cache_dir()
 
 # cache=True keeps compiled kernels on disk so a warm start skips the ~1 s JIT per kernel.
 # fastmath stays off: NaN marks "not visible" and fastmath may assume NaN never occurs.

@@ -36,7 +36,7 @@ from kernels.rules import _evaluate
 from kernels.smoothing import _one_euro_step
 
 # Step kinds.
-STEP_POSE, STEP_NO_POSE, STEP_MACHINE = 0, 1, 2
+STEP_POSE, STEP_NO_POSE, STEP_MACHINE, STEP_END = 0, 1, 2, 3
 # Session gate: stopped drives nothing; idle checks the range of motion only; working counts.
 GATE_STOPPED, GATE_IDLE, GATE_WORKING = 0, 1, 2
 MODE_REPS, MODE_HOLD = 0, 1
@@ -384,6 +384,14 @@ def _step(t, kind, image, world, dev_t, force, angle, tab, rparams, lay, ws, off
     gate = int(ws[M_GATE])
     hold_mode = lay[Y_MODE] == MODE_HOLD
     machine_signal = lay[Y_MACHINE_SIGNAL] == 1
+    if kind == STEP_END:
+        # The input is over: a rep whose return has passed its midpoint counts.
+        if gate == GATE_WORKING and not hold_mode and rp._rep_close(rep_params, rep_state):
+            _write_rep(ws, o_rows, rep_state, load_state, ex_fault, r_ex)
+            out[O_N_REPS] = 1.0
+        out[O_PHASE] = rep_state[rp.S_PHASE]
+        out[O_COUNT] = rep_state[rp.S_COUNT]
+        return int(out[O_N_REPS])
 
     # 1. the pose
     sig = np.nan

@@ -238,76 +238,112 @@ def _verdict(actual, target, tol, is_hold):
     return 0
 
 
+STILL_SPEED = 0.5  # shares of the range a second (kernels.reps.STILL_SPEED)
+REST_SIDE = 0.5  # kernels.reps.REST_SIDE
+
+
 def reps(ts, vs, start, target, leave=0.2, back=0.1, full=0.8, hysteresis=0.05,
-         tempo=(math.nan, math.nan, math.nan), tol=0.25, band=0.05):  # fmt: skip
-    """Whole-history reference of the rep counter. Returns (per-sample phases, rep dicts)."""
+         tempo=(math.nan, math.nan, math.nan), tol=0.25, band=0.05, close=False):  # fmt: skip
+    """Whole-history reference of the rep counter (see kernels/reps.py for the rules).
+    ``close``: the input ends after the last sample. Returns (per-sample phases, rep dicts)."""
     phase = 0
+    rest_level = None  # the person's own rest: lowest progress held still or in the band
     rest = None  # (t, v) of the last sample at rest
     samples = []  # (t, v, p) of the rep in progress, from the sample that left rest
-    last_t = None
+    p_start = None  # progress the rep left from (None: not seen at rest)
+    trough = None  # (t, v, p): the lowest point since the rep turned back
+    prev = None  # (t, p) of the previous sample taken
     done = []
     phases = []
+
+    def base():
+        return max(rest_level, 0.0) if rest_level is not None else 0.0
+
+    def past_midpoint(p):
+        peak = max(s[2] for s in samples)
+        return p_start is not None and p <= p_start + 0.5 * (peak - p_start)
+
+    def finish(t_end, v_end, counted):
+        t0 = rest[0] if rest is not None else samples[0][0]
+        values = [s[1] for s in samples] + ([rest[1]] if rest is not None else [])
+        peak = max(s[2] for s in samples)
+        k = _level(peak - band)
+        top = [s[0] for s in samples if _level(s[2]) >= k]
+        out_s = top[0] - t0
+        hold_s = top[-1] - top[0]
+        back_s = t_end - top[-1]
+        done.append(
+            dict(
+                start_s=t0,
+                end_s=t_end,
+                min_value=min(values),
+                max_value=max(values),
+                peak_progress=peak,
+                out_s=out_s,
+                hold_s=hold_s,
+                back_s=back_s,
+                counted=counted,
+                tempo=(
+                    _verdict(out_s, tempo[0], tol, False),
+                    _verdict(hold_s, tempo[1], tol, True),
+                    _verdict(back_s, tempo[2], tol, False),
+                ),
+            )
+        )
+        return (t_end, v_end)
+
     for t, v in zip(ts, vs, strict=True):
-        if not (math.isfinite(t) and math.isfinite(v)) or (last_t is not None and t < last_t):
+        if not (math.isfinite(t) and math.isfinite(v)) or (prev is not None and t < prev[0]):
             phases.append(phase)
             continue
-        last_t = t
         p = (v - start) / (target - start)
         if phase == 0:
-            if p <= back:
+            still = (
+                prev is not None and t > prev[0] and abs(p - prev[1]) / (t - prev[0]) < STILL_SPEED
+            )
+            if ((still and p < REST_SIDE) or p <= back) and (rest_level is None or p < rest_level):
+                rest_level = p
+            first = prev is None
+            prev = (t, p)
+            if p <= base() + back:
                 rest = (t, v)
-            elif p >= leave:
+            elif (not first or p >= REST_SIDE) and p >= base() + leave:
                 phase = 1
                 samples = [(t, v, p)]
+                p_start = (rest[1] - start) / (target - start) if rest is not None else None
                 if p >= full:
                     phase = 2
             phases.append(phase)
             continue
+        prev = (t, p)
         samples.append((t, v, p))
-        finished = None
+        line = base() + back
         if phase == 1:
             if p >= full:
                 phase = 2
-            elif p <= back:
-                finished = False
+            elif p <= line:
+                rest = finish(t, v, False)
+                phase = 0
         elif phase in (2, 3):
             if phase == 2 and p < full - hysteresis:
                 phase = 3
+                trough = (t, v, p)
             if phase == 3:
                 if p >= full:
                     phase = 2
-                elif p <= back:
-                    finished = True
-        if finished is not None:
-            t0 = rest[0] if rest is not None else samples[0][0]
-            values = [s[1] for s in samples] + ([rest[1]] if rest is not None else [])
-            peak = max(s[2] for s in samples)
-            k = _level(peak - band)
-            top = [s[0] for s in samples if _level(s[2]) >= k]
-            out_s = top[0] - t0
-            hold_s = top[-1] - top[0]
-            back_s = t - top[-1]
-            done.append(
-                dict(
-                    start_s=t0,
-                    end_s=t,
-                    min_value=min(values),
-                    max_value=max(values),
-                    peak_progress=peak,
-                    out_s=out_s,
-                    hold_s=hold_s,
-                    back_s=back_s,
-                    counted=finished,
-                    tempo=(
-                        _verdict(out_s, tempo[0], tol, False),
-                        _verdict(hold_s, tempo[1], tol, True),
-                        _verdict(back_s, tempo[2], tol, False),
-                    ),
-                )
-            )
-            phase = 0
-            rest = (t, v)
+                else:
+                    if p < trough[2]:
+                        trough = (t, v, p)
+                    if p <= line:
+                        rest = finish(t, v, True)
+                        phase = 0
+                    elif past_midpoint(trough[2]) and p >= trough[2] + leave - back:
+                        rest = finish(trough[0], trough[1], True)
+                        rest_level = trough[2]
+                        phase = 0
         phases.append(phase)
+    if close and phase == 3 and past_midpoint(trough[2]):
+        finish(prev[0], start + prev[1] * (target - start), True)
     return phases, done
 
 

@@ -9,15 +9,26 @@ matter.
 
 Rep state machine (thresholds on ``p``; defaults in brackets)::
 
-    REST --p >= leave [0.20]--> OUT --p >= full [0.80]--> TOP
-     ^                           |                        |  ^
-     |                 p <= back [0.10]     p < full - hysteresis [0.75]
-     |                  (partial rep)                     v  |  p >= full
-     +------------- p <= back [0.10] (counted rep) ----- BACK
+    REST --p >= rest + leave [0.20]--> OUT --p >= full [0.80]--> TOP
+     ^                                  |                        |  ^
+     |                      p <= rest + back [0.10]   p < full - hysteresis [0.75]
+     |                         (partial rep)                     v  |  p >= full
+     +---- p <= rest + back, or a turn below the midpoint ---- BACK
+                       (counted rep)
 
-* A rep starts at the last frame the patient was still at rest (``p <= back``) and ends on
-  the first frame they are back at rest: **a rep counts only when the patient is back at the
-  start**.
+* **The person's own rest.** ``rest`` is the lowest progress the patient has held still at
+  (moving slower than ``STILL_SPEED`` shares of the range a second, nearer the start than
+  the target) or come back to, never below the start position: a person whose knees stay
+  at 150 deg when standing, or whose later curls come back only to 130 deg, is at rest
+  there. It starts at 0 (the start position) until the patient is seen still, and it moves
+  to where a rep turned around.
+* A rep starts at the last frame the patient was still at rest (``p <= rest + back``) and
+  ends on the first frame they are back there; **or**, when the return has passed the
+  midpoint between the rep's start and its peak and the patient turns to the next rep
+  (progress rises ``leave - back`` above its lowest point), at that lowest point. A rep that
+  left from a frame not seen at rest (a recording that starts mid-movement) can only end back
+  at rest. At the end of the input, a rep whose return has passed its midpoint counts
+  (:func:`_rep_close`); one still out, at the top or short of the midpoint does not.
 * A rep that left rest but never reached ``full`` is *partial*: reported, never counted.
 * ``leave > back`` and the ``hysteresis`` below ``full`` keep a noisy signal hovering at a
   threshold from starting or ending reps.
@@ -73,7 +84,8 @@ N_PARAMS = 11
 # State vector layout.
 S_PHASE, S_T_REST, S_V_REST, S_T_START, S_PEAK, S_REACHED, S_VMIN, S_VMAX = 0, 1, 2, 3, 4, 5, 6, 7
 S_LEVEL_MAX, S_T_TOP_OUT, S_COUNT, S_PARTIAL, S_LAST_T, S_PROGRESS = 8, 9, 10, 11, 12, 13
-S_REC = 16  # the rep finished on the latest frame, REC_* fields
+S_REST, S_P_START, S_TROUGH, S_T_TROUGH, S_V_TROUGH, S_LAST_P = 14, 15, 16, 17, 18, 19
+S_REC = 20  # the rep finished on the latest frame, REC_* fields
 S_LEVELS = S_REC + 12  # first time each progress level was reached in the rep in progress
 LEVEL_STEP = 0.01  # progress resolution of the top-zone boundaries: 1 % of the range
 N_LEVELS = 256  # progress up to 2.56, beyond that the top level
@@ -85,6 +97,9 @@ REC_COUNTED, REC_TEMPO_OUT, REC_TEMPO_HOLD, REC_TEMPO_BACK = 8, 9, 10, 11
 N_REC = 12
 
 EVENT_NONE, EVENT_COUNTED, EVENT_PARTIAL = 0, 1, 2
+# Slower than this (shares of the range a second) the patient is holding still: a rest.
+STILL_SPEED = 0.5
+REST_SIDE = 0.5  # a still posture is a rest only this side of the middle of the range
 
 
 def _initial_state() -> np.ndarray:
@@ -161,6 +176,63 @@ def _finish_rep(t, v, params, state, counted):
 
 
 @njit(**JIT)
+def _rest_base(state):
+    # The rest line: the person's own rest, never behind the start position.
+    rest = state[S_REST]
+    return rest if rest > 0.0 else 0.0
+
+
+@njit(**JIT)
+def _at_rest(t, v, p, params, state):
+    # A sample in REST: learn the person's rest; returns True when it leaves rest. The very
+    # first sample never leaves: whether the patient holds still there is not known yet.
+    last_t = state[S_LAST_T]
+    first = not math.isfinite(state[S_LAST_P])
+    still = False
+    if not first and math.isfinite(last_t) and t > last_t:
+        still = abs(p - state[S_LAST_P]) / (t - last_t) < STILL_SPEED
+    # Held still nearer the start than the target: the patient rests there. Still nearer the
+    # target, they are at the turn of a rep that began before the input did.
+    settled = (still and p < REST_SIDE) or p <= params[P_BACK]
+    if settled and not (p >= state[S_REST]):  # NaN rest: first
+        state[S_REST] = p
+    base = _rest_base(state)
+    if p <= base + params[P_BACK]:
+        state[S_T_REST] = t
+        state[S_V_REST] = v
+        return False
+    return (not first or p >= REST_SIDE) and p >= base + params[P_LEAVE]
+
+
+@njit(**JIT)
+def _leave_rest(t, v, p, params, state):
+    # Leaving rest: the rep started on the last frame the patient was still at rest.
+    t_rest = state[S_T_REST]
+    if math.isfinite(t_rest):
+        state[S_T_START] = t_rest
+        state[S_VMIN] = state[S_V_REST]
+        state[S_VMAX] = state[S_V_REST]
+        span = params[P_TARGET] - params[P_START]
+        state[S_P_START] = (state[S_V_REST] - params[P_START]) / span
+    else:
+        state[S_T_START] = t
+        state[S_VMIN] = v
+        state[S_VMAX] = v
+        state[S_P_START] = np.nan  # not seen at rest: only a return to rest ends it
+    state[S_PEAK] = p
+    state[S_LEVEL_MAX] = -1.0
+    state[S_REACHED] = 0.0
+    state[S_PHASE] = 1.0
+
+
+@njit(**JIT)
+def _past_midpoint(p, state):
+    # The return has come back past half the way from the peak to the rep's start.
+    p_start = state[S_P_START]
+    return math.isfinite(p_start) and p <= p_start + 0.5 * (state[S_PEAK] - p_start)
+
+
+@njit(**JIT)
 def _rep_step(t, v, params, state):
     # One sample of the rep state machine; returns EVENT_*.
     if not (math.isfinite(t) and math.isfinite(v)):
@@ -168,39 +240,28 @@ def _rep_step(t, v, params, state):
     last_t = state[S_LAST_T]
     if math.isfinite(last_t) and t < last_t:
         return 0
-    state[S_LAST_T] = t
     p = (v - params[P_START]) / (params[P_TARGET] - params[P_START])
     state[S_PROGRESS] = p
     phase = state[S_PHASE]
+    event = 0
     if phase == 0.0:
-        if p <= params[P_BACK]:
-            state[S_T_REST] = t
-            state[S_V_REST] = v
+        leaves = _at_rest(t, v, p, params, state)
+        state[S_LAST_T] = t
+        state[S_LAST_P] = p
+        if not leaves:
             return 0
-        if p < params[P_LEAVE]:
-            return 0
-        # Leaving rest: the rep started on the last frame the patient was still at rest.
-        t_rest = state[S_T_REST]
-        if math.isfinite(t_rest):
-            state[S_T_START] = t_rest
-            state[S_VMIN] = state[S_V_REST]
-            state[S_VMAX] = state[S_V_REST]
-        else:
-            state[S_T_START] = t
-            state[S_VMIN] = v
-            state[S_VMAX] = v
-        state[S_PEAK] = p
-        state[S_LEVEL_MAX] = -1.0
-        state[S_REACHED] = 0.0
-        state[S_PHASE] = 1.0
+        _leave_rest(t, v, p, params, state)
         phase = 1.0
+    state[S_LAST_T] = t
+    state[S_LAST_P] = p
     _track(t, v, p, params, state)
+    back_line = _rest_base(state) + params[P_BACK]
     if phase == 1.0:
         if p >= params[P_FULL]:
             state[S_REACHED] = 1.0
             state[S_PHASE] = 2.0
             return 0
-        if p <= params[P_BACK]:
+        if p <= back_line:
             _finish_rep(t, v, params, state, False)
             return 2
         return 0
@@ -208,11 +269,37 @@ def _rep_step(t, v, params, state):
         if p >= params[P_FULL] - params[P_HYST]:
             return 0
         state[S_PHASE] = 3.0
+        state[S_TROUGH] = p
+        state[S_T_TROUGH] = t
+        state[S_V_TROUGH] = v
     # BACK
     if p >= params[P_FULL]:
         state[S_PHASE] = 2.0
         return 0
-    if p <= params[P_BACK]:
+    if p < state[S_TROUGH]:
+        state[S_TROUGH] = p
+        state[S_T_TROUGH] = t
+        state[S_V_TROUGH] = v
+    if p <= back_line:
+        _finish_rep(t, v, params, state, True)
+        return 1
+    trough = state[S_TROUGH]
+    if _past_midpoint(trough, state) and p >= trough + params[P_LEAVE] - params[P_BACK]:
+        # Turned to the next rep before coming all the way back: this one ended at its
+        # lowest point, which is where the patient rests now.
+        _finish_rep(state[S_T_TROUGH], state[S_V_TROUGH], params, state, True)
+        state[S_REST] = trough
+        event = 1
+    return event
+
+
+@njit(**JIT)
+def _rep_close(params, state):
+    # The end of the input: a rep whose return has passed its midpoint counts, ending on its
+    # last sample; any other rep in progress is dropped. Returns EVENT_*.
+    if state[S_PHASE] == 3.0 and _past_midpoint(state[S_TROUGH], state):
+        t = state[S_LAST_T]
+        v = state[S_PROGRESS] * (params[P_TARGET] - params[P_START]) + params[P_START]
         _finish_rep(t, v, params, state, True)
         return 1
     return 0

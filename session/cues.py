@@ -34,6 +34,7 @@ class CueSelector:
             str, tuple[Severity, int, float]
         ] = {}  # key -> severity, priority, until
         self.log: list[CueLogEntry] = []
+        self._priority = 0  # of the cue shown
 
     def event(self, t: float, key: str, severity: Severity, priority: int = 50) -> None:
         self._events[key] = (severity, priority, t + EVENT_TTL_S)
@@ -55,12 +56,16 @@ class CueSelector:
                 return cur
             if still_offered and not outranked and (best is None or best[0] == cur.key or young):
                 return cur
-            if not still_offered and young and not outranked:
+            # A cue no longer offered stays out its minimum time, unless the best offer now
+            # ranks above it (a pause's "step back into view" over a fading "Go!").
+            ranks_above = best is not None and best[1] > (cur.severity, self._priority)
+            if not still_offered and young and not ranks_above:
                 return cur
         if best is None:
             self.current = None
             return None
         key, (sev, _) = best
+        self._priority = best[1][1]
         if cur is None or cur.key != key:
             self.current = Cue(key, cue_text(key, self.lang), Severity(sev), since_s=t)
             self.log.append(CueLogEntry(t, key, self.current.text, Severity(sev)))

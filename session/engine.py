@@ -450,6 +450,10 @@ class SessionEngine:
         )
 
     def _finish(self, t: float) -> None:
+        if self.phases.phase == Phase.WORKING:
+            self.checks.set_gate(GATE_WORKING)
+            if self.checks.step_end(self.now):
+                self._after_step(t)
         held = self.checks.held_s
         if self._hold_mode and held > 0:
             start = self.checks.hold_start

@@ -357,13 +357,20 @@ def test_frame_checks_live_equal_batch_equal_reference(data, frames):
         for f, t in enumerate(ts)
     ]
     assert [r.status.tolist() for r in live] == [w[0] for w in want]
-    phases, reps = naive.reps(ts, [w[1][0] for w in want], 170.0, 90.0)
-    assert [int(r.phase) for r in live] == phases
-    assert len(batch.reps) == len(reps)
     # The pain-free limit (60 deg) flags exactly the frames whose knee value lies past it.
     over = [w[2] for w in naive.rom([[w[1][0]] for w in want], 170.0, 90.0, 60.0)]
     assert [r.over_pain_free_limit for r in live] == over
     assert [r.safety_stop for r in live] == over
+    # Reps on the knee rule's values; a sample past the limit stops the frame's drive, so
+    # the counter never sees it.
+    knee = [math.nan if o else w[1][0] for w, o in zip(want, over, strict=True)]
+    phases, reps = naive.reps(ts, knee, 170.0, 90.0)
+    assert [int(r.phase) for r in live] == phases
+    assert len(batch.reps) == len(reps)
+    # The end of the recording: a rep on its way back past its midpoint counts.
+    _, closed = naive.reps(ts, knee, 170.0, 90.0, close=True)
+    ended = analyse_session(checks, np.array(ts), img, close=True)
+    assert [r.counted for r in ended.reps] == [r["counted"] for r in closed]
 
 
 def test_empty_sessions_everywhere():

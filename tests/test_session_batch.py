@@ -58,7 +58,7 @@ def _batch(exercise: str, poses: list[Pose], aspect: float):
     t = np.array([p.timestamp for p in poses])
     image = np.stack([p.image for p in poses]).astype(np.float64)
     world = np.stack([p.world for p in poses]).astype(np.float64)
-    return analyse_session(checks, t, image, world)
+    return analyse_session(checks, t, image, world, close=True)
 
 
 @pytest.mark.parametrize("exercise", sorted(CASES))
