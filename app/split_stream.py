@@ -72,12 +72,12 @@ class SplitVideoPoseStream(PoseStream):
         try:
             estimator = self._factory()
             if not source.skip(start):
+                self.warning = self.warning or source.ended_early
                 return
             while not self._stop.is_set() and (end is None or source.index < end):
                 frame = source.read()
-                if frame is None:
-                    if end is None:
-                        self.warning = source.ended_early
+                if frame is None:  # a file cut short may end in any part
+                    self.warning = self.warning or source.ended_early
                     break
                 pose = estimator.estimate(frame.image, frame.media_time)
                 # No image is kept: a part may finish long before its turn comes.

@@ -15,6 +15,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"exercises", "vision", "device_bridge", "speech", "storage"}),
     frozenset({"session", "access"}),
     frozenset({"recording", "assessment"}),
+    frozenset({"clinic"}),  # programmes, visits, pain and progression
     frozenset({"feedback"}),  # the station screens
     frozenset({"dashboard"}),  # the therapist browser
     frozenset({"app"}),

@@ -122,6 +122,7 @@ class VideoFileSource(FrameSource):
         self._index = 1
         while self._index < n:
             if not self._cap.grab():
+                self._check_whole()
                 return False
             self._index += 1
         return True
