@@ -139,7 +139,7 @@ class WindowLoop:
                 return True
             # No programme, and the kiosk was told an exercise: that one, as before.
         if isinstance(intent, EndSession) and self.visit is not None:
-            kiosk_visit.abandon(runner, self.visit, intent.reason)
+            kiosk_visit.abandon(runner, self.visit, intent.reason, self.screen)
             self.visit = None
             return True
         if self.visit is not None and kiosk_visit.handles(intent):

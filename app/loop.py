@@ -204,6 +204,9 @@ class Runner:
         # takes them.
         self.recent_events: deque[SessionEvent] = deque(maxlen=512)
         self.sink: StorageSink | None = None
+        # An assessment run at this station (app.kiosk_visit): it takes the poses and machine
+        # samples while it runs; no session is analysed or stored meanwhile.
+        self.tap = None
         self.storage_problem: SourceStatus | None = None
         self.source_ended = False  # a whole recorded session was replayed to its end
         self.engine.patient_code = opts.patient
@@ -228,6 +231,11 @@ class Runner:
         if not self.stream and wait_s:
             time.sleep(wait_s)
         self._pump_machine()
+        if self.tap is not None:  # an assessment reads the inputs, not the session engine
+            for r in results:
+                t = r.captured_at - self.t0 if self.stream.live else r.media_time
+                self.tap.feed_pose(t, r.pose)
+            return []
         if self.waiting:
             return []
         for r in results:
@@ -256,6 +264,9 @@ class Runner:
     def _pump_machine(self) -> None:
         if self.bridge is None:
             return
+        if self.tap is not None:
+            self._tap_machine()
+            return
         eng = self.engine
         samples = self.bridge.drain()
         if eng.exercise.signal.source == "machine" and eng.phases.phase == Phase.WORKING:
@@ -278,6 +289,18 @@ class Runner:
             for s, t in zip(samples, ts, strict=True):
                 self.recorder.device(t, s.seq, s.device_time_s, s.angle_deg, s.force_n)
         self.feed(MachineBatch(ts, angles, forces))
+
+    def _tap_machine(self) -> None:
+        """An assessment takes the machine's samples and the bridge's own safety reports."""
+        for ev in self.bridge.safety_events():
+            self.tap.safety(ev.host_time_s - self.t0, f"machine {ev.kind}: {ev.value:.0f}")
+        samples = self.bridge.drain()
+        if samples:
+            n = len(samples)
+            ts = np.fromiter((s.host_time_s for s in samples), np.float64, n) - self.t0
+            angles = np.fromiter((s.angle_deg for s in samples), np.float64, n)
+            forces = np.fromiter((s.force_n for s in samples), np.float64, n)
+            self.tap.feed_machine(ts, angles, forces)
 
     def feed(self, inp: SessionInput) -> None:
         """One input to the engine, recorded first (a replay feeds the same inputs in the

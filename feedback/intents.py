@@ -99,8 +99,24 @@ class DeclineProposals:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class StartAssessment:
+    """Run this assessment protocol for the signed-in patient at this station."""
+
+    protocol_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentAction:
+    """A button of the assessment screen: start, repeat, skip, acknowledge, end, close."""
+
+    action: str
+
+
 VisitIntent = GivePain | StartItem | AskSkip | SkipItem | CancelSkip | NextStep
-ProgrammeIntent = SaveDose | ConfirmProposals | DeclineProposals
+ProgrammeIntent = (
+    SaveDose | ConfirmProposals | DeclineProposals | StartAssessment | AssessmentAction
+)
 Intent = (
     Pause
     | Resume

@@ -13,8 +13,16 @@ from dataclasses import dataclass, replace
 import pygame
 
 from feedback import style
+from feedback.assessment_view import AssessmentScreen
 from feedback.clinic_widgets import Button, draw_buttons, hit, paragraph
-from feedback.intents import ConfirmProposals, DeclineProposals, Intent, SaveDose
+from feedback.intents import (
+    AssessmentAction,
+    ConfirmProposals,
+    DeclineProposals,
+    Intent,
+    SaveDose,
+    StartAssessment,
+)
 from storage.clinic_records import DoseChange, Programme, Visit
 from storage.records import ProgrammeItem
 
@@ -37,6 +45,7 @@ class ProgrammeData:
     waiting: tuple[DoseChange, ...]
     visits: tuple[Visit, ...]  # the latest few
     message: str = ""  # the outcome of the last action (saved, refused and why)
+    protocols: tuple[tuple[str, str], ...] = ()  # (id, name) this station can run
 
 
 def _value(it: ProgrammeItem, field: str) -> str:
@@ -61,6 +70,8 @@ class ProgrammeView:
     def __init__(self) -> None:
         self.data: ProgrammeData | None = None
         self.edits: dict[tuple[str, str], ProgrammeItem] = {}  # staged, not yet saved
+        # An assessment run from here (the app sets it): drawn instead of the programme.
+        self.assessment: AssessmentScreen | None = None
 
     def show(self, data: ProgrammeData) -> None:
         self.data = data
@@ -102,6 +113,15 @@ class ProgrammeView:
                 )
             )
         bh = round(h * 0.09)
+        for k, (pid, _name) in enumerate(self.data.protocols if self.data else ()):
+            label = "Assess: camera" if pid.startswith("camera") else "Assess: machine"
+            rect = pygame.Rect(
+                round(w * 0.62) - k * round(w * 0.2),
+                round(h * 0.02),
+                round(w * 0.18),
+                round(h * 0.08),
+            )
+            out.append(Button(f"assess:{pid}", label, rect))
         waiting = bool(self.data and self.data.waiting)
         out.append(
             Button(
@@ -124,9 +144,14 @@ class ProgrammeView:
         return out
 
     def handle_pointer(self, pos: tuple[int, int], size: tuple[int, int]) -> list[Intent]:
+        if self.assessment is not None:
+            event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1)
+            return [AssessmentAction(a) for a in self.assessment.handle_event(event)]
         key = hit(self._layout(size), pos)
         if key is None or self.data is None:
             return []
+        if key.startswith("assess:"):
+            return [StartAssessment(key[7:])]
         if key == "confirm":
             return [ConfirmProposals()]
         if key == "decline":
@@ -158,6 +183,9 @@ class ProgrammeView:
         return []
 
     def draw(self, surface: pygame.Surface) -> None:
+        if self.assessment is not None:
+            self.assessment.draw(surface)
+            return
         w, h = surface.get_size()
         surface.fill(style.BACKGROUND)
         d = self.data

@@ -431,3 +431,79 @@ def test_kiosk_idle_in_a_visit_stores_it_as_abandoned(rig) -> None:
     assert visit.status is VisitStatus.ABANDONED
     assert visit.items[0].outcome is VisitOutcome.SKIPPED
     assert rig.store.dose_changes(CODE) == ()  # no progression from an abandoned visit
+
+
+def test_the_therapist_runs_an_assessment_at_the_kiosk_station(tmp_path) -> None:
+    """Behind the PIN, the programme view's Assess button runs the station machine's protocol
+    for the signed-in patient; the machine's samples go to it (no session is stored), and its
+    results are stored within 5 % of the simulator's patient."""
+    import json
+    import time
+
+    from app import kiosk_visit
+    from app.inputs import InputChoice
+    from app.loop import Runner, RunOptions
+    from assessment.protocols import get_protocol
+    from assessment.simulated import script_for
+    from device_bridge.sim_patient import default_truth
+    from feedback import assessment_view as av
+    from feedback.app_window import THERAPIST, Screen
+    from feedback.intents import AssessmentAction, StartAssessment
+    from storage import open_store
+
+    quick = str(Path(__file__).parent / "data" / "protocol_le_quick.toml")
+    protocol = get_protocol(quick)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(script_for(protocol, start_delay_s=6.0)))
+    store = open_store(tmp_path / "c.sqlite")
+    store.ensure_patient(CODE)
+    store.set_patient_details(CODE, sex="male", birth_year=1970)
+    store.save_programme(CODE, [_item()], "p")
+    opts = RunOptions(
+        InputChoice("none", "none", "machine only"),
+        get_exercise("lumbar_extension"),
+        headless=True,
+        device="sim:lumbar_extension",
+        kiosk=True,
+        store=store,
+        simulator_args=(f"--assessment-script={script}",),
+        station_exercise=False,
+    )
+    runner = Runner(opts)
+    pygame.init()
+    screen = Screen((1280, 720))
+    try:
+        visit = kiosk_visit.begin(runner, CODE)
+        screen.visit = visit.view()
+        screen.view = THERAPIST
+        kiosk_visit.after_frame(runner, visit, screen)
+        assert ("protocol_le_quick", protocol.name) not in screen.programme.data.protocols
+        assert "machine_lumbar_extension" in dict(screen.programme.data.protocols)
+        kiosk_visit.apply(runner, visit, screen, StartAssessment(quick))
+        assert runner.tap is not None and screen.programme.assessment is not None
+        end = time.monotonic() + 180.0  # a bound against a hang, not a timing
+        while not runner.tap.finished and time.monotonic() < end:
+            runner.pump(1 / 60)
+            kiosk_visit.after_frame(runner, visit, screen)
+        assert runner.tap.finished
+        surface = pygame.Surface((1280, 720))
+        screen.programme.draw(surface)  # the summary, drawn by the programme view
+        kiosk_visit.apply(runner, visit, screen, AssessmentAction(av.CLOSE))
+        assert runner.tap is None and screen.programme.assessment is None
+        assert "Assessment stored" in screen.programme.data.message
+        (run,) = store.assessment_runs(CODE)
+        assert store.sessions(CODE) == ()  # the assessment took the samples, no session
+    finally:
+        runner.close()
+        store.close()
+        pygame.quit()
+    truth = default_truth("lumbar_extension", seed=1)
+    for r in run.results:
+        if r.test_id in ("range_flexion", "strength_36"):
+            test = protocol.test(r.test_id)
+            tv = (
+                truth.range_limits["flexion"]
+                if r.test_id == "range_flexion"
+                else truth.strength["extension"].at(test.angle_deg)
+            )
+            assert r.measured and abs(r.value - tv) / tv <= 0.05, (r.test_id, r.value, tv)
