@@ -274,6 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "are stored without norms ('main.py patient details' records them)",
                 file=sys.stderr,
             )
+        from app.gui import display_available
+
+        if not args.headless and not display_available():
+            print(f"{PROG}: no display found: running headless (pass --headless to silence this)")
+            args.headless = True
         session = prepare(args, store)
         if args.headless:
             run_headless(session)
