@@ -273,6 +273,7 @@ class CountStep(_CameraStep):
         self.engine = _engine(test.exercise, aspect)
         self.count = 0
         self.window_end = math.inf
+        self.first_seated_t = math.inf  # the first frame the counter saw the patient at rest
         self.ended_early = False
         self._now = math.nan
 
@@ -302,8 +303,14 @@ class CountStep(_CameraStep):
         self._look(t, pose)
         self.engine.feed(PoseInput(t, pose))
         for ev in self.engine.take_events():
-            if isinstance(ev, RepDone) and ev.rep.counted and ev.rep.end_s <= self.window_end:
-                self.count += 1
+            rep = ev.rep if isinstance(ev, RepDone) else None
+            # A stand counts from seated after "go": one under way before the counter has
+            # seen the patient sitting (who started standing) does not.
+            if rep and rep.counted and self.first_seated_t <= rep.start_s <= rep.end_s:
+                self.count += rep.end_s <= self.window_end
+        resting = pose.detected and self.engine.standing().rep_phase == RepPhase.REST
+        if resting and not math.isfinite(self.first_seated_t):
+            self.first_seated_t = t
 
     def analyse(self, now: float) -> None:
         if self._done(now) and not self.counted:
