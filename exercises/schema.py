@@ -30,6 +30,18 @@ REP_PHASES = ("rest", "out", "top", "back")
 
 
 @dataclass(frozen=True, slots=True)
+class AlternativeDef:
+    """Another limb whose movement counts as the exercise's (alternating exercises: bird dog,
+    dead bug): measured like the signal, with its own start and target."""
+
+    kind: str
+    landmarks: tuple[str, ...]
+    start: float
+    target: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class SignalDef:
     """What drives rep counting and the range gauge."""
 
@@ -50,6 +62,11 @@ class SignalDef:
     label: str
     unit: str
     partial_cue: str  # cue key for a rep that never reached the target (depth / range)
+    # Only target - start counts (the movement's size); the start is where the patient rests.
+    relative: bool = False
+    # Alternating limbs: whichever limb, on either side, has moved furthest toward its target
+    # drives the reps (the signal itself is read on both sides too).
+    alternatives: tuple[AlternativeDef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +290,8 @@ def _signal(t: _Table) -> SignalDef:
         label=t.str("label", "angle"),
         unit=t.str("unit", "deg"),
         partial_cue=t.str("partial_cue", "generic.more_range"),
+        relative=t.bool("relative", False),
+        alternatives=_alternatives(t, source),
     )
     if not sig.back < sig.leave < sig.full - sig.hysteresis:
         raise ExerciseError(
@@ -281,6 +300,32 @@ def _signal(t: _Table) -> SignalDef:
         )  # fmt: skip
     t.done()
     return sig
+
+
+def _alternatives(t: _Table, source: str) -> tuple[AlternativeDef, ...]:
+    items = t.get("alternative", [])
+    if not isinstance(items, list):
+        raise ExerciseError(t.file, t._key("alternative"), "a list of tables", items)
+    if items and source != "camera":
+        raise ExerciseError(t.file, t._key("alternative"), "a camera signal", "a machine one")
+    out = []
+    for i, item in enumerate(items):
+        a = _Table(t.file, item, t._key(f"alternative[{i}]"))
+        start = a.num("start", lo=-360, hi=360)
+        target = a.num("target", lo=-360, hi=360)
+        if start == target:
+            raise ExerciseError(a.file, a._key("target"), "a value different from start", target)
+        out.append(
+            AlternativeDef(
+                kind=a.str("kind", "angle", choices=RULE_KINDS),
+                landmarks=_landmarks(a, "landmarks"),
+                start=start,
+                target=target,
+                label=a.str("label", "angle"),
+            )
+        )
+        a.done()
+    return tuple(out)
 
 
 def _rule(t: _Table) -> RuleDef:

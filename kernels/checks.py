@@ -254,7 +254,9 @@ class ExerciseChecks:
     ``checked`` the exercise rules (:class:`CheckedRule`); ``signal_landmarks`` (left, right)
     the landmarks the driving signal needs, for the working side and "person in view";
     ``side`` 0 left, 1 right, ``auto_side`` switch to the better-seen side; ``smoothing``
-    (None: landmarks as given); ``angle_check``: a non-finite machine angle is a breach.
+    (None: landmarks as given); ``angle_check``: a non-finite machine angle is a breach;
+    ``signal_candidates`` (column, start, target): alternating limbs, the one moved furthest
+    toward its target drives the reps (start and target NaN: the driving signal's own).
     ``aspect``: camera width / height.
     """
 
@@ -281,6 +283,7 @@ class ExerciseChecks:
         auto_side: bool = False,
         smoothing: Smoothing | None = None,
         angle_check: bool = False,
+        signal_candidates: Sequence[tuple[int, float, float]] = (),
         aspect: float = 1.0,
         n_landmarks: int = 33,
     ) -> None:
@@ -323,7 +326,13 @@ class ExerciseChecks:
         self._rep_options = dict(rep_options or {})
         self._load_options = dict(load_options or {})
         r_ex = len(self.checked)
-        lay = np.zeros(fr.Y_RULES + 4 * r_ex + 2 * len(sig_l), dtype=np.int64)
+        cands = tuple(signal_candidates)
+        for col, _, _ in cands:
+            if not 0 <= col < r_all:
+                raise ValueError(f"ExerciseChecks: signal candidate column {col} out of range")
+        self.signal_candidates = cands
+        lay = np.zeros(fr.Y_RULES + 4 * r_ex + 2 * len(sig_l) + len(cands), dtype=np.int64)
+        lay[fr.Y_N_CAND] = len(cands)
         lay[fr.Y_N_EX] = r_ex
         lay[fr.Y_SIG_L], lay[fr.Y_SIG_R] = signal_columns if signal_columns else (-1, -1)
         lay[fr.Y_N_SIGLM] = len(sig_l)
@@ -339,8 +348,9 @@ class ExerciseChecks:
         first = fr.Y_RULES + 4 * r_ex
         lay[first : first + len(sig_l)] = sig_l
         lay[first + len(sig_l) : first + 2 * len(sig_l)] = sig_r
+        lay[first + 2 * len(sig_l) :] = [col for col, _, _ in cands]
         self._lay = lay
-        self._off = fr.layout_offsets(r_all, r_ex, n_landmarks)
+        self._off = fr.layout_offsets(r_all, r_ex, n_landmarks, len(cands))
         self._status_all = np.empty(r_all, dtype=np.int8)
         self._no_image = np.full((n_landmarks, 4), np.nan)
         self._no_world = np.full((n_landmarks, 3), np.nan)
@@ -406,6 +416,8 @@ class ExerciseChecks:
         ws[fr.M_IN_POSITION] = -1.0
         ws[fr.M_HOLD_RESET] = 1.0 if self.hold_reset_on_break else 0.0
         ws[fr.M_HOLD_GAP] = self.hold_max_gap_s
+        for i, (_, c_start, c_target) in enumerate(self.signal_candidates):
+            ws[off[fr.K_CANDS] + 2 * i : off[fr.K_CANDS] + 2 * i + 2] = (c_start, c_target)
         self._write_counters(ws)
         ws[off[fr.K_OUT] : off[fr.K_ROWS]] = np.nan
         ws[off[fr.K_OUT] + fr.O_N_REPS] = 0.0

@@ -45,7 +45,8 @@ SAFE_NONE, SAFE_PAIN_FREE, SAFE_OVERLOAD, SAFE_ANGLE_LOST = 0, 1, 2, 3
 
 # Layout (int64): header, then 4 ints per exercise rule, then the signal landmarks per side.
 Y_N_EX, Y_SIG_L, Y_SIG_R, Y_N_SIGLM, Y_MACHINE_SIGNAL, Y_MODE, Y_LOAD, Y_ANGLE_CHECK = range(8)
-Y_RULES = 8
+Y_N_CAND = 8  # alternating limbs: how many signal candidates (their columns follow the landmarks)
+Y_RULES = 10
 Y_COL_L, Y_COL_R, Y_PHASES, Y_POSITION = range(4)  # phases: bit k = active in RepPhase k
 
 # Workspace (float64): misc parameters and state.
@@ -136,9 +137,10 @@ N_SMOOTH_WORLD = 3
     K_VIS,
     K_SM_IMAGE,
     K_SM_WORLD,
+    K_CANDS,
     K_END,
     K_ROW_LEN,
-) = range(25)
+) = range(26)
 
 
 def rep_row_length(r_ex: int) -> int:
@@ -147,9 +149,10 @@ def rep_row_length(r_ex: int) -> int:
     return rp.N_REC + ld.N_LSTATE + r_ex
 
 
-def layout_offsets(r_all: int, r_ex: int, n: int) -> np.ndarray:
+def layout_offsets(r_all: int, r_ex: int, n: int, n_cand: int = 0) -> np.ndarray:
     """Block offsets (int64, ``K_ROW_LEN + 1``) of a workspace for ``r_all`` compiled rules
-    (both sides), ``r_ex`` exercise rules and ``n`` landmarks; ``off[K_END]`` is its size."""
+    (both sides), ``r_ex`` exercise rules, ``n`` landmarks and ``n_cand`` signal candidates;
+    ``off[K_END]`` is its size."""
     sizes = (
         rp.N_PARAMS,
         rp.N_STATE,
@@ -174,6 +177,7 @@ def layout_offsets(r_all: int, r_ex: int, n: int) -> np.ndarray:
         n,  # visibility, NaN read as 0
         3 * N_SMOOTH_IMAGE * n,  # One Euro state
         3 * N_SMOOTH_WORLD * n,
+        2 * n_cand,  # each signal candidate's start and target (NaN: the signal's own)
     )
     off = np.empty(K_ROW_LEN + 1, dtype=np.int64)
     o = N_MISC
@@ -239,6 +243,25 @@ def _choose_side(vis, lay, ws):
     cur = int(ws[M_SIDE])
     if score[1 - cur] > score[cur] + ws[M_SIDE_MARGIN]:
         ws[M_SIDE] = 1.0 - cur
+
+
+@njit(**JIT_STEP)
+def _alternating(lay, ws, off, value_all, rep_params):
+    # Alternating limbs: the candidate that has moved furthest toward its target, as a share
+    # of its own range, read on the driving signal's scale. NaN when none is seen.
+    first = Y_RULES + 4 * lay[Y_N_EX] + 2 * lay[Y_N_SIGLM]
+    start, target = rep_params[rp.P_START], rep_params[rp.P_TARGET]
+    o = off[K_CANDS]
+    best = np.nan
+    for i in range(lay[Y_N_CAND]):
+        v = value_all[lay[first + i]]
+        c_start, c_target = ws[o + 2 * i], ws[o + 2 * i + 1]
+        if not math.isfinite(c_start):
+            c_start, c_target = start, target
+        p = (v - c_start) / (c_target - c_start)
+        if math.isfinite(p) and not (p <= best):
+            best = p
+    return start + best * (target - start)
 
 
 @njit(**JIT_STEP)
@@ -419,9 +442,12 @@ def _step(t, kind, image, world, dev_t, force, angle, tab, rparams, lay, ws, off
             ex_status[i] = status_all[col]
             ex_value[i] = value_all[col]
         if not machine_signal:
-            col = lay[Y_SIG_R] if right else lay[Y_SIG_L]
-            if col >= 0:
-                sig = value_all[col]
+            if lay[Y_N_CAND] > 0:
+                sig = _alternating(lay, ws, off, value_all, rep_params)
+            else:
+                col = lay[Y_SIG_R] if right else lay[Y_SIG_L]
+                if col >= 0:
+                    sig = value_all[col]
     elif kind == STEP_NO_POSE:
         _reset_smoother(sm_image, sm_world)
         for i in range(n):

@@ -243,25 +243,34 @@ REST_SIDE = 0.5  # kernels.reps.REST_SIDE
 
 
 def reps(ts, vs, start, target, leave=0.2, back=0.1, full=0.8, hysteresis=0.05,
-         tempo=(math.nan, math.nan, math.nan), tol=0.25, band=0.05, close=False):  # fmt: skip
+         tempo=(math.nan, math.nan, math.nan), tol=0.25, band=0.05, close=False,
+         relative=False):  # fmt: skip
     """Whole-history reference of the rep counter (see kernels/reps.py for the rules).
-    ``close``: the input ends after the last sample. Returns (per-sample phases, rep dicts)."""
+    ``close``: the input ends after the last sample; ``relative``: the start position is the
+    patient's own rest. Returns (per-sample phases, rep dicts)."""
     phase = 0
-    rest_level = None  # the person's own rest: lowest progress held still or in the band
+    rest_level = None  # the person's own rest: lowest progress held still (or in the band)
     rest = None  # (t, v) of the last sample at rest
+    origin = 0.0  # relative counting: the rest the rep in progress left from
     samples = []  # (t, v, p) of the rep in progress, from the sample that left rest
     p_start = None  # progress the rep left from (None: not seen at rest)
     trough = None  # (t, v, p): the lowest point since the rep turned back
-    prev = None  # (t, p) of the previous sample taken
+    prev = None  # (t, absolute progress) of the previous sample taken
     done = []
     phases = []
 
     def base():
+        if relative:
+            return rest_level
         return max(rest_level, 0.0) if rest_level is not None else 0.0
 
     def past_midpoint(p):
         peak = max(s[2] for s in samples)
         return p_start is not None and p <= p_start + 0.5 * (peak - p_start)
+
+    def still_since(t, p):
+        dt = t - prev[0] if prev is not None else 0.0
+        return dt > 0 and abs(p - prev[1]) / dt < STILL_SPEED
 
     def finish(t_end, v_end, counted):
         t0 = rest[0] if rest is not None else samples[0][0]
@@ -296,28 +305,41 @@ def reps(ts, vs, start, target, leave=0.2, back=0.1, full=0.8, hysteresis=0.05,
         if not (math.isfinite(t) and math.isfinite(v)) or (prev is not None and t < prev[0]):
             phases.append(phase)
             continue
-        p = (v - start) / (target - start)
+        pa = (v - start) / (target - start)  # absolute progress
         if phase == 0:
-            still = (
-                prev is not None and t > prev[0] and abs(p - prev[1]) / (t - prev[0]) < STILL_SPEED
-            )
-            if ((still and p < REST_SIDE) or p <= back) and (rest_level is None or p < rest_level):
-                rest_level = p
+            still = still_since(t, pa)
+            settled = still if relative else (still and pa < REST_SIDE) or pa <= back
+            if settled and (rest_level is None or pa < rest_level):
+                rest_level = pa
             first = prev is None
-            prev = (t, p)
-            if p <= base() + back:
+            prev = (t, pa)
+            if base() is None:  # relative counting waits for a first rest
+                phases.append(phase)
+                continue
+            if pa <= base() + back:
                 rest = (t, v)
-            elif (not first or p >= REST_SIDE) and p >= base() + leave:
+            elif (not first or pa >= REST_SIDE) and pa >= base() + leave:
+                origin = rest_level if relative else 0.0
+                p = pa - origin
                 phase = 1
                 samples = [(t, v, p)]
-                p_start = (rest[1] - start) / (target - start) if rest is not None else None
+                p_start = (rest[1] - start) / (target - start) - origin if rest else None
                 if p >= full:
                     phase = 2
             phases.append(phase)
             continue
-        prev = (t, p)
+        p = pa - origin
+        if p_start is None and p < REST_SIDE and still_since(t, pa):
+            # a movement the input began in the middle of came to rest: no rep
+            prev = (t, pa)
+            phase = 0
+            rest_level = pa
+            rest = (t, v)
+            phases.append(phase)
+            continue
+        prev = (t, pa)
         samples.append((t, v, p))
-        line = base() + back
+        line = back if relative else base() + back
         if phase == 1:
             if p >= full:
                 phase = 2
@@ -339,7 +361,7 @@ def reps(ts, vs, start, target, leave=0.2, back=0.1, full=0.8, hysteresis=0.05,
                         phase = 0
                     elif past_midpoint(trough[2]) and p >= trough[2] + leave - back:
                         rest = finish(trough[0], trough[1], True)
-                        rest_level = trough[2]
+                        rest_level = trough[2] + origin
                         phase = 0
         phases.append(phase)
     if close and phase == 3 and past_midpoint(trough[2]):

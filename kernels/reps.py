@@ -27,7 +27,8 @@ Rep state machine (thresholds on ``p``; defaults in brackets)::
   midpoint between the rep's start and its peak and the patient turns to the next rep
   (progress rises ``leave - back`` above its lowest point), at that lowest point. A rep that
   left from a frame not seen at rest (a recording that starts mid-movement) can only end back
-  at rest. At the end of the input, a rep whose return has passed its midpoint counts
+  at rest, and comes to nothing if the patient holds still on the start's side of the middle
+  before that. At the end of the input, a rep whose return has passed its midpoint counts
   (:func:`_rep_close`); one still out, at the top or short of the midpoint does not.
 * A rep that left rest but never reached ``full`` is *partial*: reported, never counted.
 * ``leave > back`` and the ``hysteresis`` below ``full`` keep a noisy signal hovering at a
@@ -78,14 +79,15 @@ class Tempo(IntEnum):
 
 # Parameter vector layout.
 P_START, P_TARGET, P_LEAVE, P_BACK, P_FULL, P_HYST = 0, 1, 2, 3, 4, 5
-P_OUT_S, P_HOLD_S, P_BACK_S, P_TOL, P_BAND = 6, 7, 8, 9, 10
-N_PARAMS = 11
+P_OUT_S, P_HOLD_S, P_BACK_S, P_TOL, P_BAND, P_RELATIVE = 6, 7, 8, 9, 10, 11
+N_PARAMS = 12
 
 # State vector layout.
 S_PHASE, S_T_REST, S_V_REST, S_T_START, S_PEAK, S_REACHED, S_VMIN, S_VMAX = 0, 1, 2, 3, 4, 5, 6, 7
 S_LEVEL_MAX, S_T_TOP_OUT, S_COUNT, S_PARTIAL, S_LAST_T, S_PROGRESS = 8, 9, 10, 11, 12, 13
 S_REST, S_P_START, S_TROUGH, S_T_TROUGH, S_V_TROUGH, S_LAST_P = 14, 15, 16, 17, 18, 19
-S_REC = 20  # the rep finished on the latest frame, REC_* fields
+S_ORIGIN = 20  # relative counting: the rest (as progress) the rep in progress left from
+S_REC = 24  # the rep finished on the latest frame, REC_* fields
 S_LEVELS = S_REC + 12  # first time each progress level was reached in the rep in progress
 LEVEL_STEP = 0.01  # progress resolution of the top-zone boundaries: 1 % of the range
 N_LEVELS = 256  # progress up to 2.56, beyond that the top level
@@ -105,6 +107,7 @@ REST_SIDE = 0.5  # a still posture is a rest only this side of the middle of the
 def _initial_state() -> np.ndarray:
     state = np.full(N_STATE, np.nan)
     state[S_PHASE] = RepPhase.REST
+    state[S_ORIGIN] = 0.0
     state[S_COUNT] = 0.0
     state[S_PARTIAL] = 0.0
     return state
@@ -176,27 +179,40 @@ def _finish_rep(t, v, params, state, counted):
 
 
 @njit(**JIT)
-def _rest_base(state):
-    # The rest line: the person's own rest, never behind the start position.
+def _rest_base(params, state):
+    # The rest line: the person's own rest; never behind the start position, unless the
+    # counting is relative (then the start position is wherever the patient rests).
     rest = state[S_REST]
+    if params[P_RELATIVE] == 1.0:
+        return rest
     return rest if rest > 0.0 else 0.0
+
+
+@njit(**JIT)
+def _still(t, p, state):
+    # Moving slower than STILL_SPEED since the previous sample.
+    last_t = state[S_LAST_T]
+    if not (math.isfinite(state[S_LAST_P]) and math.isfinite(last_t) and t > last_t):
+        return False
+    return abs(p - state[S_LAST_P]) / (t - last_t) < STILL_SPEED
 
 
 @njit(**JIT)
 def _at_rest(t, v, p, params, state):
     # A sample in REST: learn the person's rest; returns True when it leaves rest. The very
     # first sample never leaves: whether the patient holds still there is not known yet.
-    last_t = state[S_LAST_T]
     first = not math.isfinite(state[S_LAST_P])
-    still = False
-    if not first and math.isfinite(last_t) and t > last_t:
-        still = abs(p - state[S_LAST_P]) / (t - last_t) < STILL_SPEED
+    still = _still(t, p, state)
+    relative = params[P_RELATIVE] == 1.0
     # Held still nearer the start than the target: the patient rests there. Still nearer the
-    # target, they are at the turn of a rep that began before the input did.
-    settled = (still and p < REST_SIDE) or p <= params[P_BACK]
+    # target, they are at the turn of a rep that began before the input did. Counting
+    # relative to the rest, any stillness is the rest, and nothing starts before one is seen.
+    settled = still if relative else (still and p < REST_SIDE) or p <= params[P_BACK]
     if settled and not (p >= state[S_REST]):  # NaN rest: first
         state[S_REST] = p
-    base = _rest_base(state)
+    base = _rest_base(params, state)
+    if not math.isfinite(base):
+        return False
     if p <= base + params[P_BACK]:
         state[S_T_REST] = t
         state[S_V_REST] = v
@@ -206,14 +222,16 @@ def _at_rest(t, v, p, params, state):
 
 @njit(**JIT)
 def _leave_rest(t, v, p, params, state):
-    # Leaving rest: the rep started on the last frame the patient was still at rest.
+    # Leaving rest: the rep started on the last frame the patient was still at rest. ``p``
+    # is already measured from the rep's origin.
     t_rest = state[S_T_REST]
     if math.isfinite(t_rest):
         state[S_T_START] = t_rest
         state[S_VMIN] = state[S_V_REST]
         state[S_VMAX] = state[S_V_REST]
         span = params[P_TARGET] - params[P_START]
-        state[S_P_START] = (state[S_V_REST] - params[P_START]) / span
+        p_rest = (state[S_V_REST] - params[P_START]) / span
+        state[S_P_START] = p_rest - state[S_ORIGIN]
     else:
         state[S_T_START] = t
         state[S_VMIN] = v
@@ -240,22 +258,43 @@ def _rep_step(t, v, params, state):
     last_t = state[S_LAST_T]
     if math.isfinite(last_t) and t < last_t:
         return 0
-    p = (v - params[P_START]) / (params[P_TARGET] - params[P_START])
-    state[S_PROGRESS] = p
+    p_abs = (v - params[P_START]) / (params[P_TARGET] - params[P_START])
     phase = state[S_PHASE]
+    relative = params[P_RELATIVE] == 1.0
     event = 0
     if phase == 0.0:
-        leaves = _at_rest(t, v, p, params, state)
+        leaves = _at_rest(t, v, p_abs, params, state)
         state[S_LAST_T] = t
-        state[S_LAST_P] = p
+        state[S_LAST_P] = p_abs
+        rest = state[S_REST]
+        origin = rest if relative and math.isfinite(rest) else 0.0
+        state[S_PROGRESS] = p_abs - origin
         if not leaves:
             return 0
-        _leave_rest(t, v, p, params, state)
+        state[S_ORIGIN] = origin
+        _leave_rest(t, v, p_abs - origin, params, state)
         phase = 1.0
+    elif (
+        not math.isfinite(state[S_P_START])
+        and p_abs - state[S_ORIGIN] < REST_SIDE
+        and _still(t, p_abs, state)
+    ):
+        # A movement the input began in the middle of has come to rest: it was no rep.
+        state[S_PHASE] = 0.0
+        state[S_REST] = p_abs
+        state[S_T_REST] = t
+        state[S_V_REST] = v
+        state[S_LAST_T] = t
+        state[S_LAST_P] = p_abs
+        state[S_PROGRESS] = p_abs - state[S_ORIGIN]
+        return 0
+    origin = state[S_ORIGIN]
+    p = p_abs - origin
+    state[S_PROGRESS] = p
     state[S_LAST_T] = t
-    state[S_LAST_P] = p
+    state[S_LAST_P] = p_abs
     _track(t, v, p, params, state)
-    back_line = _rest_base(state) + params[P_BACK]
+    back_line = params[P_BACK] if relative else _rest_base(params, state) + params[P_BACK]
     if phase == 1.0:
         if p >= params[P_FULL]:
             state[S_REACHED] = 1.0
@@ -288,7 +327,7 @@ def _rep_step(t, v, params, state):
         # Turned to the next rep before coming all the way back: this one ended at its
         # lowest point, which is where the patient rests now.
         _finish_rep(state[S_T_TROUGH], state[S_V_TROUGH], params, state, True)
-        state[S_REST] = trough
+        state[S_REST] = trough + origin
         event = 1
     return event
 
@@ -299,7 +338,8 @@ def _rep_close(params, state):
     # last sample; any other rep in progress is dropped. Returns EVENT_*.
     if state[S_PHASE] == 3.0 and _past_midpoint(state[S_TROUGH], state):
         t = state[S_LAST_T]
-        v = state[S_PROGRESS] * (params[P_TARGET] - params[P_START]) + params[P_START]
+        p = state[S_PROGRESS] + state[S_ORIGIN]
+        v = p * (params[P_TARGET] - params[P_START]) + params[P_START]
         _finish_rep(t, v, params, state, True)
         return 1
     return 0
@@ -409,12 +449,16 @@ def rep_params(
     tempo: tuple[float, float, float] | None = None,
     tempo_tolerance: float = 0.25,
     hold_band: float = 0.05,
+    relative: bool = False,
 ) -> np.ndarray:
     """Validated parameter vector (float64, ``N_PARAMS``) for the rep kernels.
 
     ``start`` and ``target`` in the signal's unit; ``leave``, ``back``, ``full``,
     ``hysteresis``, ``hold_band`` as shares of the range; ``tempo`` target seconds
     (out, hold, back), NaN for an unchecked phase; ``tempo_tolerance`` a share of each target.
+    ``relative``: only ``target - start`` counts (the movement's size and direction); the
+    start position is wherever the patient holds still (small movements whose resting angle
+    differs more between patients than the movement itself: pelvic tilt, cat-cow).
     """
     if not (math.isfinite(start) and math.isfinite(target)) or start == target:
         raise ValueError(
@@ -445,6 +489,7 @@ def rep_params(
         tempo_tolerance,
     )
     p[P_BAND] = hold_band
+    p[P_RELATIVE] = 1.0 if relative else 0.0
     return p
 
 
@@ -475,6 +520,7 @@ class RepCounter:
         tempo_tolerance: float = 0.25,
         hold_band: float = 0.05,
         out_is_concentric: bool = False,
+        relative: bool = False,
     ) -> None:
         self.params = rep_params(
             start,
@@ -486,6 +532,7 @@ class RepCounter:
             tempo=tempo,
             tempo_tolerance=tempo_tolerance,
             hold_band=hold_band,
+            relative=relative,
         )
         self.out_is_concentric = out_is_concentric
         self._state = _initial_state()

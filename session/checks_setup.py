@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from body.landmarks import INDEX
-from exercises.schema import ExerciseDef, RuleDef, SignalDef, kernel_rule
+from exercises.schema import AlternativeDef, ExerciseDef, RuleDef, SignalDef, kernel_rule
 from kernels.checks import CheckedRule, ExerciseChecks, Smoothing
 from kernels.reps import RepPhase
 from kernels.rules import Rule, RuleKind
@@ -65,6 +65,17 @@ def _signal_rule(sig: SignalDef, side: str, lms: tuple[int, ...]) -> Rule:
     )
 
 
+def _alternative_rule(alt: AlternativeDef, k: int, side: str, lms: tuple[int, ...]) -> Rule:
+    return Rule(
+        key=f"{SIGNAL_KEY}{k + 1}@{side}",
+        kind=RuleKind[alt.kind.upper()],
+        landmarks=lms,
+        debounce_s=0.0,
+        min_visibility=0.3,
+        label=alt.label,
+    )
+
+
 def _rule_columns(rd: RuleDef, rules: list[Rule]) -> tuple[int, int, RuleLandmarks]:
     if _is_sided(rd.landmarks) and rd.side == "auto":
         cols = []
@@ -89,12 +100,21 @@ def build_checks(
     rules: list[Rule] = []
     signal_columns: tuple[int, int] | None = None
     signal_lms: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+    candidates: list[tuple[int, float, float]] = []
     if sig.source == "camera":
         per_side = tuple(tuple(resolve_landmark(n, s) for n in sig.landmarks) for s in SIDES)
         signal_lms = (per_side[0], per_side[1])
         for side, ids in zip(SIDES, per_side, strict=True):
             rules.append(_signal_rule(sig, side, ids))
         signal_columns = (0, 1)
+        if sig.alternatives:
+            # Alternating limbs: the signal on both sides, and every other limb on both.
+            candidates += [(0, math.nan, math.nan), (1, math.nan, math.nan)]
+            for k, alt in enumerate(sig.alternatives):
+                for side in SIDES:
+                    ids = tuple(resolve_landmark(n, side) for n in alt.landmarks)
+                    candidates.append((len(rules), alt.start, alt.target))
+                    rules.append(_alternative_rule(alt, k, side, ids))
     checked: list[CheckedRule] = []
     landmarks: list[RuleLandmarks] = []
     position = set(exercise.position_rules)
@@ -119,6 +139,7 @@ def build_checks(
             "hysteresis": sig.hysteresis,
             "tempo": (tempo.out_s, tempo.hold_s, tempo.back_s),
             "tempo_tolerance": tempo.tolerance,
+            "relative": sig.relative,
         },
         out_is_concentric=tempo.out_is_concentric,
         load_band_n=targets.load_band_n if load is not None else (-math.inf, math.inf),
@@ -133,6 +154,7 @@ def build_checks(
         auto_side=sig.side == "auto" and sig.source == "camera",
         smoothing=Smoothing(),
         angle_check=sig.source == "machine",
+        signal_candidates=candidates,
         aspect=aspect,
     )
     return checks, CheckSetup(tuple(landmarks), signal_lms)

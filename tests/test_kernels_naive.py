@@ -213,14 +213,19 @@ def rep_signals(draw):
 
 
 @SETTINGS
-@given(rep_signals(), st.booleans(), st.sampled_from([(2.0, math.nan, 2.0), (1.0, 0.5, 1.0)]))
-def test_rep_counter_matches_reference(sig, down, tempo):
+@given(
+    rep_signals(),
+    st.booleans(),
+    st.sampled_from([(2.0, math.nan, 2.0), (1.0, 0.5, 1.0)]),
+    st.booleans(),
+)
+def test_rep_counter_matches_reference(sig, down, tempo, relative):
     ts, vs = sig
     if not down:
         vs = [200.0 - v for v in vs]
     start, target = (170.0, 70.0) if down else (30.0, 130.0)
-    phases, want = naive.reps(ts, vs, start, target, tempo=tempo)
-    counter = RepCounter(start, target, tempo=tempo)
+    phases, want = naive.reps(ts, vs, start, target, tempo=tempo, relative=relative)
+    counter = RepCounter(start, target, tempo=tempo, relative=relative)
     got = []
     live_phases = []
     for t, v in zip(ts, vs, strict=True):
@@ -244,7 +249,7 @@ def test_rep_counter_matches_reference(sig, down, tempo):
             "back_s",
         ):
             assert getattr(r, name) == pytest.approx(w[name], abs=1e-9)
-    batch = count_reps(np.array(ts), np.array(vs), start, target, tempo=tempo)
+    batch = count_reps(np.array(ts), np.array(vs), start, target, tempo=tempo, relative=relative)
     assert batch.reps == tuple(got)
     assert counter.count == sum(w["counted"] for w in want)
 
