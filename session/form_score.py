@@ -81,6 +81,8 @@ class FormScorer:
             sel = (ref.t >= t0) & (ref.t <= t1)
             rows = np.column_stack([ref.progress[sel], ref.values[sel][:, self._rules]])
             self._ref = resample(ref.t[sel], rows / self._scale)
+            # The compiled kernel loads now, at the session's start, not at its first rep.
+            dtw_distance(self._ref[:2], self._ref[:2], 1.0)
 
     @property
     def available(self) -> bool:

@@ -149,13 +149,13 @@ class Ghost:
     def lengths(self) -> np.ndarray:
         """The patient's segment lengths (limbs, then the trunk), square units; NaN unseen."""
         if self._estimate is None:
-            seen = self._lengths[: min(self._n, HISTORY)]
-            est = np.full(seen.shape[1], np.nan)
-            for k in range(seen.shape[1]):
-                col = seen[:, k][np.isfinite(seen[:, k])]
-                if col.size:
-                    est[k] = float(np.percentile(col, LENGTH_PERCENTILE))
-            self._estimate = est
+            seen = self._lengths[: max(1, min(self._n, HISTORY))]  # a row of NaN at first
+            finite = np.isfinite(seen)
+            count = finite.sum(axis=0)
+            ranked = np.sort(np.where(finite, seen, -np.inf), axis=0)  # unseen ones first
+            k = seen.shape[0] - count + (LENGTH_PERCENTILE * np.maximum(count - 1, 0)) // 100
+            est = ranked[np.minimum(k, seen.shape[0] - 1), np.arange(seen.shape[1])]
+            self._estimate = np.where(count > 0, est, np.nan)
         return self._estimate
 
     # -- where in the reference ------------------------------------------------------------
@@ -236,7 +236,8 @@ class Ghost:
         for name in _FACE:
             out[INDEX[name]] = mid_sh + (ref[INDEX[name]] - mid_sh_ref) * scale
         for k, (a, b) in enumerate(_LIMBS):
-            ratio = lengths[k] / self._ref_len[k] if math.isfinite(lengths[k]) else scale
+            seen_ref = self._ref_len[k] > 1e-6  # a limb the reference only ever points at us
+            ratio = lengths[k] / self._ref_len[k] if seen_ref and lengths[k] > 0 else scale
             out[INDEX[b]] = out[INDEX[a]] + (ref[INDEX[b]] - ref[INDEX[a]]) * ratio
         for a, b in _FOLLOW:
             out[INDEX[b]] = out[INDEX[a]] + (ref[INDEX[b]] - ref[INDEX[a]]) * scale

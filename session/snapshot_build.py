@@ -53,6 +53,8 @@ class SnapshotBuilder:
         self._segments: tuple[RuleStatus, ...] = ()
         self._ghost = Ghost.for_exercise(ex)
         self._ghost_frames = -1  # the poses the ghost has measured the patient on
+        self._ghost_key: tuple = ()
+        self._ghost_last: np.ndarray | None = None
 
     def segment_status(self) -> tuple[RuleStatus, ...]:
         """One status per skeleton segment: the worst counting rule that touches it."""
@@ -124,7 +126,15 @@ class SnapshotBuilder:
             return None
         rep_phase = eng.live.rep_phase if eng.exercise.mode == "reps" else None
         progress = float(eng.checks.out[fr.O_RANGE])
-        return ghost.pose(lm, aspect, rep_phase, progress, eng.checks.side)
+        # Display frames outnumber poses: a frame with no new input shows the same ghost.
+        key = (eng.counts.frames, eng.now, ph, rep_phase, progress, eng.checks.side)
+        if key != self._ghost_key:
+            self._ghost_key = key
+            pose = ghost.pose(lm, aspect, rep_phase, progress, eng.checks.side)
+            if pose is not None:
+                pose.setflags(write=False)  # shared by the snapshots of this input
+            self._ghost_last = pose
+        return self._ghost_last
 
     def build(
         self,
