@@ -32,7 +32,7 @@ from kernels import loading as ld
 from kernels import reps as rp
 from kernels import rom as rm
 from kernels.config import JIT_STEP
-from kernels.rules import _evaluate
+from kernels.rules import ST_CANDIDATE, ST_REPORTED, ST_SINCE, _evaluate
 from kernels.smoothing import _one_euro_step
 
 # Step kinds.
@@ -288,6 +288,21 @@ def _safety_check(dev_t, force, angle, lay, load_p, out):
 
 
 @njit(**JIT_STEP)
+def _rest_idle_rules(lay, rparams, rep_phase):
+    # A rule that does not count in this rep phase starts afresh when it does: its debounce
+    # must not carry a lean seen while seated over to the standing top.
+    for i in range(lay[Y_N_EX]):
+        base = Y_RULES + 4 * i
+        mask = lay[base + Y_PHASES]
+        if mask == 0 or (mask >> rep_phase) & 1 == 1:
+            continue
+        for col in (lay[base + Y_COL_L], lay[base + Y_COL_R]):
+            rparams[col, ST_REPORTED] = 3.0
+            rparams[col, ST_CANDIDATE] = 3.0
+            rparams[col, ST_SINCE] = -np.inf
+
+
+@njit(**JIT_STEP)
 def _check_rules(lay, ex_status, ex_active, ex_prev, ex_fault, faults, rep_phase, is_reps):
     # Which rules count in this rep phase; new warnings and faults go to the fault log.
     n_faults = 0
@@ -434,6 +449,7 @@ def _step(t, kind, image, world, dev_t, force, angle, tab, rparams, lay, ws, off
             v = image[i, 3]
             vis_s[i] = v if math.isfinite(v) else 0.0
         _choose_side(vis_s, lay, ws)
+        _rest_idle_rules(lay, rparams, int(rep_state[rp.S_PHASE]))
         _evaluate(xy_scaled, world_s, vis_s, t, tab, rparams, status_all, value_all)
         right = ws[M_SIDE] == 1.0
         for i in range(r_ex):
