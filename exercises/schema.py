@@ -128,6 +128,9 @@ class RuleDef:
     phases: tuple[str, ...]  # rep phases in which the rule counts; () = always
     priority: int
     why: str
+    # Camera views the rule can be judged from ("side", "front"); () = any. From another view
+    # the rule shows "not judged".
+    views: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,14 @@ def _signal(t: _Table) -> SignalDef:
     return sig
 
 
+def _views(t: _Table) -> tuple[str, ...]:
+    views = t.names("views", [])
+    for v in views:
+        if v not in ("side", "front"):
+            raise ExerciseError(t.file, t._key("views"), "views from side, front", v)
+    return views
+
+
 def _alternatives(t: _Table, source: str) -> tuple[AlternativeDef, ...]:
     items = t.get("alternative", [])
     if not isinstance(items, list):
@@ -355,6 +366,7 @@ def _rule(t: _Table) -> RuleDef:
         cue=t.str("cue"),
         label=t.str("label", ""),
         phases=phases,
+        views=_views(t),
         priority=t.int("priority", 50, lo=0, hi=100),
         why=t.str("why"),
     )

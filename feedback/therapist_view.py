@@ -360,13 +360,10 @@ class TherapistView:
                 surface, rule.label, ts, colour, (cols[1], y), max_width=cols[2] - cols[1] - 8
             )
             # Small type stays white for contrast; the icon in the first column carries status.
-            style.text(
-                surface,
-                f"{style.fmt_number(rule.value, '.1f')} {rule.unit}",
-                ts,
-                style.TEXT,
-                (cols[2], y),
-            )
+            # A rule the camera cannot see well enough is neither passed nor failed.
+            judged = rule.status != RuleStatus.UNKNOWN
+            value = f"{style.fmt_number(rule.value, '.1f')} {rule.unit}" if judged else "not judged"
+            style.text(surface, value, ts, style.TEXT if judged else style.TEXT_DIM, (cols[2], y))
             style.text(
                 surface,
                 _allowed(rule.low, rule.high, rule.unit),

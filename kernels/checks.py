@@ -97,6 +97,7 @@ class CheckedRule:
     phases: frozenset[RepPhase] = frozenset()
     position: bool = False
     key: str = ""  # the exercise rule's own name (default: the left column's rule key)
+    views: frozenset[int] = frozenset()  # kernels.frame.VIEW_* it can be judged from (all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +332,9 @@ class ExerciseChecks:
             if not 0 <= col < r_all:
                 raise ValueError(f"ExerciseChecks: signal candidate column {col} out of range")
         self.signal_candidates = cands
-        lay = np.zeros(fr.Y_RULES + 4 * r_ex + 2 * len(sig_l) + len(cands), dtype=np.int64)
+        lay = np.zeros(
+            fr.Y_RULES + fr.RULE_INTS * r_ex + 2 * len(sig_l) + len(cands), dtype=np.int64
+        )
         lay[fr.Y_N_CAND] = len(cands)
         lay[fr.Y_N_EX] = r_ex
         lay[fr.Y_SIG_L], lay[fr.Y_SIG_R] = signal_columns if signal_columns else (-1, -1)
@@ -340,12 +343,13 @@ class ExerciseChecks:
         lay[fr.Y_MODE] = fr.MODE_HOLD if hold_mode else fr.MODE_REPS
         lay[fr.Y_ANGLE_CHECK] = 1 if angle_check else 0
         for i, c in enumerate(self.checked):
-            base = fr.Y_RULES + 4 * i
+            base = fr.Y_RULES + fr.RULE_INTS * i
             lay[base + fr.Y_COL_L] = c.left
             lay[base + fr.Y_COL_R] = c.right
             lay[base + fr.Y_PHASES] = sum(1 << int(p) for p in c.phases)
             lay[base + fr.Y_POSITION] = 1 if c.position else 0
-        first = fr.Y_RULES + 4 * r_ex
+            lay[base + fr.Y_VIEWS] = sum(1 << v for v in c.views)
+        first = fr.Y_RULES + fr.RULE_INTS * r_ex
         lay[first : first + len(sig_l)] = sig_l
         lay[first + len(sig_l) : first + 2 * len(sig_l)] = sig_r
         lay[first + 2 * len(sig_l) :] = [col for col, _, _ in cands]
@@ -414,6 +418,7 @@ class ExerciseChecks:
         ws[fr.M_SM_D_CUT] = sm.d_cutoff
         ws[fr.M_SM_MIN_VIS] = sm.min_visibility
         ws[fr.M_IN_POSITION] = -1.0
+        ws[fr.M_VIEW] = fr.VIEW_UNKNOWN
         ws[fr.M_HOLD_RESET] = 1.0 if self.hold_reset_on_break else 0.0
         ws[fr.M_HOLD_GAP] = self.hold_max_gap_s
         for i, (_, c_start, c_target) in enumerate(self.signal_candidates):
@@ -504,6 +509,11 @@ class ExerciseChecks:
     @property
     def side(self) -> int:
         return int(self._ws[fr.M_SIDE])
+
+    @property
+    def view(self) -> int:
+        """The camera's view of the body as last estimated: kernels.frame.VIEW_*."""
+        return int(self._ws[fr.M_VIEW])
 
     @property
     def hold_done(self) -> bool:

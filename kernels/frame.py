@@ -47,7 +47,14 @@ SAFE_NONE, SAFE_PAIN_FREE, SAFE_OVERLOAD, SAFE_ANGLE_LOST = 0, 1, 2, 3
 Y_N_EX, Y_SIG_L, Y_SIG_R, Y_N_SIGLM, Y_MACHINE_SIGNAL, Y_MODE, Y_LOAD, Y_ANGLE_CHECK = range(8)
 Y_N_CAND = 8  # alternating limbs: how many signal candidates (their columns follow the landmarks)
 Y_RULES = 10
-Y_COL_L, Y_COL_R, Y_PHASES, Y_POSITION = range(4)  # phases: bit k = active in RepPhase k
+# Per exercise rule: its columns per side, the rep phases it counts in (bit k: RepPhase k), whether
+# it says "in position", the camera views it can be judged from (bit VIEW_*; 0: any).
+Y_COL_L, Y_COL_R, Y_PHASES, Y_POSITION, Y_VIEWS = range(5)
+RULE_INTS = 5
+VIEW_UNKNOWN, VIEW_SIDE, VIEW_FRONT = 0, 1, 2
+# Shoulder width over trunk length in the picture: below this the body is seen from the side,
+# above the other the front; in between the last view holds.
+SIDE_BELOW, FRONT_ABOVE = 0.35, 0.5
 
 # Workspace (float64): misc parameters and state.
 (
@@ -69,8 +76,10 @@ Y_COL_L, Y_COL_R, Y_PHASES, Y_POSITION = range(4)  # phases: bit k = active in R
     M_RELEASE,  # 1 after a completed hold until the patient leaves the position
     M_HOLD_START,
     M_REP_T0,  # time the rep in progress left rest
-) = range(18)
-N_MISC = 18
+    M_VIEW_RATIO,  # shoulder width over trunk length, smoothed
+    M_VIEW,  # VIEW_*
+) = range(20)
+N_MISC = 20
 
 # Outputs of the step (a row of the workspace).
 (
@@ -105,8 +114,9 @@ N_MISC = 18
     O_TRACE_T,
     O_TRACE_V,
     O_RANGE,
-) = range(31)
-N_OUT = 31
+    O_VIEW,
+) = range(32)
+N_OUT = 32
 MAX_REPS_PER_FRAME = 4  # rep rows one step can hold (a rep needs at least two samples)
 N_SMOOTH_IMAGE = 2  # channels per landmark
 N_SMOOTH_WORLD = 3
@@ -230,7 +240,7 @@ def _choose_side(vis, lay, ws):
     k = lay[Y_N_SIGLM]
     if ws[M_AUTO_SIDE] != 1.0 or k == 0:
         return
-    first = Y_RULES + 4 * lay[Y_N_EX]
+    first = Y_RULES + RULE_INTS * lay[Y_N_EX]
     score = np.empty(2)
     for s in range(2):
         low = np.inf
@@ -249,7 +259,7 @@ def _choose_side(vis, lay, ws):
 def _alternating(lay, ws, off, value_all, rep_params):
     # Alternating limbs: the candidate that has moved furthest toward its target, as a share
     # of its own range, read on the driving signal's scale. NaN when none is seen.
-    first = Y_RULES + 4 * lay[Y_N_EX] + 2 * lay[Y_N_SIGLM]
+    first = Y_RULES + RULE_INTS * lay[Y_N_EX] + 2 * lay[Y_N_SIGLM]
     start, target = rep_params[rp.P_START], rep_params[rp.P_TARGET]
     o = off[K_CANDS]
     best = np.nan
@@ -288,11 +298,30 @@ def _safety_check(dev_t, force, angle, lay, load_p, out):
 
 
 @njit(**JIT_STEP)
+def _estimate_view(xy, ws):
+    # Side or front, from how far apart the shoulders are against the trunk's length (both in
+    # square pixels); smoothed, with a band in which the last view holds.
+    ls, rs, lh, rh = xy[11], xy[12], xy[23], xy[24]
+    width = math.hypot(ls[0] - rs[0], ls[1] - rs[1])
+    trunk = math.hypot(0.5 * (ls[0] + rs[0] - lh[0] - rh[0]), 0.5 * (ls[1] + rs[1] - lh[1] - rh[1]))
+    if math.isfinite(width) and math.isfinite(trunk) and trunk > 0.0:
+        ratio = width / trunk
+        prev = ws[M_VIEW_RATIO]
+        ws[M_VIEW_RATIO] = ratio if not math.isfinite(prev) else prev + 0.2 * (ratio - prev)
+        r = ws[M_VIEW_RATIO]
+        if r < SIDE_BELOW:
+            ws[M_VIEW] = VIEW_SIDE
+        elif r > FRONT_ABOVE:
+            ws[M_VIEW] = VIEW_FRONT
+    return int(ws[M_VIEW])
+
+
+@njit(**JIT_STEP)
 def _rest_idle_rules(lay, rparams, rep_phase):
     # A rule that does not count in this rep phase starts afresh when it does: its debounce
     # must not carry a lean seen while seated over to the standing top.
     for i in range(lay[Y_N_EX]):
-        base = Y_RULES + 4 * i
+        base = Y_RULES + RULE_INTS * i
         mask = lay[base + Y_PHASES]
         if mask == 0 or (mask >> rep_phase) & 1 == 1:
             continue
@@ -307,7 +336,7 @@ def _check_rules(lay, ex_status, ex_active, ex_prev, ex_fault, faults, rep_phase
     # Which rules count in this rep phase; new warnings and faults go to the fault log.
     n_faults = 0
     for i in range(lay[Y_N_EX]):
-        mask = lay[Y_RULES + 4 * i + Y_PHASES]
+        mask = lay[Y_RULES + RULE_INTS * i + Y_PHASES]
         active = mask == 0 or (mask >> rep_phase) & 1 == 1
         ex_active[i] = 1.0 if active else 0.0
         st = ex_status[i]
@@ -329,7 +358,7 @@ def _hold_mode(t, lay, ws, ex_status, ex_active, hold_state, out):
     in_position = True
     posture_ok = True
     for i in range(lay[Y_N_EX]):
-        base = Y_RULES + 4 * i
+        base = Y_RULES + RULE_INTS * i
         if lay[base + Y_POSITION] == 1:
             if ex_status[i] != 0.0:
                 in_position = False
@@ -451,12 +480,16 @@ def _step(t, kind, image, world, dev_t, force, angle, tab, rparams, lay, ws, off
         _choose_side(vis_s, lay, ws)
         _rest_idle_rules(lay, rparams, int(rep_state[rp.S_PHASE]))
         _evaluate(xy_scaled, world_s, vis_s, t, tab, rparams, status_all, value_all)
+        view = _estimate_view(xy_scaled, ws)
         right = ws[M_SIDE] == 1.0
         for i in range(r_ex):
-            base = Y_RULES + 4 * i
+            base = Y_RULES + RULE_INTS * i
             col = lay[base + Y_COL_R] if right else lay[base + Y_COL_L]
             ex_status[i] = status_all[col]
             ex_value[i] = value_all[col]
+            views = lay[base + Y_VIEWS]
+            if views != 0 and (views >> view) & 1 == 0:
+                ex_status[i] = 3.0  # not judged from this view
         if not machine_signal:
             if lay[Y_N_CAND] > 0:
                 sig = _alternating(lay, ws, off, value_all, rep_params)
@@ -559,6 +592,7 @@ def _step(t, kind, image, world, dev_t, force, angle, tab, rparams, lay, ws, off
     out[O_PARTIALS] = rep_state[rp.S_PARTIAL]
     out[O_PEAK] = rom_state[rm.R_PEAK]
     out[O_RANGE] = rom_state[rm.R_PROGRESS]
+    out[O_VIEW] = ws[M_VIEW]
     out[O_ROM_TRIPPED] = rom_state[rm.R_TRIPPED]
     out[O_BAND] = load_state[ld.S_BAND]
     out[O_FORCE] = load_state[ld.S_F]

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from body.landmarks import INDEX
 from exercises.schema import AlternativeDef, ExerciseDef, RuleDef, SignalDef, kernel_rule
 from kernels.checks import CheckedRule, ExerciseChecks, Smoothing
+from kernels.frame import VIEW_FRONT, VIEW_SIDE
 from kernels.reps import RepPhase
 from kernels.rules import Rule, RuleKind
 from session.targets import Targets
 
 SIGNAL_KEY = "__signal"
 SIDES = ("left", "right")
+VIEWS = {"side": VIEW_SIDE, "front": VIEW_FRONT}
 
 
 def resolve_landmark(name: str, side: str) -> int:
@@ -121,7 +123,8 @@ def build_checks(
     for rd in exercise.rules:
         left, right, seen = _rule_columns(rd, rules)
         phases = frozenset(RepPhase[p.upper()] for p in rd.phases)
-        checked.append(CheckedRule(left, right, phases, rd.key in position, rd.key))
+        views = frozenset(VIEWS[v] for v in rd.views)
+        checked.append(CheckedRule(left, right, phases, rd.key in position, rd.key, views))
         landmarks.append(seen)
     tempo = exercise.tempo
     hold_mode = exercise.mode == "hold"

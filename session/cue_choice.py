@@ -13,6 +13,7 @@ from kernels.loading import ABOVE, BELOW
 from kernels.reps import RepPhase
 from kernels.rules import FAULT, WARNING
 from session.phases import Phase, Trigger
+from session.setup_check import SetupProblem
 from session.snapshot import Severity
 
 OVERSHOOT_SHARE = 0.15  # past the target by this share of the range: "not so far" cue
@@ -27,6 +28,7 @@ class Standing:
     phase: Phase
     pause_trigger: Trigger | None
     safety_cue: str | None
+    setup_problem: SetupProblem | None  # before a set: what the camera cannot see yet
     status: tuple[int, ...]  # each exercise rule's status on the working side
     active: tuple[bool, ...]  # whether it counts in the present rep phase
     progress: float  # range of motion, 0 start .. 1 target
@@ -45,6 +47,8 @@ def standing_cues(ex: ExerciseDef, s: Standing) -> list[Offer]:
         lost = s.pause_trigger == Trigger.PERSON_LOST
         return [("session.person_lost" if lost else "session.paused", Severity.INFO, 90)]
     if ph == Phase.SETUP:
+        if s.setup_problem is not None:
+            return [(s.setup_problem.value, Severity.INFO, 55)]
         return [("session.step_into_view", Severity.INFO, 50)]
     if ph == Phase.COUNTDOWN:
         return [("session.get_ready", Severity.INFO, 50)]

@@ -46,6 +46,7 @@ from session.events import (
 )
 from session.form_score import FormScorer
 from session.phases import Phase, PhaseMachine, Transition, Trigger
+from session.setup_check import SetupProblem, setup_problem
 from session.snapshot import RepView, RuleStatus, Severity, Snapshot, SourceStatus
 from session.snapshot_build import SnapshotBuilder
 from session.targets import PatientProfile, Targets, resolve_targets
@@ -114,6 +115,7 @@ class _Live:
     in_view_since: float = math.nan
     rep_phase: RepPhase = RepPhase.REST
     safety_cue: str | None = None
+    setup_problem: SetupProblem | None = None  # what the patient must change before a set
     fusion_differences: list[float] = field(default_factory=list)
 
 
@@ -156,6 +158,13 @@ class SessionEngine:
         self._rule_keys = tuple(rd.key for rd in exercise.rules)
         self._camera_signal = exercise.signal.source == "camera"
         self._hold_mode = exercise.mode == "hold"
+        # The landmarks the set-up check asks to see, per working side.
+        sides = (0, 1)
+        self._judged = tuple(
+            tuple(sorted({*self.setup.signal_landmarks[s],
+                          *(i for r in self.setup.rule_landmarks for i in r.on(s))}))
+            for s in sides
+        )  # fmt: skip
         self._view = SnapshotBuilder(self)
         if self.targets.note:  # e.g. a stored tested maximum above the exercise's ceiling
             self._emit_transition(self.phases.log_note(0.0, self.targets.note))
@@ -210,6 +219,11 @@ class SessionEngine:
             image = pose.image.astype(np.float64)
             if self._person_in_view(image[:, 3]):
                 live.last_person_t = t
+            if self.phases.phase == Phase.SETUP and self._camera_signal:
+                live.setup_problem = setup_problem(
+                    image, self._judged[self.checks.side], self.exercise.view,
+                    self.checks.view,
+                )  # fmt: skip
         if self._camera_signal:
             self._advance(t)
             self.checks.set_gate(self._gate())
@@ -366,7 +380,7 @@ class SessionEngine:
         ph, live = self.phases, self.live
         seen = t - live.last_person_t <= self.config.person_lost_s
         if self._camera_signal:
-            ready = t - live.last_person_t <= 1e-9
+            ready = t - live.last_person_t <= 1e-9 and live.setup_problem is None
         else:
             ready = t - live.last_machine_t <= 0.5
         if ph.phase == Phase.SETUP:
@@ -482,6 +496,7 @@ class SessionEngine:
             phase=self.phases.phase,
             pause_trigger=self.phases.pause_trigger,
             safety_cue=live.safety_cue,
+            setup_problem=live.setup_problem if live.has_person else None,
             status=tuple(int(s) for s in ck.status),
             active=tuple(a == 1.0 for a in ck.active),
             progress=float(out[fr.O_RANGE]),
