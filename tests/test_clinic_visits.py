@@ -361,10 +361,14 @@ def _tap(rig, key: str, present: bool = True) -> None:
 
 def test_kiosk_runs_the_programme_item_by_item_with_pain_before_and_after(rig) -> None:
     from devtools.kiosk_fixtures import PATIENTS
+    from exercises.reference import load_reference, reference_poses
 
     store = rig.store
+    # The camera shows sit-to-stand's reference movement (the stick figure the library checks
+    # every exercise with), framed as the set-up check before a set asks.
+    rig.camera.poses = list(reference_poses(load_reference(get_exercise("sit_to_stand"))))
     items = [
-        ProgrammeItem("flank_stretch", 1, 1),  # the bundled recording's exercise, one rep
+        ProgrammeItem("sit_to_stand", 1, 1),  # one rep
         _item(),  # the lumbar extension machine: not at this station
     ]
     store.save_programme(CODE, items, "kiosk test")
@@ -375,7 +379,7 @@ def test_kiosk_runs_the_programme_item_by_item_with_pain_before_and_after(rig) -
     _tap(rig, "3")
     _tap(rig, "pain_ok")
     assert rig.screen.visit.stage is VisitStage.ITEM_READY
-    assert rig.screen.visit.current.item.exercise_id == "flank_stretch"
+    assert rig.screen.visit.current.item.exercise_id == "sit_to_stand"
     _tap(rig, "start")
     assert rig.screen.visit.stage is VisitStage.ITEM_RUNNING
     assert rig.runner.engine.exercise.dose.reps == 1 and rig.runner.sink is not None
@@ -393,11 +397,11 @@ def test_kiosk_runs_the_programme_item_by_item_with_pain_before_and_after(rig) -
     (visit,) = store.visits(CODE)
     assert (visit.pain_at("before"), visit.pain_at("after")) == (3.0, 5.0)
     assert visit.flagged and visit.status is VisitStatus.FINISHED
-    flank, machine = visit.items
-    assert flank.outcome is VisitOutcome.DONE and flank.reps_done == 1
+    stand, machine = visit.items
+    assert stand.outcome is VisitOutcome.DONE and stand.reps_done == 1
     assert machine.outcome is VisitOutcome.NOT_HERE
     (session,) = store.sessions(CODE)
-    assert session.id == flank.session_id and session.programme_item_id is not None
+    assert session.id == stand.session_id and session.programme_item_id is not None
     assert session.end_reason == "completed"
 
 
