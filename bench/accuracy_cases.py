@@ -4,13 +4,19 @@
 one case per file, or, with ``set_by = "subject"``, one case per subject whose files are
 played one after the other; ``[[runs]]`` tables turn each run of equal per-frame labels in a
 CSV into a case. A group whose files are missing becomes one case that reports the miss.
+
+``[[split]]`` tables divide a dataset into a *training* part, on which thresholds may be
+fitted or checked, and a *held-out* part, on which the figures are reported: every case whose
+id starts with ``dataset/`` and matches one of the ``train`` globs is in the training part,
+every other case of that dataset is held out.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vision.landmark_tables import label_runs, load_labelled_csv
@@ -19,7 +25,7 @@ SOURCES = ("video", "replay", "uiprmd_set", "npy17", "csv_runs")
 FORMS = ("correct", "incorrect")
 _CASE_KEYS = {
     "id", "source", "path", "glob", "exercise", "view", "reps", "hold_s", "form", "truth",
-    "tuned", "tuned_note", "set_by", "labels", "side",
+    "tuned", "tuned_note", "set_by", "labels", "side", "sides", "aspect",
 }  # fmt: skip
 
 
@@ -37,22 +43,39 @@ class Case:
     tuned: bool
     view: str | None = None
     side: str | None = None  # the working side, given to the session as the profile's side
+    aspect: float | None = None  # landmark tables: the frames' width / height (None: default)
     reps: int | None = None
     hold_s: float | None = None
     form: str | None = None
     tuned_note: str = ""
     frames: tuple[int, int] | None = None  # csv_runs: the run's rows (first, end exclusive)
     problem: str = ""  # set when the case cannot even be built (its files are missing)
+    part: str = ""  # "train" or "test" in a dataset with a split; "" without one
 
     @property
     def dataset(self) -> str:
         return self.id.split("/", 1)[0]
+
+    @property
+    def held_out(self) -> bool:
+        """Never used to fit or check a threshold: reported on."""
+        return not self.tuned and self.part != "train"
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A dataset's training part (case-id globs); the rest of the dataset is held out."""
+
+    dataset: str
+    train: tuple[str, ...]
+    note: str
 
 
 @dataclass
 class Labels:
     cases: list[Case] = field(default_factory=list)
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    splits: list[Split] = field(default_factory=list)
 
 
 def _check(table: dict, where: str) -> None:
@@ -74,6 +97,14 @@ def _check(table: dict, where: str) -> None:
     hold = table.get("hold_s")
     if hold is not None and not (isinstance(hold, int | float) and hold >= 0):
         raise LabelError(f"{where}: hold_s must be a number >= 0, found {hold!r}")
+    aspect = table.get("aspect")
+    if aspect is not None and not (isinstance(aspect, int | float) and 0.2 <= aspect <= 5):
+        raise LabelError(f"{where}: aspect must be a width / height ratio, found {aspect!r}")
+    sides = table.get("sides")
+    if sides is not None and not (
+        isinstance(sides, list) and all(s in ("left", "right") for s in sides)
+    ):
+        raise LabelError(f"{where}: sides must be a list of left / right, one per run")
 
 
 def _case(table: dict, case_id: str, source: str, paths: tuple[str, ...], **extra) -> Case:
@@ -91,6 +122,7 @@ def _case(table: dict, case_id: str, source: str, paths: tuple[str, ...], **extr
         side=table.get("side"),
         reps=reps,
         hold_s=float(table["hold_s"]) if "hold_s" in table else None,
+        aspect=float(table["aspect"]) if "aspect" in table else None,
         form=table.get("form"),
         tuned_note=table.get("tuned_note", ""),
         **extra,
@@ -138,14 +170,43 @@ def _runs(table: dict, testdata: Path, where: str) -> list[Case]:
         problem = f"missing file {table['path']}"
         return [_case(table, case_id, "csv_runs", (table["path"],), problem=problem)]
     labels, _ = load_labelled_csv(path)
+    runs = label_runs(labels)
+    sides = table.get("sides")
+    if sides is not None and len(sides) != len(runs):
+        raise LabelError(f"{where}: sides names {len(sides)} runs, {table['path']} has {len(runs)}")
     cases = []
-    for index, (first, end, label) in enumerate(label_runs(labels), start=1):
+    for index, (first, end, label) in enumerate(runs, start=1):
         if label not in label_forms:
             raise LabelError(f"{where}: label {label!r} in {table['path']} has no form")
         run = dict(table, form=label_forms[label])
+        run.pop("sides", None)
+        if sides is not None:
+            run["side"] = sides[index - 1]
         case_id = table["id"].format(index=index, label=label)
         cases.append(_case(run, case_id, "csv_runs", (table["path"],), frames=(first, end)))
     return cases
+
+
+def _split(table: dict, where: str) -> Split:
+    unknown = set(table) - {"dataset", "train", "note"}
+    if unknown:
+        raise LabelError(f"{where}: unknown key(s) {sorted(unknown)}")
+    dataset, train, note = table.get("dataset"), table.get("train"), table.get("note")
+    if not isinstance(dataset, str) or not dataset or "/" in dataset:
+        raise LabelError(f"{where}: dataset must be a case-id prefix such as 'uiprmd'")
+    if not (isinstance(train, list) and train and all(isinstance(g, str) for g in train)):
+        raise LabelError(f"{where}: train must be a non-empty list of case-id globs")
+    if not isinstance(note, str) or not note:
+        raise LabelError(f"{where}: note must say how the split was made")
+    return Split(dataset, tuple(train), note)
+
+
+def _part(case: Case, splits: list[Split]) -> Case:
+    for sp in splits:
+        if case.dataset == sp.dataset:
+            train = any(fnmatch.fnmatchcase(case.id, g) for g in sp.train)
+            return replace(case, part="train" if train else "test")
+    return case
 
 
 def load_labels(path: Path, testdata: Path) -> Labels:
@@ -169,6 +230,9 @@ def load_labels(path: Path, testdata: Path) -> Labels:
                 out.cases.extend(_runs(table, testdata, where))
     for table in data.get("excluded", []):
         out.excluded.append((table["path"], table["reason"]))
+    for i, table in enumerate(data.get("split", [])):
+        out.splits.append(_split(table, f"{path.name}: split[{i}]"))
+    out.cases = [_part(c, out.splits) for c in out.cases]
     ids = [c.id for c in out.cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

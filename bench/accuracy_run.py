@@ -93,11 +93,13 @@ def _replay_for(case: Case, exercise: ExerciseDef, testdata: Path, cache_dir: Pa
         return PoseReplay(poses, skeleton.fps, case.id, header={"aspect": aspect}), None
     if case.source == "npy17":
         poses = load_npy17(paths[0])
-        return PoseReplay(poses, 30.0, name, header={"aspect": NPY17_ASPECT}), None
+        header = {"aspect": case.aspect or NPY17_ASPECT}
+        return PoseReplay(poses, 30.0, name, header=header), None
     if case.source == "csv_runs":
         _, poses = load_labelled_csv(paths[0])
         first, end = case.frames
-        return PoseReplay(_restamp(poses[first:end]), 30.0, name), None
+        header = {"aspect": case.aspect} if case.aspect else None
+        return PoseReplay(_restamp(poses[first:end]), 30.0, name, header=header), None
     raise ValueError(f"unknown source {case.source!r}")
 
 

@@ -153,6 +153,9 @@ class ExerciseDef:
     # The two or three points a patient should keep in mind, per language (en required),
     # shown in large type on the demonstration screen.
     key_points: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The real recordings the exercise was checked on through the whole pipeline by a test
+    # (tests/test_real_motion.py), and what was checked; "" = not validated on real motion.
+    validated: str = ""
 
     def key_points_in(self, lang: str) -> tuple[str, ...]:
         """The key points in ``lang``, else in English, else none."""
@@ -510,6 +513,7 @@ def parse_exercise(data: dict, file: str) -> ExerciseDef:
         notes=top.str("notes"),
         source_file=file,
         key_points=_key_points(top.table("key_points", None)),
+        validated=top.str("validated", "").strip(),
     )
     top.done()
     return ex

@@ -114,6 +114,48 @@ def test_labels_file_expands_the_dataset_labels():
     assert any(path.endswith("bicep_curls.mp4") for path, _ in labels.excluded)
 
 
+def test_every_split_dataset_has_a_training_and_a_held_out_part():
+    shared_data("ui_prmd")
+    labels = load_labels(accuracy.LABELS, TESTDATA)
+    by_id = {c.id: c for c in labels.cases}
+    assert {sp.dataset for sp in labels.splits} >= {"uiprmd", "ngoquocbao", "kaiakol_npy"}
+    for sp in labels.splits:
+        parts = {c.part for c in labels.cases if c.dataset == sp.dataset}
+        assert parts == {"train", "test"}, sp.dataset
+    # UI-PRMD by subject: s01 trains, every other subject is held out.
+    assert by_id["uiprmd/m01_s01_e03_inc"].part == "train"
+    assert not by_id["uiprmd/m01_s01_e03_inc"].held_out
+    assert by_id["uiprmd/m01_s04_e03_inc"].part == "test" and by_id["uiprmd/m01_s04_e03"].held_out
+    # Cases outside any split keep their own tuned flag.
+    assert (
+        by_id["video/squat_incorrect_002"].part == ""
+        and by_id["video/squat_incorrect_002"].held_out
+    )
+    assert not by_id["video/squat_wissem"].held_out
+
+
+def test_landmark_tables_carry_their_frame_shape_and_each_run_its_working_side():
+    shared_data("exercise_correction_ngoquocbao")
+    labels = load_labels(accuracy.LABELS, TESTDATA)
+    runs = [c for c in labels.cases if c.id.startswith("ngoquocbao/lunge_")]
+    assert runs and all(c.aspect == pytest.approx(16 / 9, abs=0.01) for c in runs)
+    assert {c.side for c in runs} == {"left", "right"}
+
+
+def test_split_and_run_tables_are_checked(tmp_path):
+    bad = tmp_path / "labels.toml"
+    bad.write_text('[[split]]\ndataset = "x"\ntrain = []\nnote = "n"\n')
+    with pytest.raises(LabelError, match=r"split\[0\]: train must be"):
+        load_labels(bad, tmp_path)
+    bad.write_text('[[split]]\ndataset = "x"\ntrain = ["x/*"]\n')
+    with pytest.raises(LabelError, match="note must say"):
+        load_labels(bad, tmp_path)
+    bad.write_text('[[case]]\nid = "x"\nsource = "npy17"\npath = "a.npy"\nexercise = "s"\n'
+                   'truth = "t"\naspect = 40\n')  # fmt: skip
+    with pytest.raises(LabelError, match="aspect must be"):
+        load_labels(bad, tmp_path)
+
+
 def test_malformed_labels_are_refused_with_the_table_named(tmp_path):
     bad = tmp_path / "labels.toml"
     bad.write_text(
