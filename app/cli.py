@@ -110,7 +110,10 @@ def _list_exercises() -> int:
     for ex in load_library().values():
         driver = f"machine angle ({ex.machine})" if ex.signal.source == "machine" else (
             f"camera {ex.signal.label}")  # fmt: skip
-        print(f"{ex.id:28} {ex.category:8} {ex.mode:5} view={ex.view:6} {driver}  - {ex.name}")
+        real = f"validated on real motion: {ex.validated}" if ex.validated else (
+            "NOT validated on real motion")  # fmt: skip
+        print(f"{ex.id:28} {ex.category:8} {ex.mode:5} view={ex.view:6} {driver}  - {ex.name}"
+              f"  [{real}]")  # fmt: skip
     return 0
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pygame
 
+from exercises.errors import ExerciseError, UnknownExercise
+from exercises.library import get_exercise
 from feedback import style
 from feedback.intents import AdjustTarget, Intent
 from session.snapshot import RuleStatus, Snapshot, SourceStatus, Trace
@@ -123,6 +125,15 @@ def therapist_layout(size: tuple[int, int]) -> TherapistLayout:
     return TherapistLayout((w, h), top, traces, rules, status, targets, reps, ts, row_h)
 
 
+def validation_label(exercise_id: str) -> str:
+    """How far the exercise's judgement has been checked on real motion, in a few words."""
+    try:
+        validated = get_exercise(exercise_id).validated
+    except (ExerciseError, UnknownExercise):
+        return ""
+    return "validated on real motion" if validated else "not validated on real motion"
+
+
 class TherapistView:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._snap: Snapshot | None = None
@@ -134,9 +145,12 @@ class TherapistView:
         self.sound_note = "off"  # set by the Screen: "on, 80% (M mutes)", "muted (M), 80%", "off"
         self.access_note = ""  # set by the Screen in the kiosk: lock-out alerts since start
         self.ghost_on = True  # set by the Screen: whether the patient view draws the ghost
+        self._validation: tuple[str, str] = ("", "")  # (exercise id, its label)
 
     def update(self, snapshot: Snapshot) -> None:
         self._snap = snapshot
+        if snapshot.exercise_id != self._validation[0]:
+            self._validation = (snapshot.exercise_id, validation_label(snapshot.exercise_id))
 
     def close(self) -> None:
         self._draw_times.clear()
@@ -211,8 +225,9 @@ class TherapistView:
                 surface, "Waiting for a session", ts, style.TEXT_DIM, lay.top_bar.center, "center"
             )
             return
+        validation = f" ({self._validation[1]})" if self._validation[1] else ""
         head = (
-            f"{snap.exercise_name}  |  {snap.phase}  |  "
+            f"{snap.exercise_name}{validation}  |  {snap.phase}  |  "
             f"set {snap.set_index}/{snap.sets_total}  rep {snap.rep_count}"
         )
         if snap.patient_code:
