@@ -16,7 +16,7 @@ from kernels.frame import VIEW_FRONT, VIEW_SIDE
 
 MIN_VISIBILITY = 0.5
 EDGE = 0.01  # a landmark this close to the picture's edge may be cut off
-MIN_SIZE = 0.25  # the judged landmarks span at least this share of the picture
+MIN_SIZE = 0.25  # the body seen spans at least this share of the picture
 
 
 class SetupProblem(StrEnum):
@@ -40,7 +40,11 @@ def setup_problem(
         xy = pts[:, :2]
         if bool(np.any((xy < EDGE) | (xy > 1.0 - EDGE))):
             return SetupProblem.WHOLE_BODY
-        span = xy.max(axis=0) - xy.min(axis=0)
+    # The size of the whole body seen, not only of the landmarks judged (a trunk rule reads
+    # four landmarks that lie close together on anyone at a good distance).
+    seen = image[image[:, 3] >= MIN_VISIBILITY, :2]
+    if seen.shape[0] >= 2:
+        span = seen.max(axis=0) - seen.min(axis=0)
         if float(span.max()) < MIN_SIZE:
             return SetupProblem.STEP_CLOSER
     if view_needed == "side" and view_seen == VIEW_FRONT:

@@ -111,3 +111,15 @@ def test_a_rule_for_the_front_is_not_judged_from_the_side(front, judged):
     assert eng.checks.view == (VIEW_FRONT if front else VIEW_SIDE)
     status = RuleStatus(int(eng.checks.status[index]))
     assert (status != RuleStatus.UNKNOWN) == judged
+
+
+def test_the_bundled_recording_passes_the_set_up_check():
+    # A trunk exercise reads four landmarks close together: the size is the whole body's.
+    from app.inputs import BUNDLED_RECORDING
+    from recording.replay import open_replay
+
+    replay = open_replay(BUNDLED_RECORDING)
+    eng = SessionEngine(get_exercise("flank_stretch"), config=SessionConfig())
+    for p in replay.poses:
+        eng.feed(PoseInput(p.timestamp, p))
+    assert eng.phases.phase == Phase.WORKING
