@@ -8,7 +8,8 @@ CSV into a case. A group whose files are missing becomes one case that reports t
 ``[[split]]`` tables divide a dataset into a *training* part, on which thresholds may be
 fitted or checked, and a *held-out* part, on which the figures are reported: every case whose
 id starts with ``dataset/`` and matches one of the ``train`` globs is in the training part,
-every other case of that dataset is held out.
+every other case of that dataset is held out. ``[[tuned]]`` tables mark held-out cases a
+threshold was changed after (their result seen) as tuned, with the note saying which.
 """
 
 from __future__ import annotations
@@ -209,6 +210,24 @@ def _part(case: Case, splits: list[Split]) -> Case:
     return case
 
 
+def _tuned(table: dict, cases: list[Case], where: str) -> list[Case]:
+    """Cases a threshold was changed after (their held-out result was seen): tuned."""
+    globs, note = table.get("cases"), table.get("note")
+    if set(table) - {"cases", "note"}:
+        raise LabelError(f"{where}: unknown key(s) {sorted(set(table) - {'cases', 'note'})}")
+    if not (isinstance(globs, list) and globs and all(isinstance(g, str) for g in globs)):
+        raise LabelError(f"{where}: cases must be a non-empty list of case-id globs")
+    if not isinstance(note, str) or not note:
+        raise LabelError(f"{where}: note must say which threshold was changed after them")
+    hit = [any(fnmatch.fnmatchcase(c.id, g) for g in globs) for c in cases]
+    if not any(hit):
+        raise LabelError(f"{where}: no case matches {globs}")
+    return [
+        replace(c, tuned=True, tuned_note=c.tuned_note or note) if h else c
+        for c, h in zip(cases, hit, strict=True)
+    ]
+
+
 def load_labels(path: Path, testdata: Path) -> Labels:
     """Every case of the labels file, with group and run tables expanded."""
     try:
@@ -233,6 +252,8 @@ def load_labels(path: Path, testdata: Path) -> Labels:
     for i, table in enumerate(data.get("split", [])):
         out.splits.append(_split(table, f"{path.name}: split[{i}]"))
     out.cases = [_part(c, out.splits) for c in out.cases]
+    for i, table in enumerate(data.get("tuned", [])):
+        out.cases = _tuned(table, out.cases, f"{path.name}: tuned[{i}]")
     ids = [c.id for c in out.cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

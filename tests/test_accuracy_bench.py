@@ -134,6 +134,19 @@ def test_every_split_dataset_has_a_training_and_a_held_out_part():
     assert not by_id["video/squat_wissem"].held_out
 
 
+def test_cases_seen_before_a_threshold_was_settled_are_not_held_out(tmp_path):
+    shared_data("ui_prmd")
+    labels = load_labels(accuracy.LABELS, TESTDATA)
+    by_id = {c.id: c for c in labels.cases}
+    raise_ = by_id["uiprmd/m06_s02_e04"]
+    assert raise_.part == "test" and raise_.tuned and not raise_.held_out
+    assert "trunk_upright" in raise_.tuned_note
+    bad = tmp_path / "labels.toml"
+    bad.write_text('[[tuned]]\ncases = ["nowhere/*"]\nnote = "n"\n')
+    with pytest.raises(LabelError, match=r"tuned\[0\]: no case matches"):
+        load_labels(bad, tmp_path)
+
+
 def test_landmark_tables_carry_their_frame_shape_and_each_run_its_working_side():
     shared_data("exercise_correction_ngoquocbao")
     labels = load_labels(accuracy.LABELS, TESTDATA)
