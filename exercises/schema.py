@@ -67,6 +67,9 @@ class SignalDef:
     # Alternating limbs: whichever limb, on either side, has moved furthest toward its target
     # drives the reps (the signal itself is read on both sides too).
     alternatives: tuple[AlternativeDef, ...] = ()
+    # Values the body can take (a knee closes to about 30 deg at most): outside, the pose model
+    # has lost the limb and the sample is not measured. (-inf, inf): no bounds.
+    plausible: tuple[float, float] = (-math.inf, math.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +301,7 @@ def _signal(t: _Table) -> SignalDef:
         partial_cue=t.str("partial_cue", "generic.more_range"),
         relative=t.bool("relative", False),
         alternatives=_alternatives(t, source),
+        plausible=_plausible(t),
     )
     if not sig.back < sig.leave < sig.full - sig.hysteresis:
         raise ExerciseError(
@@ -306,6 +310,23 @@ def _signal(t: _Table) -> SignalDef:
         )  # fmt: skip
     t.done()
     return sig
+
+
+def _plausible(t: _Table) -> tuple[float, float]:
+    value = t.get("plausible", None)
+    if value is None:
+        return (-math.inf, math.inf)
+    ok = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and math.isfinite(value[0])
+        and math.isfinite(value[1])
+        and value[0] < value[1]
+    )
+    if not ok:
+        raise ExerciseError(t.file, t._key("plausible"), "[low, high], low < high", value)
+    return (float(value[0]), float(value[1]))
 
 
 def _views(t: _Table) -> tuple[str, ...]:

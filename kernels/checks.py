@@ -257,7 +257,8 @@ class ExerciseChecks:
     ``side`` 0 left, 1 right, ``auto_side`` switch to the better-seen side; ``smoothing``
     (None: landmarks as given); ``angle_check``: a non-finite machine angle is a breach;
     ``signal_candidates`` (column, start, target): alternating limbs, the one moved furthest
-    toward its target drives the reps (start and target NaN: the driving signal's own).
+    toward its target drives the reps (start and target NaN: the driving signal's own);
+    ``plausible`` (low, high): a camera signal outside is a broken skeleton, not a value.
     ``aspect``: camera width / height.
     """
 
@@ -285,6 +286,7 @@ class ExerciseChecks:
         smoothing: Smoothing | None = None,
         angle_check: bool = False,
         signal_candidates: Sequence[tuple[int, float, float]] = (),
+        plausible: tuple[float, float] = (-math.inf, math.inf),
         aspect: float = 1.0,
         n_landmarks: int = 33,
     ) -> None:
@@ -332,6 +334,9 @@ class ExerciseChecks:
             if not 0 <= col < r_all:
                 raise ValueError(f"ExerciseChecks: signal candidate column {col} out of range")
         self.signal_candidates = cands
+        if not plausible[0] < plausible[1]:
+            raise ValueError(f"ExerciseChecks: expected plausible (low, high), got {plausible}")
+        self.plausible = (float(plausible[0]), float(plausible[1]))
         lay = np.zeros(
             fr.Y_RULES + fr.RULE_INTS * r_ex + 2 * len(sig_l) + len(cands), dtype=np.int64
         )
@@ -419,6 +424,7 @@ class ExerciseChecks:
         ws[fr.M_SM_MIN_VIS] = sm.min_visibility
         ws[fr.M_IN_POSITION] = -1.0
         ws[fr.M_VIEW] = fr.VIEW_UNKNOWN
+        ws[fr.M_PLAUSIBLE_LOW], ws[fr.M_PLAUSIBLE_HIGH] = self.plausible
         ws[fr.M_HOLD_RESET] = 1.0 if self.hold_reset_on_break else 0.0
         ws[fr.M_HOLD_GAP] = self.hold_max_gap_s
         for i, (_, c_start, c_target) in enumerate(self.signal_candidates):

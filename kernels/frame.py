@@ -78,8 +78,10 @@ SIDE_BELOW, FRONT_ABOVE = 0.35, 0.5
     M_REP_T0,  # time the rep in progress left rest
     M_VIEW_RATIO,  # shoulder width over trunk length, smoothed
     M_VIEW,  # VIEW_*
-) = range(20)
-N_MISC = 20
+    M_PLAUSIBLE_LOW,  # a camera signal outside these bounds is a broken skeleton: not measured
+    M_PLAUSIBLE_HIGH,
+) = range(22)
+N_MISC = 22
 
 # Outputs of the step (a row of the workspace).
 (
@@ -497,6 +499,8 @@ def _step(t, kind, image, world, dev_t, force, angle, tab, rparams, lay, ws, off
                 col = lay[Y_SIG_R] if right else lay[Y_SIG_L]
                 if col >= 0:
                     sig = value_all[col]
+            if not (ws[M_PLAUSIBLE_LOW] <= sig <= ws[M_PLAUSIBLE_HIGH]):
+                sig = np.nan
     elif kind == STEP_NO_POSE:
         _reset_smoother(sm_image, sm_world)
         for i in range(n):

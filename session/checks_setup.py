@@ -158,6 +158,7 @@ def build_checks(
         smoothing=Smoothing(),
         angle_check=sig.source == "machine",
         signal_candidates=candidates,
+        plausible=sig.plausible,
         aspect=aspect,
     )
     return checks, CheckSetup(tuple(landmarks), signal_lms)

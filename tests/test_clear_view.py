@@ -123,3 +123,21 @@ def test_the_bundled_recording_passes_the_set_up_check():
     for p in replay.poses:
         eng.feed(PoseInput(p.timestamp, p))
     assert eng.phases.phase == Phase.WORKING
+
+
+def test_an_implausible_joint_angle_is_not_measured():
+    # A knee that reads 5 deg is a skeleton that lost the leg, not a deep squat.
+    from dataclasses import replace
+
+    ex = get_exercise("squat")
+    ex = replace(ex, signal=replace(ex.signal, plausible=(25.0, 185.0)))
+    eng = SessionEngine(ex, config=SessionConfig(open_ended=True))
+    img = standing(front=False)
+    _feed(eng, img, 0.0, 0.5)
+    assert eng.signal > 150.0
+    folded = img.copy()
+    folded[I["left_ankle"], :2] = folded[I["left_hip"], :2] + (0.001, 0.0)  # shin on the thigh
+    folded[I["right_ankle"], :2] = folded[I["right_hip"], :2] + (0.001, 0.0)
+    _feed(eng, folded, 0.5, 1.0)
+    assert np.isnan(eng.signal)
+    assert eng.reps == []
