@@ -5,6 +5,9 @@ the item's dose and targets; between items nothing is analysed or stored.
 The therapist's programme view (behind the PIN) reads and changes the same programme through
 ``clinic.programme`` and ``clinic.progression``; its changes are stored as the kiosk
 therapist's, with the reason "edited at the kiosk".
+
+The station's live status carries the visit: its patient between the items, and the pain flag
+from the scores given so far (``VisitFlow.pain_flag``), which the dashboard alerts on.
 """
 
 from __future__ import annotations
@@ -52,13 +55,21 @@ def begin(runner: Runner, code: str) -> VisitFlow | None:
     if runner.opts.station_exercise and store.active_programme(code) is None:
         return None
     runner.new_session("")  # nothing analysed or stored while the visit's own screens show
-    return VisitFlow(
+    visit = VisitFlow(
         runner.opts.store,
         code,
         station_machine=runner.machine_model(),
         camera=runner.stream is not None,
         station=socket.gethostname(),
     )
+    _show_visit(runner, visit)
+    return visit
+
+
+def _show_visit(runner: Runner, visit: VisitFlow | None) -> None:
+    """What the station's status says of the visit (nothing once it is over)."""
+    runner.visit_patient = visit.patient if visit is not None else ""
+    runner.pain_flag = visit.pain_flag if visit is not None else None
 
 
 def handles(intent: object) -> bool:
@@ -79,6 +90,7 @@ def _apply(runner: Runner, visit: VisitFlow, screen: object, intent: object) -> 
     match intent:
         case GivePain(score=score):
             visit.pain(score)
+            _show_visit(runner, visit)
         case StartItem():
             planned = visit.start_item()
             exercise, profile = session_plan(planned.item, code)
@@ -274,6 +286,7 @@ def after_frame(runner: Runner, visit: VisitFlow, screen: object) -> bool:
         screen.programme.show(_data(runner, visit))
     if visit.stage == VisitStage.ENDED:
         runner.new_session("")
+        _show_visit(runner, None)
         screen.end_session()  # the kiosk back at welcome, nothing of the visit kept on screen
         return False
     return True
@@ -294,3 +307,4 @@ def abandon(runner: Runner, visit: VisitFlow, why: str, screen: object = None) -
         finish_assessment(runner, visit, screen)
     visit.abandon("the patient left" if why == "idle" else f"ended ({why})")
     runner.new_session("")
+    _show_visit(runner, None)

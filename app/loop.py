@@ -215,6 +215,7 @@ class Runner:
         if opts.store is not None and opts.patient:
             self.sink = StorageSink.begin(opts.store, opts.patient, self.engine, opts.choice.spec)
         self.pain_flag: bool | None = None  # None: pain not asked at this station
+        self.visit_patient = ""  # the patient whose kiosk visit runs (app.kiosk_visit)
         if opts.store is not None and opts.station:
             from app.station_publisher import StationPublisher
 
@@ -518,6 +519,7 @@ class Runner:
                 session_id=self.sink.writer.session_id if self.sink is not None else None,
                 safety_kind=str(events[-1].kind) if snap.safety_stop and events else "",
                 pain_flag=self.pain_flag,
+                visit_patient=self.visit_patient,
             )
         )
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from session.snapshot import Snapshot
 from storage import StorageError
-from storage.station_status import IDLE, StationStatus, StatusLink
+from storage.station_status import IDLE, VISIT, StationStatus, StatusLink
 
 PUBLISH_HZ = 4.0
 HEARTBEAT_S = 5.0
@@ -38,22 +38,26 @@ class Offer:
     session_id: int | None  # the stored session, None when not stored
     safety_kind: str  # session.events.SafetyKind value of the stop, "" when none
     pain_flag: bool | None  # None: pain not asked at this station
+    # The patient whose kiosk visit runs ("" none): between the visit's exercises (pain,
+    # rests, the summary) no session runs, yet the patient is at the station.
+    visit_patient: str = ""
 
 
 def status_from(offer: Offer, station: str, seq: int, now: float) -> StationStatus:
     snap = offer.snapshot
     cue = snap.cue
-    idle = offer.waiting
+    between = offer.waiting and bool(offer.visit_patient)
+    idle = offer.waiting  # no session runs: nothing of one is shown
     return StationStatus(
         station=station,
         seq=seq,
         published_unix=now,
         host=socket.gethostname(),
         pid=os.getpid(),
-        patient_code="" if idle else snap.patient_code,
+        patient_code=offer.visit_patient if between else "" if idle else snap.patient_code,
         session_id=None if idle else offer.session_id,
-        exercise_id=snap.exercise_id,
-        phase=IDLE if idle else snap.phase.value,
+        exercise_id="" if between else snap.exercise_id,
+        phase=VISIT if between else IDLE if idle else snap.phase.value,
         set_index=0 if idle else snap.set_index,
         sets_total=0 if idle else snap.sets_total,
         rep_count=0 if idle else snap.rep_count,
@@ -63,7 +67,7 @@ def status_from(offer: Offer, station: str, seq: int, now: float) -> StationStat
         cue_severity=cue.severity.name.lower() if cue is not None and not idle else "",
         safety_stop=bool(snap.safety_stop) and not idle,
         safety_kind=offer.safety_kind if snap.safety_stop and not idle else "",
-        pain_flag=None if idle else offer.pain_flag,
+        pain_flag=offer.pain_flag if between or not idle else None,
         camera_state=snap.camera.state.value,
         machine_state=snap.machine.state.value if snap.machine is not None else "off",
         storage_state=snap.storage.state.value if snap.storage is not None else "ok",

@@ -220,6 +220,14 @@ class VisitFlow:
             return self.items[nxt] if nxt is not None else None
         return None
 
+    @property
+    def pain_flag(self) -> bool | None:
+        """The visit's pain flag as far as the patient has told: pain of 7 or more flags at
+        once, a rise needs the score after; None before any score."""
+        if math.isnan(self.pain_before) and math.isnan(self.pain_after):
+            return None
+        return check_pain(self.pain_before, self.pain_after, self.rules.pain).flagged
+
     def view(self) -> VisitView:
         left = math.nan
         if self.stage == VisitStage.BETWEEN:

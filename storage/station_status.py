@@ -24,6 +24,7 @@ from storage.sql_db import SqlDb
 
 CHANNEL = "spinecoach_station_status"
 IDLE = "idle"  # the phase of a station with nobody signed in
+VISIT = "visit"  # a patient's visit between exercises: pain, the rest between items, summary
 MAX_TEXT = 200  # a NOTIFY payload is at most 8000 bytes; a cue is one short line
 STALE_AFTER_S = 15.0  # a station not heard from for this long is shown as offline
 

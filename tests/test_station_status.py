@@ -253,3 +253,84 @@ def test_a_headless_session_publishes_its_state_and_its_safety_stop(
         seqs = [s.seq for s in heard]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
         assert store.station_statuses()[0].seq >= stop.seq
+
+
+def test_a_kiosk_visits_pain_reaches_the_dashboard_as_its_pain_flag(backend: Backend) -> None:
+    """The kiosk visit's pain entries, through the station's status, to the dashboard's hub:
+    a rise of 2 points or more, or pain of 7 or more, flags (live.js alerts on the flag)."""
+    import json
+
+    import pygame
+
+    from app import kiosk_visit
+    from app.inputs import InputChoice
+    from app.loop import Runner, RunOptions
+    from dashboard.live import StatusHub
+    from exercises.library import get_exercise
+    from feedback.app_window import Screen
+    from feedback.intents import GivePain, NextStep
+    from storage import ProgrammeItem
+    from storage.station_status import VISIT
+
+    code = "LBP-7"
+    store = backend.open()
+    store.ensure_patient(code)
+    # A machine item at a station without the machine: not offered, so pain after comes next.
+    store.save_programme(code, [ProgrammeItem("lumbar_extension", 1, 20)], "p")
+    opts = RunOptions(InputChoice("none", "none", "machine only"),
+                      get_exercise("lumbar_extension"), headless=True, kiosk=True, store=store,
+                      station="S1", station_exercise=False)  # fmt: skip
+    pygame.init()
+    runner, screen = Runner(opts), Screen((1280, 720))
+    hub = StatusHub(store.status_listener).start()
+    events = hub.subscribe()
+
+    def published() -> StationStatus:
+        runner.snapshot()  # the frame's status offered to the publisher, as the loop does
+        assert runner.publisher.publish_due(force=True)
+        (row,) = store.station_statuses()
+        return row
+
+    def dashboard_hears(flag: bool | None) -> dict:
+        def heard():
+            while not events.empty():
+                for s in json.loads(events.get_nowait())["stations"]:
+                    if s["station"] == "S1" and s["pain_flag"] is flag:
+                        return s
+            return None
+
+        return _wait_for(heard, what=f"the dashboard to hear pain_flag={flag}")
+
+    try:
+        assert (published().phase, published().pain_flag) == (IDLE, None)
+        visit = kiosk_visit.begin(runner, code)
+        s = published()
+        assert (s.phase, s.patient_code, s.exercise_id, s.pain_flag) == (VISIT, code, "", None)
+        kiosk_visit.apply(runner, visit, screen, GivePain(3))
+        assert published().pain_flag is False  # asked, not flagged
+        dashboard_hears(False)
+        kiosk_visit.apply(runner, visit, screen, GivePain(5))  # a rise of 2 points
+        s = published()
+        assert (s.phase, s.patient_code, s.pain_flag, s.safety_stop) == (VISIT, code, True, False)
+        seen = dashboard_hears(True)
+        assert (seen["patient_code"], seen["phase"]) == (code, VISIT)
+        kiosk_visit.apply(runner, visit, screen, NextStep())  # the summary ends
+        assert not kiosk_visit.after_frame(runner, visit, screen)
+        s = published()
+        assert (s.phase, s.patient_code, s.pain_flag) == (IDLE, "", None)  # nobody there now
+
+        visit = kiosk_visit.begin(runner, code)
+        kiosk_visit.apply(runner, visit, screen, GivePain(7))  # 7 or more: at once
+        assert published().pain_flag is True
+        kiosk_visit.abandon(runner, visit, "idle", screen)
+        assert published().pain_flag is None
+        rose, high = store.visits(code)
+        assert rose.flagged and rose.flag_reason == "pain rose by 2 points (3 to 5)"
+        assert high.flagged and high.flag_reason == "pain 7 of 10"
+    finally:
+        hub.unsubscribe(events)
+        hub.close()
+        runner.close()
+        screen.close()
+        store.close()
+        pygame.quit()

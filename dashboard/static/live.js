@@ -30,11 +30,12 @@ function set(el, cls, text) { el.querySelector("." + cls).textContent = text; }
 function render(s) {
   const el = card(s.station);
   const idle = s.phase === "idle";
+  const between = s.phase === "visit";  // a visit's pain scale, rest or summary: no set runs
   set(el, "name", s.station);
   set(el, "patient", idle ? "nobody signed in" : "Patient " + s.patient_code);
   set(el, "exercise", s.exercise_id.replaceAll("_", " "));
   set(el, "phase", s.safety_stop ? "STOPPED: " + (s.safety_kind || "safety").replaceAll("_", " ") : s.phase);
-  set(el, "reps", idle ? "" : `set ${s.set_index}/${s.sets_total}  rep ${s.rep_count}/${s.reps_target}`);
+  set(el, "reps", idle || between ? "" : `set ${s.set_index}/${s.sets_total}  rep ${s.rep_count}/${s.reps_target}`);
   set(el, "cue", s.cue_text);
   set(el, "sources", `camera ${s.camera_state} · machine ${s.machine_state}` +
       (s.storage_state !== "ok" ? ` · storage ${s.storage_state}` : ""));
