@@ -14,5 +14,7 @@ class AuditAction(StrEnum):
     PASSWORD_SET = "password_set"
     PATIENT_VIEWED = "patient_viewed"
     DOSE_CHANGED = "dose_changed"  # a programme item's dose, with before and after
+    PROPOSALS_CONFIRMED = "proposals_confirmed"  # the progression rules' proposals applied
+    PROPOSALS_DECLINED = "proposals_declined"
     REPORT_DOWNLOADED = "report_downloaded"
     EXPORT_DOWNLOADED = "export_downloaded"

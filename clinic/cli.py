@@ -106,20 +106,8 @@ def _fmt(x: float, unit: str = "", spec: str = ".0f") -> str:
     return f"{x:{spec}}{unit}" if math.isfinite(x) else "-"
 
 
-def _dose(d) -> str:
-    parts = [f"{d.sets} x {d.reps}"]
-    if math.isfinite(d.hold_s):
-        parts.append(f"hold {d.hold_s:g} s")
-    if math.isfinite(d.load_low_n):
-        parts.append(f"load {d.load_low_n:.0f}-{d.load_high_n:.0f} N")
-    if math.isfinite(d.range_target_deg):
-        parts.append(
-            f"range {d.range_target_deg:.1f} deg (limit {_fmt(d.pain_free_limit_deg, '', '.1f')})"
-        )
-    return ", ".join(parts)
-
-
 def _show(store, code: str) -> None:
+    from clinic.programme import dose_text as _dose
     from clinic.progression import pending
     from storage.clinic_records import Dose
 
@@ -142,6 +130,8 @@ def _show(store, code: str) -> None:
 
 
 def _history(store, code: str) -> None:
+    from clinic.programme import dose_text as _dose
+
     for v in store.visits(code):
         flag = f"  FLAGGED: {v.flag_reason}" if v.flagged else ""
         pain = f"pain {_fmt(v.pain_at('before'), '', 'g')} -> {_fmt(v.pain_at('after'), '', 'g')}"
@@ -227,6 +217,8 @@ def _set(store, code: str, args: argparse.Namespace, by: str) -> None:
     if not changes:
         raise _UsageError("set: give what to change (--sets, --reps, --hold, --load, "
                           "--range-target, --pain-free-limit)")  # fmt: skip
+    if not args.reason.strip():
+        raise _UsageError("set: --reason TEXT says why the dose changes")
     prog.set_dose(store, code, args.exercise, args.side, changes, by=by, reason=args.reason)
     _show(store, code)
 

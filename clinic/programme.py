@@ -11,7 +11,9 @@ The suggested start dose (``suggest``), per exercise the assessment informs:
   share of what the patient held in the assessment's endurance test of the same exercise.
 
 Every item is checked before it is stored (``check_item``): a range target at or past the
-pain-free limit, or a load band reaching the load that stops the exercise, is refused.
+pain-free limit, or a load band reaching the load that stops the exercise, is refused. Every
+change of dose goes through here or ``clinic.progression`` (the command line, the kiosk's
+therapist view, the dashboard), stored with who, when and why.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from clinic.rules import RuleBook, load_rules
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
-from storage import Store
+from storage import ProgrammeChanged, Store
 from storage.clinic_records import AssessmentRun, Dose, DoseChange, DoseDecision, Programme
 from storage.records import ProgrammeItem
 
@@ -191,6 +193,11 @@ def suggest(store: Store, patient_code: str, book: RuleBook | None = None) -> Su
     return Suggestion(tuple(items), tuple(notes), tuple(r.id for r in latest.values() if r.id))
 
 
+# A number past these is a typing slip, not a dose: no hold of minutes, no movement of more
+# than half a turn.
+_CEILINGS = {"hold_s": 300.0, "range_target_deg": 180.0, "pain_free_limit_deg": 180.0}
+
+
 def check_item(item: ProgrammeItem) -> ProgrammeItem:
     """Refuse a dose that is unsafe or makes no sense; returns the item unchanged."""
     ex = exercise(item.exercise_id)
@@ -203,6 +210,9 @@ def check_item(item: ProgrammeItem) -> ProgrammeItem:
         v = getattr(item, field_name)
         if math.isinf(v) or (math.isfinite(v) and v < 0):
             raise ProgrammeError(f"{name}: {field_name}: expected a number >= 0, got {v}")
+        top = _CEILINGS.get(field_name, math.inf)
+        if math.isfinite(v) and v > top:
+            raise ProgrammeError(f"{name}: {field_name}: expected at most {top:g}, got {v:g}")
     r, p = item.range_target_deg, item.pain_free_limit_deg
     if math.isfinite(r) and math.isfinite(p) and not r < p:
         raise ProgrammeError(
@@ -249,6 +259,36 @@ def save_suggestion(
 EDITABLE = ("sets", "reps", "hold_s", "load_band_n", "range_target_deg", "pain_free_limit_deg")
 
 
+def dose_text(d: Dose) -> str:
+    """One dose in a line: '1 x 20, load 130-195 N, range 43.0 deg (limit 54.0)'."""
+    parts = [f"{d.sets} x {d.reps}"]
+    if math.isfinite(d.hold_s):
+        parts.append(f"hold {d.hold_s:g} s")
+    if math.isfinite(d.load_low_n):
+        parts.append(f"load {d.load_low_n:.0f}-{d.load_high_n:.0f} N")
+    if math.isfinite(d.range_target_deg):
+        limit = d.pain_free_limit_deg
+        shown = f"{limit:.1f}" if math.isfinite(limit) else "-"
+        parts.append(f"range {d.range_target_deg:.1f} deg (limit {shown})")
+    return ", ".join(parts)
+
+
+def current(store: Store, patient_code: str, based_on: int | None = None) -> Programme:
+    """The active programme a change starts from. ``based_on``: the version the therapist was
+    shown; another one active now is ``storage.ProgrammeChanged`` (nothing is changed), as
+    the store says too when one is saved between this read and the change."""
+    programme = store.active_programme(patient_code)
+    if programme is None:
+        raise ProgrammeError(f"{patient_code} has no programme: 'programme suggest' first")
+    if based_on is not None and programme.id != based_on:
+        raise ProgrammeChanged(
+            f"the programme was changed meanwhile (version {programme.id} is active, the "
+            f"change was made from version {based_on}); nothing was changed",
+            path=store.location,
+        )
+    return programme
+
+
 def set_dose(
     store: Store,
     patient_code: str,
@@ -258,15 +298,15 @@ def set_dose(
     *,
     by: str,
     reason: str,
+    based_on: int | None = None,
 ) -> Programme:
-    """The therapist's own dose for one item (a waiting proposal for it is overridden)."""
+    """The therapist's own dose for one item (a waiting proposal for it is overridden).
+    ``based_on``: the programme version the therapist saw (``current``)."""
     if not by.strip():
-        raise ProgrammeError("who changes the dose: a therapist's name is needed (--by NAME)")
+        raise ProgrammeError("who changes the dose: a therapist's name is needed")
     if not reason.strip():
-        raise ProgrammeError("why the dose changes: a reason is needed (--reason TEXT)")
-    programme = store.active_programme(patient_code)
-    if programme is None:
-        raise ProgrammeError(f"{patient_code} has no programme: 'programme suggest' first")
+        raise ProgrammeError("why the dose changes: a reason is needed")
+    programme = current(store, patient_code, based_on)
     found = [i for i in programme.items if i.exercise_id == exercise_id and i.side == side]
     if not found:
         have = ", ".join(
@@ -293,7 +333,9 @@ def set_dose(
         for c in store.dose_changes(patient_code)
         if c.decision is DoseDecision.PROPOSED and c.exercise_id == exercise_id and c.side == side
     ]
-    return store.apply_dose_changes(patient_code, items, [change], by=by, resolves=waiting)
+    return store.apply_dose_changes(
+        patient_code, items, [change], by=by, resolves=waiting, based_on=programme.id
+    )
 
 
 def replace_items(
@@ -302,9 +344,7 @@ def replace_items(
     """A whole new list of items (added or removed exercises), each change recorded."""
     for it in items:
         check_item(it)
-    programme = store.active_programme(patient_code)
-    if programme is None:
-        raise ProgrammeError(f"{patient_code} has no programme")
+    programme = current(store, patient_code)
     old = {(i.exercise_id, i.side): i for i in programme.items}
     changes = []
     for it in items:
@@ -319,5 +359,5 @@ def replace_items(
                 )
             )  # fmt: skip
     return store.apply_dose_changes(
-        patient_code, [replace(i, id=None) for i in items], changes, by=by
+        patient_code, [replace(i, id=None) for i in items], changes, by=by, based_on=programme.id
     )

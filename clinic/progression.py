@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from clinic.errors import ProgrammeError
+from clinic.programme import current
 from clinic.rules import Action, Condition, PainRule, Rule, RuleBook, Steps, load_rules
 from exercises.library import get_exercise
 from exercises.schema import ExerciseDef
-from storage import Store
+from storage import ProgrammeChanged, Store
 from storage.clinic_records import (
     Dose,
     DoseChange,
@@ -218,26 +219,40 @@ def after_visit(
         why = f"the visit is flagged for the therapist ({pain.reason})"
     elif not pain.complete:
         why = "pain was not given before and after the visit"
-    if why:
-        store.add_dose_proposals(patient_code, proposals)
-        return AfterVisit(pain, tuple(proposals), False, why)
-    items = list(programme.items)
-    applied = []
-    for ch in proposals:
-        items = _apply(items, ch)
-        applied.append(replace(ch, decision=DoseDecision.APPLIED, decided_by=AUTOMATIC))
-    store.apply_dose_changes(patient_code, items, applied, by=AUTOMATIC)
-    return AfterVisit(pain, tuple(applied), True, "")
+    if not why:
+        items = list(programme.items)
+        applied = []
+        for ch in proposals:
+            items = _apply(items, ch)
+            applied.append(replace(ch, decision=DoseDecision.APPLIED, decided_by=AUTOMATIC))
+        try:
+            store.apply_dose_changes(
+                patient_code, items, applied, by=AUTOMATIC, based_on=programme.id
+            )
+            return AfterVisit(pain, tuple(applied), True, "")
+        except ProgrammeChanged:
+            why = "the programme was changed while the visit ended"
+    store.add_dose_proposals(patient_code, proposals)
+    return AfterVisit(pain, tuple(proposals), False, why)
 
 
 def pending(store: Store, patient_code: str) -> list[DoseChange]:
     return [c for c in store.dose_changes(patient_code) if c.decision is DoseDecision.PROPOSED]
 
 
-def confirm(store: Store, patient_code: str, ids: Sequence[int] | None, by: str) -> Programme:
-    """The therapist applies waiting proposals (all, or those with ``ids``)."""
+def confirm(
+    store: Store,
+    patient_code: str,
+    ids: Sequence[int] | None,
+    by: str,
+    *,
+    based_on: int | None = None,
+) -> Programme:
+    """The therapist applies waiting proposals (all, or those with ``ids``). ``based_on``: the
+    programme version the therapist saw (``clinic.programme.current``)."""
     if not by.strip():
-        raise ProgrammeError("who confirms: a therapist's name is needed (--by NAME)")
+        raise ProgrammeError("who confirms: a therapist's name is needed")
+    programme = current(store, patient_code, based_on)  # first: what the therapist saw holds
     waiting = pending(store, patient_code)
     chosen = [c for c in waiting if ids is None or c.id in ids]
     if ids is not None and len(chosen) != len(set(ids)):
@@ -245,20 +260,18 @@ def confirm(store: Store, patient_code: str, ids: Sequence[int] | None, by: str)
         raise ProgrammeError(f"no proposal waiting with id {missing[0]} for {patient_code}")
     if not chosen:
         raise ProgrammeError(f"no proposals waiting for {patient_code}")
-    programme = store.active_programme(patient_code)
-    if programme is None:
-        raise ProgrammeError(f"{patient_code} has no programme")
     items = list(programme.items)
     for ch in chosen:
         items = _apply(items, ch)
+    resolves = [(c.id, DoseDecision.APPLIED) for c in chosen]
     return store.apply_dose_changes(
-        patient_code, items, [], by=by, resolves=[(c.id, DoseDecision.APPLIED) for c in chosen]
+        patient_code, items, [], by=by, resolves=resolves, based_on=programme.id
     )
 
 
 def decline(store: Store, patient_code: str, ids: Sequence[int] | None, by: str) -> int:
     if not by.strip():
-        raise ProgrammeError("who declines: a therapist's name is needed (--by NAME)")
+        raise ProgrammeError("who declines: a therapist's name is needed")
     chosen = [c.id for c in pending(store, patient_code) if ids is None or c.id in ids]
     if not chosen:
         raise ProgrammeError(f"no proposals waiting for {patient_code}")

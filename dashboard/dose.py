@@ -1,23 +1,23 @@
-"""Editing one programme item's dose from the dashboard's form: every field checked (whole
-numbers where counts are meant, finite and positive values, a load band low <= high), the
-change saved as a new active programme through ``Store.save_programme`` (the old one is kept)
-and described for the audit log as before and after.
+"""The dashboard's dose form: a programme item's dose as the form shows it, and the form's text
+read back as numbers (``DoseError`` names the field that is not one).
 
-The fields are the dose the therapist view and the kiosk read from the programme; a field
-added to ``ProgrammeItem`` later (issue 13's progression) is added to ``FIELDS`` here.
+Only the reading of the form lives here. What dose is allowed (sets and reps, a range target
+below the pain-free limit, a load band below the load that stops the exercise) and how a
+change is stored (who, when, why; a waiting proposal overridden) is
+``clinic.programme.set_dose``'s, as for the command line and the kiosk's therapist view.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from storage.records import ProgrammeItem
 
 
 class DoseError(ValueError):
-    """A form value that cannot be a dose; the message names the field."""
+    """A form value that is not a number; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,34 +26,35 @@ class Field:
     label: str
     unit: str
     whole: bool = False  # a count
-    lo: float = 0.0
-    hi: float = math.inf
     optional: bool = True  # empty: not part of the dose (NaN)
 
 
+# The dose clinic.programme.EDITABLE lets a therapist set, as the kiosk's programme view edits
+# it; the pain-free limit is shown beside it, not edited here.
 FIELDS = (
-    Field("sets", "Sets", "", whole=True, lo=1, hi=20, optional=False),
-    Field("reps", "Reps per set", "", whole=True, lo=1, hi=100, optional=False),
-    Field("tempo_s", "Seconds per rep", "s", lo=0.5, hi=30),
-    Field("hold_s", "Hold", "s", lo=0.5, hi=300),
-    Field("load_low_n", "Load band low", "N", lo=0, hi=5000),
-    Field("load_high_n", "Load band high", "N", lo=0, hi=5000),
-    Field("range_target_deg", "Range target", "deg", lo=1, hi=180),
+    Field("sets", "Sets", "", whole=True, optional=False),
+    Field("reps", "Reps per set", "", whole=True, optional=False),
+    Field("hold_s", "Hold", "s"),
+    Field("load_low_n", "Load band low", "N"),
+    Field("load_high_n", "Load band high", "N"),
+    Field("range_target_deg", "Range target", "deg"),
 )
 
 
-def form_values(item: ProgrammeItem) -> dict[str, str]:
-    """The item's dose as the form shows it ("" for a value not set)."""
-    raw = {
+def _dose(item: ProgrammeItem) -> dict[str, float]:
+    return {
         "sets": item.sets,
         "reps": item.reps,
-        "tempo_s": item.tempo_s,
         "hold_s": item.hold_s,
         "load_low_n": item.load_band_n[0],
         "load_high_n": item.load_band_n[1],
         "range_target_deg": item.range_target_deg,
     }
-    return {k: "" if isinstance(v, float) and math.isnan(v) else f"{v:g}" for k, v in raw.items()}
+
+
+def form_values(item: ProgrammeItem) -> dict[str, str]:
+    """The item's dose as the form shows it ("" for a value not set)."""
+    return {k: "" if math.isnan(v) else f"{v:g}" for k, v in _dose(item).items()}
 
 
 def _number(f: Field, text: str) -> float:
@@ -65,32 +66,33 @@ def _number(f: Field, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise DoseError(f"{f.label}: expected a number, got {text[:20]!r}") from None
-    if not math.isfinite(value) or not (f.lo <= value <= f.hi):
-        raise DoseError(f"{f.label}: expected {f.lo:g} to {f.hi:g} {f.unit}".rstrip())
+        value = math.nan
+    if not math.isfinite(value):  # "nan" and "inf" are words, not doses
+        raise DoseError(f"{f.label}: expected a number, got {text[:20]!r}")
     if f.whole and value != int(value):
         raise DoseError(f"{f.label}: expected a whole number, got {text[:20]}")
     return value
 
 
-def apply_form(item: ProgrammeItem, form: Mapping[str, str]) -> ProgrammeItem:
-    """The item with the form's dose; ``DoseError`` names the first field that is wrong."""
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def read_form(item: ProgrammeItem, form: Mapping[str, str]) -> dict[str, object]:
+    """What the form changes in the item's dose, as ``clinic.programme.set_dose`` takes it."""
     v = {f.name: _number(f, form.get(f.name, "")) for f in FIELDS}
-    low, high = v["load_low_n"], v["load_high_n"]
-    if math.isnan(low) != math.isnan(high):
-        raise DoseError("Load band: expected both ends, or neither")
-    if low > high:
-        raise DoseError("Load band: expected low <= high")
-    return replace(
-        item,
-        sets=int(v["sets"]),
-        reps=int(v["reps"]),
-        tempo_s=v["tempo_s"],
-        hold_s=v["hold_s"],
-        load_band_n=(low, high),
-        range_target_deg=v["range_target_deg"],
-        id=None,
-    )
+    now = _dose(item)
+    out: dict[str, object] = {}
+    for name in ("sets", "reps"):
+        if v[name] != now[name]:
+            out[name] = int(v[name])
+    for name in ("hold_s", "range_target_deg"):
+        if not _same(v[name], now[name]):
+            out[name] = v[name]
+    band = (v["load_low_n"], v["load_high_n"])
+    if not all(_same(a, b) for a, b in zip(band, item.load_band_n, strict=True)):
+        out["load_band_n"] = band
+    return out
 
 
 def changes(before: ProgrammeItem, after: ProgrammeItem) -> dict[str, list[str]]:

@@ -1,6 +1,7 @@
 """A patient's history as one SVG, drawn on the server with matplotlib (Agg, no pyplot):
 range of motion against target and norm, strength (peak force) against the load band, pain
-before and after, and form quality, one point per session."""
+before and after, and form quality (the mean form score of the counted reps, 0-100), one
+point per session."""
 
 from __future__ import annotations
 
@@ -29,7 +30,19 @@ def _line(ax, y: float, color: str, label: str) -> None:
         ax.axhline(y, color=color, linestyle="--", linewidth=1.2, label=label)
 
 
+# session.form_score: 50 is a movement one tolerance off the reference on average.
+_ONE_TOLERANCE = 50.0
+
+
 def history_svg(h: PatientHistory) -> bytes:
+    fig = history_figure(h)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def history_figure(h: PatientHistory) -> Figure:
+    """The four panels; the form panel is the last axes."""
     fig = Figure(figsize=(10, 6), layout="constrained")
     FigureCanvasSVG(fig)
     (a_rom, a_force), (a_pain, a_form) = fig.subplots(2, 2)
@@ -72,17 +85,23 @@ def history_svg(h: PatientHistory) -> bytes:
     else:
         _empty(a_pain, "no pain scores recorded")
 
-    a_form.set_title("Form quality (counted reps without a fault)")
-    quality = [
-        100.0 * sum(1 for r in s.reps if r.counted and not r.faults) / f.reps_counted
-        if f.reps_counted
-        else math.nan
-        for s, f in zip(sessions, figs, strict=True)
-    ]
-    if any(math.isfinite(q) for q in quality):
-        a_form.bar(x, np.nan_to_num(quality), color=[_OK if q >= 80 else _BAD for q in quality])
+    a_form.set_title("Form quality (mean form score of the counted reps)")
+    if any(f.reps_counted for f in figs):
+        scores = [f.mean_form_score for f in figs]
+        scored = [(xi, v) for xi, v in zip(x, scores, strict=True) if math.isfinite(v)]
+        if scored:
+            a_form.bar([xi for xi, _ in scored], [v for _, v in scored], color=_OK)
+            a_form.axhline(_ONE_TOLERANCE, color=_MUTED, linestyle="--", linewidth=1,
+                           label="one tolerance off the reference")  # fmt: skip
+            a_form.legend(fontsize=7, loc="lower left", framealpha=0.9)  # over bars' feet
+        for xi, f, v in zip(x, figs, scores, strict=True):
+            if f.reps_counted and not math.isfinite(v):
+                # Reps without a score: an exercise without a reference movement, a session
+                # stored before reps were scored.
+                a_form.text(xi, 50, "no score", rotation=90, ha="center", va="center",
+                            color=_MUTED, backgroundcolor="white")  # fmt: skip
         a_form.set_ylim(0, 100)
-        a_form.set_ylabel("%")
+        a_form.set_ylabel("score (0-100)")
     else:
         _empty(a_form, "no reps recorded yet")
     for ax in (a_rom, a_force, a_form):
@@ -91,6 +110,4 @@ def history_svg(h: PatientHistory) -> bytes:
             ax.set_xlim(0.5, len(sessions) + 0.5)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.set_xlabel("session")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
+    return fig

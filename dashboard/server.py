@@ -32,12 +32,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from access.audit import AuditAction
 from access.therapists import Outcome, TherapistGate
+from clinic.errors import ClinicError
+from clinic.programme import current, dose_text, set_dose
+from clinic.progression import confirm, decline, pending
 from dashboard import dose
 from dashboard.auth import COOKIE, LOGIN_COOKIE, Sessions, WebSession, new_token, same_token
 from dashboard.live import StatusHub
 from dashboard.plots import history_svg
-from storage import NotFound, StorageError, Store
+from storage import NotFound, PatientHistory, ProgrammeChanged, StorageError, Store
 from storage.base import check_patient_code
+from storage.clinic_records import DoseChange, Programme
 from storage.metrics import session_figures
 
 log = logging.getLogger(__name__)
@@ -241,6 +245,8 @@ class Handler(BaseHTTPRequestHandler):
             m = _PATIENT_URL.fullmatch(path)
             if m and m.group(2) == "/dose":
                 return self._dose(session, m.group(1), form)
+            if m and m.group(2) == "/proposals":
+                return self._proposals(session, m.group(1), form)
         except StorageError as exc:
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"The database: {exc}")
         self._error(HTTPStatus.NOT_FOUND, "No such page.")
@@ -333,14 +339,18 @@ class Handler(BaseHTTPRequestHandler):
             check_patient_code(code)
         except ValueError:
             return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
+        if rest == "":
+            try:
+                page = self._patient_view(code)
+            except NotFound:
+                return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
+            self._audit(session.therapist, AuditAction.PATIENT_VIEWED, code)
+            return self._patient_page(session, page)
         try:
             with self.app.store_lock:
                 history = self.app.store.history(code)
         except NotFound:
             return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
-        if rest == "":
-            self._audit(session.therapist, AuditAction.PATIENT_VIEWED, code)
-            return self._patient_page(session, history)
         if rest == "/history.svg":
             return self._send(HTTPStatus.OK, history_svg(history), "image/svg+xml")
         m = re.fullmatch(r"/report\.(pdf|html)", rest)
@@ -351,13 +361,37 @@ class Handler(BaseHTTPRequestHandler):
             return self._export(session, history, m.group(1))
         self._error(HTTPStatus.NOT_FOUND, "No such page.")
 
-    def _patient_page(self, session: WebSession, history, message: str = "", status: int = 200):
-        sessions = [(s, session_figures(s)) for s in reversed(history.sessions)]
-        items = [(it, dose.form_values(it)) for it in history.programme]
-        self._page("patient.html", status, session=session, h=history, sessions=sessions,
-                   items=items, fields=dose.FIELDS, message=message,
-                   programme_ids=",".join(str(it.id) for it in history.programme),
-                   code_url=quote(history.patient.code))  # fmt: skip
+    def _patient_view(self, code: str) -> PatientView:
+        """Everything the patient's page shows, read at once; ``NotFound`` for no such patient."""
+        with self.app.store_lock:
+            store = self.app.store
+            history = store.history(code)
+            return PatientView(history, store.active_programme(code), tuple(pending(store, code)))
+
+    def _patient_page(
+        self, session: WebSession, view: PatientView, message: str = "", status: int = 200
+    ) -> None:
+        h = view.history
+        sessions = [(s, session_figures(s)) for s in reversed(h.sessions)]
+        items = view.programme.items if view.programme is not None else ()
+        self._page("patient.html", status, session=session, h=h, sessions=sessions,
+                   items=[(it, dose.form_values(it)) for it in items], fields=dose.FIELDS,
+                   programme=view.programme, waiting=view.waiting, message=message,
+                   dose_text=dose_text, code_url=quote(h.patient.code))  # fmt: skip
+
+    def _refused(self, session: WebSession, code: str, exc: Exception) -> None:
+        """A change not made: the page as it is now, saying why (409 when the programme
+        changed since the therapist saw it)."""
+        if isinstance(exc, ProgrammeChanged):
+            message = "The programme was changed meanwhile; here it is as it is now."
+            status = HTTPStatus.CONFLICT
+        else:
+            message, status = " ".join(str(exc).split()), HTTPStatus.BAD_REQUEST
+        try:
+            view = self._patient_view(code)
+        except NotFound:
+            return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
+        self._patient_page(session, view, message, status)
 
     def _download(self, body: bytes, ctype: str, filename: str) -> None:
         disposition = f'attachment; filename="{filename}"'
@@ -393,40 +427,85 @@ class Handler(BaseHTTPRequestHandler):
         self._download(body, EXPORTS[fmt], name)
 
     def _dose(self, session: WebSession, code: str, form: dict[str, str]) -> None:
+        """A therapist's own dose for one item, through ``clinic.programme.set_dose``."""
         try:
             check_patient_code(code)
         except ValueError:
             return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
-        with self.app.store_lock:
-            try:
-                history = self.app.store.history(code)
-            except NotFound:
-                return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
-            items = list(history.programme)
-            # The page names the programme it was made from: another therapist's save since
-            # then is not overwritten without being seen.
-            shown = form.get("programme_ids", "")
-            if shown != ",".join(str(it.id) for it in items):
-                return self._patient_page(session, history, "The programme was changed "
-                                          "meanwhile; here it is as it is now.", 409)  # fmt: skip
-            idx = next((i for i, it in enumerate(items) if str(it.id) == form.get("item")), None)
-            if idx is None:
-                return self._error(HTTPStatus.NOT_FOUND, "No such programme item.")
-            try:
-                new = dose.apply_form(items[idx], form)
-            except dose.DoseError as exc:
-                return self._patient_page(session, history, str(exc), 400)
-            changed = dose.changes(items[idx], new)
-            if changed:
-                items[idx] = new
-                self.app.store.save_programme(code, [*items], items[0].programme)
-                self.app.store.add_audit(
+        where = (form.get("exercise", ""), form.get("side", ""))
+        store = self.app.store
+        try:
+            with self.app.store_lock:
+                # The form names the programme version it was made from: another therapist's
+                # save since then is not overwritten without being seen (409).
+                programme = current(store, code, _version(form))
+                item = next((i for i in programme.items if (i.exercise_id, i.side) == where), None)
+                if item is None:
+                    return self._error(HTTPStatus.NOT_FOUND, "No such programme item.")
+                changed = dose.read_form(item, form)
+                saved = set_dose(store, code, *where, changed, by=session.therapist,
+                                 reason=form.get("reason", ""), based_on=programme.id)  # fmt: skip
+                new = next(i for i in saved.items if (i.exercise_id, i.side) == where)
+                store.add_audit(
                     session.therapist, AuditAction.DOSE_CHANGED, patient_code=code,
-                    detail=json.dumps({"exercise": new.exercise_id, "side": new.side,
-                                       "changed": changed}, sort_keys=True),
+                    detail=json.dumps({"exercise": item.exercise_id, "side": item.side,
+                                       "changed": dose.changes(item, new),
+                                       "reason": form.get("reason", "").strip()}, sort_keys=True),
                     client=self._client(),
                 )  # fmt: skip
+        except NotFound:
+            return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
+        except (ProgrammeChanged, ClinicError, dose.DoseError) as exc:
+            return self._refused(session, code, exc)
         self._redirect(f"/patients/{quote(code)}?saved=1#programme")
+
+    def _proposals(self, session: WebSession, code: str, form: dict[str, str]) -> None:
+        """The progression rules' waiting proposals confirmed or declined, through
+        ``clinic.progression`` (one, or "all")."""
+        try:
+            check_patient_code(code)
+        except ValueError:
+            return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
+        decision = form.get("decision", "")
+        if decision not in ("confirm", "decline"):
+            return self._error(HTTPStatus.BAD_REQUEST, "Expected confirm or decline.")
+        chosen = form.get("proposal", "")
+        if chosen != "all" and not chosen.isdigit():
+            return self._error(HTTPStatus.BAD_REQUEST, "No such proposal.")
+        ids = None if chosen == "all" else [int(chosen)]
+        store, by = self.app.store, session.therapist
+        try:
+            with self.app.store_lock:
+                waiting = [c for c in pending(store, code) if ids is None or c.id in ids]
+                if decision == "confirm":
+                    confirm(store, code, ids, by, based_on=_version(form))
+                    action = AuditAction.PROPOSALS_CONFIRMED
+                else:
+                    decline(store, code, ids, by)
+                    action = AuditAction.PROPOSALS_DECLINED
+                decided = [{"id": c.id, "exercise": c.exercise_id, "side": c.side,
+                            "action": c.action, "after": dose_text(c.after)}
+                           for c in waiting]  # fmt: skip
+                detail = json.dumps({"proposals": decided}, sort_keys=True)
+                store.add_audit(by, action, patient_code=code, detail=detail, client=self._client())
+        except NotFound:
+            return self._error(HTTPStatus.NOT_FOUND, "No such patient.")
+        except (ProgrammeChanged, ClinicError) as exc:
+            return self._refused(session, code, exc)
+        self._redirect(f"/patients/{quote(code)}?decided=1#proposals")
+
+
+def _version(form: dict[str, str]) -> int:
+    """The programme version a form was made from; -1 (never a version) when it names none."""
+    text = form.get("programme", "")
+    return int(text) if text.isdigit() else -1
+
+
+@dataclass(frozen=True, slots=True)
+class PatientView:
+    history: PatientHistory
+    programme: Programme | None
+    waiting: tuple[DoseChange, ...]  # the progression rules' proposals, oldest first
 
 
 class _Server(ThreadingHTTPServer):

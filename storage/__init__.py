@@ -20,6 +20,7 @@ from storage.errors import (
     DatabaseReadOnly,
     DatabaseUnavailable,
     NotFound,
+    ProgrammeChanged,
     SchemaTooNew,
     StorageError,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "PainScore",
     "Patient",
     "PatientHistory",
+    "ProgrammeChanged",
     "ProgrammeItem",
     "RepRecord",
     "ReplayReport",

@@ -356,9 +356,12 @@ class Store(ABC):
         by: str,
         resolves: Sequence[tuple[int, DoseDecision]] = (),
         name: str | None = None,
+        based_on: int | None = None,
     ) -> Programme:
         """A new programme version with ``items``, the ``changes`` that made it (applied by
-        ``by``) and the decisions on earlier proposals, all in one transaction."""
+        ``by``) and the decisions on earlier proposals, all in one transaction. ``based_on``:
+        the programme version ``items`` were made from; ``ProgrammeChanged`` (nothing stored)
+        when the active one is another by then."""
 
     @abstractmethod
     def decline_dose_proposals(self, patient_code: str, ids: Sequence[int], *, by: str) -> None: ...

@@ -40,5 +40,10 @@ class NotFound(StorageError):
     """No patient, session or programme with the given key."""
 
 
+class ProgrammeChanged(StorageError):
+    """The patient's programme is no longer the version a change was made from (another
+    therapist, station or the progression rules saved one since); nothing was changed."""
+
+
 class BackendNotAvailable(StorageError):
     """The URL names a storage backend whose driver is not installed (psycopg)."""

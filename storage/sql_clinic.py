@@ -28,7 +28,7 @@ from storage.clinic_records import (
     VisitOutcome,
     VisitStatus,
 )
-from storage.errors import NotFound, StorageError
+from storage.errors import NotFound, ProgrammeChanged, StorageError
 from storage.records import PainScore, ProgrammeItem
 from storage.sql_db import Conn, SqlDb
 from storage.sql_writer import now_utc
@@ -292,10 +292,16 @@ def apply_dose_changes(
     by: str,
     resolves: Sequence[tuple[int, DoseDecision]] = (),
     name: str | None = None,
+    based_on: int | None = None,
 ) -> Programme:
     """A new programme version with ``items`` and the changes that made it, applied by ``by``;
-    ``resolves`` marks earlier proposals (confirmed, overridden, declined). One transaction."""
+    ``resolves`` marks earlier proposals (confirmed, overridden, declined). One transaction.
+    ``based_on``: the version ``items`` were made from, still the active one or nothing is
+    stored (``ProgrammeChanged``)."""
     with db.transaction("change the dose") as c:
+        # The patient's row first (as insert_programme does): two changes at once on a server
+        # are made one after the other, the second seeing the first's programme.
+        c.execute("UPDATE patients SET code = code WHERE id = ?", (pid,))
         rows = c.execute(
             "SELECT id, name, auto_progress, assessment_run_id FROM programmes "
             "WHERE patient_id = ? AND active = 1 ORDER BY id DESC LIMIT 1",
@@ -304,6 +310,12 @@ def apply_dose_changes(
         if not rows:
             raise NotFound(f"the patient has no programme in {db.path}", path=db.path)
         old = rows[0]
+        if based_on is not None and int(old[0]) != based_on:
+            raise ProgrammeChanged(
+                f"the programme was changed meanwhile (version {old[0]} is active, the change "
+                f"was made from version {based_on}); nothing was changed",
+                path=db.path,
+            )
         prog, _ = insert_programme(
             c, pid, items, old[1] if name is None else name, by, bool(old[2]), old[3]
         )

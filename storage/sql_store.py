@@ -304,10 +304,11 @@ class SqlStore(Store):
         by: str,
         resolves: Sequence[tuple[int, DoseDecision]] = (),
         name: str | None = None,
+        based_on: int | None = None,
     ) -> Programme:
         pid = self._patient_id(patient_code)
         return sql_clinic.apply_dose_changes(
-            self._db, pid, items, changes, by=by, resolves=resolves, name=name
+            self._db, pid, items, changes, by=by, resolves=resolves, name=name, based_on=based_on
         )
 
     def decline_dose_proposals(self, patient_code: str, ids: Sequence[int], *, by: str) -> None:

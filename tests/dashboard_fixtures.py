@@ -37,6 +37,8 @@ class Clinic:
     env: dict[str, str]
 
     def store(self):
+        if not self.url.startswith("postgres"):  # a SQLite file keeps its own journals
+            return open_store(self.url)
         return open_store(self.url, journal_dir=Path(self.env["XDG_DATA_HOME"]) / "j")
 
 

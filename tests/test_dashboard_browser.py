@@ -13,10 +13,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
+from storage.station_status import StationStatus
 from tests.dashboard_fixtures import (
     CHROMIUM_FLAGS,
     PASSWORD,
@@ -120,6 +122,19 @@ def test_a_therapist_watches_a_station_hears_its_stop_edits_a_dose_and_downloads
         _until(page, "window.scStats.soundsPlayed >= 1")
         page.screenshot(path=str(shots / "dashboard_alert.png"))
         session.wait(timeout=120)
+        # A kiosk visit's pain flag (tests/test_station_status.py brings it from the pain
+        # scale to the status): the alert names the station and the patient.
+        with clinic.store() as store:
+            link = store.status_link()
+            link.publish(StationStatus("S2", 1, time.time(), patient_code=PATIENT,
+                                       phase="visit", pain_flag=True))  # fmt: skip
+            link.close()
+        pain = page.locator(".alert[data-station='S2']")
+        expect(pain).to_contain_text(f"S2: patient {PATIENT} reports more pain")
+        expect(page.locator("article.station[data-station='S2'] .flags")).to_have_text(
+            "pain flagged"
+        )
+        _until(page, "window.scStats.soundsPlayed >= 2")
 
         # The patient's page: history plot, then a dose edit.
         page.click("nav >> text=Patients")
@@ -131,15 +146,19 @@ def test_a_therapist_watches_a_station_hears_its_stop_edits_a_dose_and_downloads
         form = page.locator("form.dose[data-exercise='lumbar_extension']")
         form.locator("input[name=reps]").fill("15")
         form.locator("input[name=load_high_n]").fill("150")
+        form.locator("input[name=reason]").fill("after the stop: a lighter start")
         form.locator("button[type=submit]").click()
         expect(page).to_have_url(f"{dash.base}/patients/{PATIENT}?saved=1#programme")
         expect(form.locator("input[name=reps]")).to_have_value("15")
         _until(page, "document.querySelector('img.plot').naturalWidth > 0")
         page.screenshot(path=str(shots / "dashboard_patient.png"), full_page=True)
-        # A bad value is refused with the field named, nothing saved.
+        # A bad value is refused by the clinic's checks with one line, nothing saved.
         form.locator("input[name=load_low_n]").fill("900")
+        form.locator("input[name=reason]").fill("a slip")
         form.locator("button[type=submit]").click()
-        expect(page.locator("#message")).to_have_text("Load band: expected low <= high")
+        expect(page.locator("#message")).to_have_text(
+            "lumbar_extension: load band: expected 0 < low < high, got 900-150 N"
+        )
 
         # The report, downloaded.
         with page.expect_download(timeout=60_000) as dl:
@@ -164,6 +183,10 @@ def test_a_therapist_watches_a_station_hears_its_stop_edits_a_dose_and_downloads
         assert json.loads(change.detail)["changed"] == {
             "reps": ["20", "15"], "load_high_n": ["160", "150"],
         }  # fmt: skip
+        (dose_change,) = store.dose_changes(PATIENT)  # the clinic's history: who, when, why
+        assert (dose_change.decided_by, dose_change.reason) == (
+            THERAPIST, "after the stop: a lighter start",
+        )  # fmt: skip
         assert by_action["report_downloaded"].therapist == THERAPIST
         assert by_action["sign_in_refused"].therapist == ""
         assert by_action["signed_in"].therapist == THERAPIST

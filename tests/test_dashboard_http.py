@@ -4,7 +4,9 @@ change, lock-out, sign-out, escaping of what stations send, the event stream, bo
 
 from __future__ import annotations
 
+import html
 import http.client
+import io
 import json
 import re
 import time
@@ -14,6 +16,9 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from clinic import programme as prog
+from clinic import progression
+from storage.records import ProgrammeItem
 from storage.station_status import StationStatus
 from tests.dashboard_fixtures import PASSWORD, PATIENT, THERAPIST, Dashboard, make_clinic
 from tests.pg_server import PostgresServer
@@ -133,6 +138,7 @@ def test_changes_need_the_sessions_token_and_this_origin(dash: Dashboard, clinic
     form = dict(re.findall(r'<input[^>]*name="(\w+)" value="([^"]*)"', page))
     assert form["reps"] == "20"
     form["reps"] = "12"
+    form["reason"] = "short of time today"
     bad = {**form, "csrf": "forged"}
     assert b.request("POST", f"/patients/{PATIENT}/dose", bad)[0].status == 403
     other_site = {"Origin": "http://evil.example"}
@@ -148,6 +154,136 @@ def test_changes_need_the_sessions_token_and_this_origin(dash: Dashboard, clinic
         assert store.programme(PATIENT)[0].reps == 12
         newest_first = [e.action for e in store.audit_log(patient_code=PATIENT)]
         assert newest_first[:2] == ["dose_changed", "patient_viewed"]
+
+
+def _inputs(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input[^>]*name="(\w+)" value="([^"]*)"', page))
+
+
+def _message(page: str) -> str:
+    return html.unescape(re.search(r'<p class="message bad"[^>]*>([^<]*)</p>', page).group(1))
+
+
+@pytest.fixture
+def either_clinic(backend, tmp_path: Path):
+    """The clinic on a SQLite file or on the test server, with a programme item that has a
+    pain-free limit and a tested maximum (the exercise stops at 75 % of it: 300 N)."""
+    clinic = make_clinic(backend.url, tmp_path)
+    with clinic.store() as store:
+        store.save_programme(PATIENT, [ProgrammeItem(
+            "lumbar_extension", sets=1, reps=20, load_band_n=(80.0, 160.0), range_target_deg=40.0,
+            pain_free_limit_deg=50.0, tested_max_n=400.0,
+        )], "from the assessment")  # fmt: skip
+    return clinic
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"range_target_deg": "50"}, "lumbar_extension: range target 50 deg must stay below "
+         "the pain-free limit 50 deg"),
+        ({"range_target_deg": "62"}, "lumbar_extension: range target 62 deg must stay below "
+         "the pain-free limit 50 deg"),
+        ({"range_target_deg": "nan"}, "Range target: expected a number, got 'nan'"),
+        ({"load_high_n": "NaN"}, "Load band high: expected a number, got 'NaN'"),
+        ({"load_high_n": "300"}, "lumbar_extension: load band top 300 N reaches the load that "
+         "stops the exercise (300 N = 75% of 400 N)"),
+        ({"load_low_n": "250", "load_high_n": "900"}, "lumbar_extension: load band top 900 N "
+         "reaches the load that stops the exercise (300 N = 75% of 400 N)"),
+        ({"reps": "15", "reason": " "}, "why the dose changes: a reason is needed"),
+    ],
+)  # fmt: skip
+def test_a_hostile_dose_is_refused_with_a_clear_message_and_changes_nothing(
+    either_clinic, fields, message
+) -> None:
+    dash = Dashboard(either_clinic)
+    try:
+        b = Browser(dash.base)
+        b.sign_in()
+        with either_clinic.store() as store:
+            before = store.active_programme(PATIENT)
+        form = _inputs(b.request("GET", f"/patients/{PATIENT}")[1])
+        assert form["programme"] == str(before.id) and form["range_target_deg"] == "40"
+        resp, page = b.request(
+            "POST", f"/patients/{PATIENT}/dose", {**form, "reason": "hostile", **fields}
+        )
+        assert resp.status == 400 and _message(page) == message
+        assert 'class="dose"' in page  # the page as it is, with the programme's forms
+    finally:
+        dash.close()
+    with either_clinic.store() as store:
+        assert store.active_programme(PATIENT) == before
+        assert store.dose_changes(PATIENT) == ()
+        assert "dose_changed" not in [e.action for e in store.audit_log(patient_code=PATIENT)]
+
+
+def test_proposals_after_a_visit_are_confirmed_declined_or_overridden(dash, clinic) -> None:
+    """The progression rules' proposals on the patient's page, decided through
+    ``clinic.progression`` with the therapist's name; each decision in the audit log."""
+    from app import clinic_demo
+    from storage.clinic_records import DoseDecision
+
+    with clinic.store() as store:
+        # assessment -> programme -> three visits; the third (pain 2 -> 5) waits.
+        clinic_demo.run(store, PATIENT, out=io.StringIO())
+        (first,) = store.dose_changes(PATIENT)[2:]
+    b = Browser(dash.base)
+    b.sign_in()
+    page = b.request("GET", f"/patients/{PATIENT}")[1]
+    row = re.search(rf'<tr data-proposal="{first.id}">(.*?)</tr>', page, re.S).group(1)
+    assert "Pain rose by 2 points or more" in html.unescape(row) and "pain 2 before, 5 after" in row
+    decide = {"csrf": _inputs(page)["csrf"], "programme": _inputs(page)["programme"],
+              "proposal": str(first.id)}  # fmt: skip
+    forged = {**decide, "csrf": "forged", "decision": "confirm"}
+    assert b.request("POST", f"/patients/{PATIENT}/proposals", forged)[0].status == 403
+    # Another therapist changes the programme meanwhile: the confirmation is not made on it.
+    with clinic.store() as store:
+        prog.set_dose(store, PATIENT, "lumbar_extension", "", {"sets": 2}, by="ben", reason="r")
+        prog.set_dose(store, PATIENT, "lumbar_extension", "", {"sets": 1}, by="ben", reason="r")
+    # (ben's own dose overrode the proposal: it waits no longer)
+    resp, page = b.request("POST", f"/patients/{PATIENT}/proposals",
+                           {**decide, "decision": "confirm"})  # fmt: skip
+    assert resp.status == 409 and "changed meanwhile" in page
+    with clinic.store() as store:
+        assert store.dose_changes(PATIENT)[2].decision is DoseDecision.OVERRIDDEN
+        clinic_demo.run_visit(store, PATIENT, 3.0, 7.0, seed=4)  # flagged: waits again
+        clinic_demo.run_visit(store, PATIENT, 7.0, 7.0, seed=5)  # supersedes it
+        waiting = [c for c in store.dose_changes(PATIENT) if c.decision is DoseDecision.PROPOSED]
+    (second,) = waiting
+    page = b.request("GET", f"/patients/{PATIENT}")[1]
+    decide = {"csrf": _inputs(page)["csrf"], "programme": _inputs(page)["programme"]}
+    resp, _ = b.request("POST", f"/patients/{PATIENT}/proposals",
+                        {**decide, "proposal": str(second.id), "decision": "confirm"})  # fmt: skip
+    assert (resp.status, resp.headers["Location"]) == (
+        303,
+        f"/patients/{PATIENT}?decided=1#proposals",
+    )
+    with clinic.store() as store:
+        applied = next(c for c in store.dose_changes(PATIENT) if c.id == second.id)
+        (item,) = store.active_programme(PATIENT).items
+        clinic_demo.run_visit(store, PATIENT, 2.0, 6.0, seed=6)  # a rise of 4: waits
+        (third,) = progression.pending(store, PATIENT)
+    assert (applied.decision, applied.decided_by) == (DoseDecision.APPLIED, THERAPIST)
+    assert applied.programme_id is not None
+    assert applied.action == "step_back"  # pain 7
+    assert item.range_target_deg == applied.after.range_target_deg < applied.before.range_target_deg
+    page = b.request("GET", f"/patients/{PATIENT}")[1]
+    decide = {"csrf": _inputs(page)["csrf"], "programme": _inputs(page)["programme"]}
+    resp, _ = b.request("POST", f"/patients/{PATIENT}/proposals",
+                        {**decide, "proposal": "all", "decision": "decline"})  # fmt: skip
+    assert resp.status == 303
+    resp, page = b.request("POST", f"/patients/{PATIENT}/proposals",
+                           {**decide, "proposal": "all", "decision": "decline"})  # fmt: skip
+    assert resp.status == 400 and _message(page) == f"no proposals waiting for {PATIENT}"
+    with clinic.store() as store:
+        declined = next(c for c in store.dose_changes(PATIENT) if c.id == third.id)
+        assert (declined.decision, declined.decided_by) == (DoseDecision.DECLINED, THERAPIST)
+        log = [e for e in store.audit_log(patient_code=PATIENT)
+               if e.action.startswith("proposals_")]  # fmt: skip
+    assert [e.action for e in log] == ["proposals_declined", "proposals_confirmed"]
+    assert {e.therapist for e in log} == {THERAPIST}
+    assert [p["id"] for p in json.loads(log[0].detail)["proposals"]] == [third.id]
+    assert json.loads(log[1].detail)["proposals"][0]["id"] == second.id
 
 
 def test_wrong_passwords_lock_the_account(dash: Dashboard, clinic) -> None:
