@@ -270,6 +270,51 @@ def test_the_therapists_dose_is_checked_and_recorded(tmp_path) -> None:
     assert (ch.action, ch.decided_by, ch.reason) == ("set", "T. Meyer", "short of time")
 
 
+def test_a_change_from_an_older_programme_version_stores_nothing(backend) -> None:
+    """Two therapists change one programme at once (each from the version they saw, on a
+    connection of their own): one change is stored, the other is refused whole."""
+    import threading
+
+    from storage import ProgrammeChanged
+    from storage.clinic_records import Dose, DoseChange
+
+    with backend.open() as store:
+        store.ensure_patient(CODE)
+        store.save_programme(CODE, [_item()], "p")
+        seen = store.active_programme(CODE)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def change(reps: int) -> None:
+        with backend.open() as own:
+            (item,) = seen.items
+            new = replace(item, reps=reps, id=None)
+            ch = DoseChange("lumbar_extension", "", "set", "r", Dose.of(item), Dose.of(new),
+                            decision=DoseDecision.APPLIED, decided_by=f"T{reps}")  # fmt: skip
+            barrier.wait()
+            try:
+                own.apply_dose_changes(CODE, [new], [ch], by=f"T{reps}", based_on=seen.id)
+                outcomes.append(reps)
+            except ProgrammeChanged:
+                outcomes.append("changed meanwhile")
+
+    threads = [threading.Thread(target=change, args=(r,)) for r in (12, 15)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 2 and outcomes.count("changed meanwhile") == 1, outcomes
+    (won,) = [o for o in outcomes if o != "changed meanwhile"]
+    with backend.open() as store:
+        (ch,) = store.dose_changes(CODE)
+        (item,) = store.active_programme(CODE).items
+        assert item.reps == ch.after.reps == won and ch.decided_by == f"T{won}"
+        # The clinic's own functions say the same for the version the therapist was shown.
+        with pytest.raises(ProgrammeChanged, match="changed meanwhile"):
+            prog.set_dose(store, CODE, "lumbar_extension", "", {"reps": 10}, by="T",
+                          reason="r", based_on=seen.id)  # fmt: skip
+        assert len(store.dose_changes(CODE)) == 1
+
+
 def test_rules_file_refuses_a_rule_without_its_source(tmp_path) -> None:
     bad = tmp_path / "rules.toml"
     text = RULES_FILE.read_text()
