@@ -16,32 +16,23 @@ one line on stderr and exit code 2; nothing is changed then.
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
-from access import pins
-from access.errors import AccessError, BadPin
+from access import console, pins
+from access.console import EXIT_OK, Parser, UsageError
+from access.errors import BadPin
 from access.patients import KIOSK_CODE_DIGITS
 
 PROG = "main.py patient"
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
-
-
-def _parser() -> _Parser:
-    ap = _Parser(prog=PROG, description="Create patients and set their kiosk PINs.")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _parser() -> Parser:
+    ap = Parser(prog=PROG, description="Create patients and set their kiosk PINs.")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
     commands = (
         ("add", "create a patient with a kiosk PIN"),
         ("set-pin", "give a patient a new kiosk PIN (also lifts a lock-out)"),
@@ -85,11 +76,11 @@ def _birth_year(args: argparse.Namespace) -> int | None:
     year = datetime.date.today().year
     if getattr(args, "age", None) is not None:
         if not 0 <= args.age <= 120:
-            raise _UsageError(f"--age: expected 0 to 120 years, got {args.age}")
+            raise UsageError(f"--age: expected 0 to 120 years, got {args.age}")
         return year - args.age
     birth = getattr(args, "birth_year", None)
     if birth is not None and not year - 120 <= birth <= year:
-        raise _UsageError(f"--birth-year: expected a year from {year - 120} to {year}, got {birth}")
+        raise UsageError(f"--birth-year: expected a year from {year - 120} to {year}, got {birth}")
     return birth
 
 
@@ -115,12 +106,11 @@ def read_pin(args: argparse.Namespace, min_digits: int, who: str = "kiosk PIN") 
     elif args.pin_stdin:
         pin = _one_line(sys.stdin.read(), "--pin-stdin")
     else:
-        if not sys.stdin.isatty():
-            raise BadPin("no terminal to ask for the PIN on; use --pin-file FILE or --pin-stdin")
-        pin = getpass.getpass(f"New {who} ({min_digits}-{pins.MAX_DIGITS} digits): ")
-        pins.check_pin(pin, min_digits, who)
-        if pin != getpass.getpass("Repeat it: "):
-            raise BadPin("the two PINs differ; nothing changed")
+        pin = console.ask_twice(
+            f"New {who} ({min_digits}-{pins.MAX_DIGITS} digits): ", "PIN",
+            partial(pins.check_pin, min_digits=min_digits, who=who), BadPin,
+            "--pin-file FILE or --pin-stdin",
+        )  # fmt: skip
     return pins.check_pin(pin, min_digits, who)
 
 
@@ -133,10 +123,10 @@ def run(argv: Sequence[str]) -> int:
         try:
             check_patient_code(args.code)
         except ValueError as exc:
-            raise _UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     birth_year = _birth_year(args)
     if args.command == "details" and args.sex is None and birth_year is None:
-        raise _UsageError("details: give --sex, --birth-year or --age")
+        raise UsageError("details: give --sex, --birth-year or --age")
     record = None
     if args.command in ("add", "set-pin"):
         record = pins.hash_pin(read_pin(args, pins.PATIENT_MIN_DIGITS), pins.PATIENT_MIN_DIGITS)
@@ -147,7 +137,7 @@ def run(argv: Sequence[str]) -> int:
             except NotFound:
                 pass
             else:
-                raise _UsageError(
+                raise UsageError(
                     f"patient {args.code} already exists in {store.location}; "
                     f"'{PROG} set-pin {args.code}' gives a new PIN"
                 )
@@ -188,13 +178,4 @@ def run(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from storage import StorageError
-
-    try:
-        return run(list(sys.argv[1:] if argv is None else argv))
-    except (_UsageError, AccessError, StorageError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (KeyboardInterrupt, EOFError):
-        print(f"{PROG}: error: cancelled; nothing changed", file=sys.stderr)
-        return EXIT_USAGE
+    return console.main(PROG, run, argv)

@@ -13,34 +13,23 @@ line on stderr and exit code 2; nothing is changed then.
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import json
 import math
 import sys
 import time
 from collections.abc import Sequence
 
+from access import console
 from access.audit import AuditAction
-from access.errors import AccessError
+from access.console import EXIT_OK, Parser, UsageError
 from access.therapists import hash_password, read_password
 
 PROG = "main.py therapist"
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
-
-
-def _parser() -> _Parser:
-    ap = _Parser(prog=PROG, description="Therapist accounts for the dashboard.")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _parser() -> Parser:
+    ap = Parser(prog=PROG, description="Therapist accounts for the dashboard.")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, text in (
         ("add", "create an account (the password is asked twice)"),
         ("set-password", "give an account a new password (also lifts a lock-out)"),
@@ -68,12 +57,10 @@ def run(argv: Sequence[str]) -> int:
         try:
             check_therapist_name(args.name)
         except ValueError as exc:
-            raise _UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     record = None
     if args.command in ("add", "set-password"):
-        source = sys.stdin if args.password_stdin else None
-        ask = getpass.getpass if sys.stdin.isatty() else None
-        record = hash_password(read_password(source, confirm_with=ask))
+        record = hash_password(read_password(sys.stdin if args.password_stdin else None))
     with open_store(args.db, create=args.command == "add") as store:
         if args.command == "add":
             store.add_therapist(args.name, record)
@@ -105,13 +92,4 @@ def run(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from storage import StorageError
-
-    try:
-        return run(list(sys.argv[1:] if argv is None else argv))
-    except (_UsageError, AccessError, StorageError, ValueError) as exc:
-        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_USAGE
-    except (KeyboardInterrupt, EOFError):
-        print(f"{PROG}: error: cancelled; nothing changed", file=sys.stderr)
-        return EXIT_USAGE
+    return console.main(PROG, run, argv)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from access import pins
+from access.console import ask_twice
 from access.errors import AccessError
 from access.lockout import LockoutPolicy, LockoutState, after_failure, after_success
 
@@ -140,16 +141,12 @@ def _state(access) -> LockoutState:
     return LockoutState(access.failures, access.lockouts, access.locked_until, access.last_failure)
 
 
-def read_password(source, *, confirm_with: Callable[[str], str] | None = None) -> str:
-    """The new password from ``source`` (one line; ``None``: ask twice on the terminal with
-    ``confirm_with``, no echo). ``BadPassword`` says what is wrong, never the password."""
+def read_password(source) -> str:
+    """The new password from ``source`` (one line; ``None``: asked twice at the terminal, no
+    echo). ``BadPassword`` says what is wrong, never the password."""
     if source is None:
-        if confirm_with is None:
-            raise BadPassword("no terminal to ask for the password on; use --password-stdin")
-        first = check_password(confirm_with(f"New password ({MIN_PASSWORD}+ characters): "))
-        if first != confirm_with("Repeat it: "):
-            raise BadPassword("the two passwords differ; nothing changed")
-        return first
+        return ask_twice(f"New password ({MIN_PASSWORD}+ characters): ", "password",
+                         check_password, BadPassword, "--password-stdin")  # fmt: skip
     text = source.read()
     lines = text.splitlines()
     if len(lines) != 1:

@@ -211,7 +211,7 @@ def prepare(args: argparse.Namespace, store: Any) -> AssessmentSession:
         camera = CameraSteps(aspect=aspect)
     runner = AssessmentRunner(protocol, start_t=0.0, auto_advance=True, camera_steps=camera)
     session = AssessmentSession(runner, sources, device)
-    from storage.sql_writer import now_utc
+    from storage.journal import now_utc
 
     session.started_at = now_utc()
     return session

@@ -19,36 +19,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from storage.base import SessionWriter, check_pain_score
+from storage.base import SessionWriter
 from storage.errors import DatabaseUnavailable, StorageError
-from storage.journal import (
-    AbandonSession,
-    AddCue,
-    AddPainScore,
-    AddRep,
-    AddSafetyEvent,
-    BeginSet,
-    FinishSession,
-    Journal,
-    WriteOp,
-    trace_op,
-)
-from storage.records import (
-    CueLike,
-    RepLike,
-    RepRecord,
-    SessionInfo,
-    SessionSummary,
-    WriteStatus,
-)
+from storage.journal import AbandonSession, FinishSession, Journal, WriteOp
+from storage.op_writer import OpWriter
+from storage.records import SessionInfo, SessionSummary, WriteStatus
 
 FIRST_RETRY_S = 0.5
 MAX_RETRY_S = 8.0
 
 
-class JournaledWriter(SessionWriter):
+class JournaledWriter(OpWriter):
     """Wraps a writer from ``Store.begin_session``; ``journal_dir`` is ``Store.journal_dir``.
 
     ``on_status`` is called when writes start waiting, when the journal itself cannot be
@@ -117,67 +98,9 @@ class JournaledWriter(SessionWriter):
         if self._on_status is not None and (notify or started or memory_began):
             self._on_status(self._status)
 
-    # the calls ---------------------------------------------------------------------------------
-    def begin_set(
-        self,
-        set_index: int | None = None,
-        *,
-        target_reps: int = 0,
-        load_band_n: tuple[float, float] = (math.nan, math.nan),
-        started_s: float = math.nan,
-    ) -> int:
-        index = self._set_index + 1 if set_index is None else int(set_index)
-        if index < 1:
-            raise ValueError(f"set index: expected 1 or more, got {index}")
-        low, high = (float(x) for x in load_band_n)
-        self._submit(BeginSet(index, int(target_reps), low, high, float(started_s)))
-        self._set_index = index
-        return index
-
-    def add_rep(
-        self, rep: RepLike, *, hold_s: float | None = None, peak_force_n: float | None = None
-    ) -> None:
-        record = RepRecord.from_rep(rep, hold_s=hold_s, peak_force_n=peak_force_n)
-        if self._set_index == 0:
-            self.begin_set()
-        self._submit(AddRep(self._set_index, record))
-
-    def add_cue(self, cue: CueLike, t_s: float | None = None) -> None:
-        t = float(cue.since_s if t_s is None else t_s)
-        self._submit(AddCue(t, cue.key, cue.text, int(cue.severity)))
-
-    def add_safety_event(
-        self,
-        kind: str,
-        t_s: float,
-        message: str = "",
-        *,
-        value: float = math.nan,
-        limit: float = math.nan,
-        unit: str = "",
-    ) -> None:
-        self._submit(AddSafetyEvent(float(t_s), kind, message, float(value), float(limit), unit))
-
-    def add_trace(
-        self,
-        label: str,
-        unit: str,
-        t: np.ndarray,
-        values: np.ndarray,
-        *,
-        max_rate_hz: float | None = None,
-    ) -> int:
-        op = trace_op(label, unit, t, values, max_rate_hz)
-        if op is None:
-            return 0
-        self._submit(op)
-        return len(op.t)
-
-    def add_pain_score(self, score: float, moment: str = "after") -> None:
-        self._submit(AddPainScore(check_pain_score(score, moment), moment))
-
+    # the calls (storage.op_writer) -------------------------------------------------------------
     def apply(self, op: WriteOp, *, replay: bool = False) -> bool:
-        self._submit(op)
+        self._write(op)
         return True
 
     def finish(self, summary: SessionSummary | None = None) -> SessionInfo:
@@ -201,7 +124,7 @@ class JournaledWriter(SessionWriter):
             self._end(AbandonSession(reason))
 
     def _end(self, op: FinishSession | AbandonSession) -> None:
-        self._submit(op)
+        self._write(op)
         self.retry(force=True)  # the database may be back: the session can end whole now
         self._closed = True
         if self._waiting:
@@ -213,7 +136,7 @@ class JournaledWriter(SessionWriter):
             self._journal = None
 
     # writing -----------------------------------------------------------------------------------
-    def _submit(self, op: WriteOp) -> None:
+    def _write(self, op: WriteOp) -> None:
         if self._closed:
             raise StorageError(f"session {self.session_id} is already finished")
         if not self._waiting:

@@ -9,8 +9,8 @@ import socket
 from storage.access_records import AccessAlertRecord, PatientAccess
 from storage.base import check_patient_code
 from storage.errors import NotFound
+from storage.journal import now_utc
 from storage.sql_db import SqlDb
-from storage.sql_writer import now_utc
 
 
 def _t(x: float) -> float | None:

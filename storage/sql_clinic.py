@@ -29,20 +29,13 @@ from storage.clinic_records import (
     VisitStatus,
 )
 from storage.errors import NotFound, ProgrammeChanged, StorageError
+from storage.journal import now_utc
 from storage.records import PainScore, ProgrammeItem
 from storage.sql_db import Conn, SqlDb
-from storage.sql_writer import now_utc
+from storage.sql_db import from_sql as _f
+from storage.sql_db import to_sql as _n
 
 AUTOMATIC = "progression rules (automatic)"
-
-
-def _n(x: float | None) -> float | None:
-    """NaN to NULL explicitly (PostgreSQL would store a NaN)."""
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-def _f(x: float | None) -> float:
-    return math.nan if x is None else float(x)
 
 
 # -- patients -------------------------------------------------------------------------------

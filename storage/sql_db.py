@@ -5,12 +5,24 @@ Statements are written once, with ``?`` parameters; the PostgreSQL connection tu
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 Params = Mapping[str, Any] | Sequence[Any]
+
+
+def to_sql(x: float | None) -> float | None:
+    """A number for a nullable column: NaN as NULL, explicitly (SQLite would do it too;
+    PostgreSQL would store a NaN)."""
+    return None if x is None or math.isnan(x) else float(x)
+
+
+def from_sql(x: float | None) -> float:
+    """A nullable column's number: NULL as NaN (a missing value is NaN, never 0)."""
+    return math.nan if x is None else float(x)
 
 
 class Cursor(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 import numpy as np
@@ -20,10 +19,7 @@ from storage.records import (
     TraceRecord,
 )
 from storage.sql_db import SqlDb
-
-
-def _f(x: float | None) -> float:
-    return math.nan if x is None else float(x)
+from storage.sql_db import from_sql as _f
 
 
 def session_info(db: SqlDb, session_id: int) -> SessionInfo:

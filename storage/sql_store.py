@@ -5,7 +5,6 @@ checks, sets ``_db`` and calls ``_ready()``."""
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from storage.clinic_records import (
     VisitStatus,
 )
 from storage.errors import NotFound, StorageError
+from storage.journal import now_utc
 from storage.records import (
     Assessment,
     PainScore,
@@ -39,19 +39,11 @@ from storage.records import (
     SessionRecord,
 )
 from storage.sql_db import SqlDb
+from storage.sql_db import from_sql as _f
+from storage.sql_db import to_sql as _n
 from storage.sql_read import load_session, pain_rows, session_info
-from storage.sql_writer import SqlSessionWriter, is_live, now_utc
+from storage.sql_writer import SqlSessionWriter, is_live
 from storage.station_status import StationStatus, read_statuses
-
-
-def _f(x: float | None) -> float:
-    return math.nan if x is None else float(x)
-
-
-def _n(x: float) -> float | None:
-    """NaN to NULL explicitly (SQLite would do it too; PostgreSQL would store a NaN)."""
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
 
 # An active session with nothing recorded for this long is over, whoever wrote it.
 STALE_AFTER_S = 12 * 3600.0

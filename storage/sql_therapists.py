@@ -11,8 +11,8 @@ from collections.abc import Callable
 from storage.access_records import AuditRecord, TherapistAccess
 from storage.base import check_patient_code
 from storage.errors import NotFound, StorageError
+from storage.journal import now_utc
 from storage.sql_db import SqlDb
-from storage.sql_writer import now_utc
 
 _NAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 _ACCOUNT = (

@@ -3,14 +3,11 @@ statements for SQLite and PostgreSQL (``storage.sql_db``)."""
 
 from __future__ import annotations
 
-import math
 import threading
-from datetime import UTC, datetime
 
 import numpy as np
 
 from storage import traces
-from storage.base import SessionWriter, check_pain_score
 from storage.errors import StorageError
 from storage.journal import (
     AbandonSession,
@@ -22,17 +19,11 @@ from storage.journal import (
     BeginSet,
     FinishSession,
     WriteOp,
-    trace_op,
 )
-from storage.records import (
-    CueLike,
-    RepLike,
-    RepRecord,
-    SessionInfo,
-    SessionKey,
-    SessionSummary,
-)
+from storage.op_writer import OpWriter
+from storage.records import SessionInfo, SessionKey, SessionSummary
 from storage.sql_db import Conn, SqlDb
+from storage.sql_db import to_sql as _n
 from storage.sql_read import session_info
 
 # Sessions being written by this process (by database location), so opening a second store
@@ -46,15 +37,7 @@ def is_live(location: str, session_id: int) -> bool:
         return (location, session_id) in _LIVE
 
 
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _n(x: float | None) -> float | None:
-    return None if x is None or math.isnan(x) else float(x)
-
-
-class SqlSessionWriter(SessionWriter):
+class SqlSessionWriter(OpWriter):
     """Every call is one write (``storage.journal.WriteOp``) in its own transaction.
 
     ``live=False`` is a writer that replays a journal for a session whose own writer is gone."""
@@ -93,66 +76,9 @@ class SqlSessionWriter(SessionWriter):
     def info(self) -> SessionInfo:
         return session_info(self._db, self.session_id)
 
-    # the calls, each turned into one write ---------------------------------------------------
-    def begin_set(
-        self,
-        set_index: int | None = None,
-        *,
-        target_reps: int = 0,
-        load_band_n: tuple[float, float] = (math.nan, math.nan),
-        started_s: float = math.nan,
-    ) -> int:
-        self._check_open()
-        index = self._set_index + 1 if set_index is None else int(set_index)
-        if index < 1:
-            raise ValueError(f"set index: expected 1 or more, got {index}")
-        self.apply(BeginSet(index, int(target_reps), *map(float, load_band_n), float(started_s)))
-        self._set_index = index
-        return index
-
-    def add_rep(
-        self, rep: RepLike, *, hold_s: float | None = None, peak_force_n: float | None = None
-    ) -> None:
-        self._check_open()
-        r = RepRecord.from_rep(rep, hold_s=hold_s, peak_force_n=peak_force_n)
-        if self._set_index == 0:
-            self.begin_set()
-        self.apply(AddRep(self._set_index, r))
-
-    def add_cue(self, cue: CueLike, t_s: float | None = None) -> None:
-        t = float(cue.since_s if t_s is None else t_s)
-        self.apply(AddCue(t, cue.key, cue.text, int(cue.severity)))
-
-    def add_safety_event(
-        self,
-        kind: str,
-        t_s: float,
-        message: str = "",
-        *,
-        value: float = math.nan,
-        limit: float = math.nan,
-        unit: str = "",
-    ) -> None:
-        self.apply(AddSafetyEvent(float(t_s), kind, message, float(value), float(limit), unit))
-
-    def add_trace(
-        self,
-        label: str,
-        unit: str,
-        t: np.ndarray,
-        values: np.ndarray,
-        *,
-        max_rate_hz: float | None = None,
-    ) -> int:
-        self._check_open()
-        op = trace_op(label, unit, t, values, max_rate_hz)
-        if op is None:
-            return 0
+    # the calls (storage.op_writer), each one write -------------------------------------------
+    def _write(self, op: WriteOp) -> None:
         self.apply(op)
-        return len(op.t)
-
-    def add_pain_score(self, score: float, moment: str = "after") -> None:
-        self.apply(AddPainScore(check_pain_score(score, moment), moment))
 
     def finish(self, summary: SessionSummary | None = None) -> SessionInfo:
         s = summary or SessionSummary()
