@@ -180,11 +180,15 @@ class NaiveRules:
                 self.candidate[r] = raw
                 self.since[r] = t
             else:
-                if raw != self.candidate[r] or not (t >= self.since[r]):
+                both_bad = raw in (1, 2) and self.candidate[r] in (1, 2)
+                if both_bad and t >= self.since[r]:
+                    # Warning and fault alternating: one bad spell, the milder one persists.
+                    self.candidate[r] = min(raw, self.candidate[r])
+                elif raw != self.candidate[r] or not (t >= self.since[r]):
                     self.candidate[r] = raw
                     self.since[r] = t
                 if t - self.since[r] >= rule.debounce_s - 1e-6:
-                    self.reported[r] = raw
+                    self.reported[r] = self.candidate[r]
             statuses.append(self.reported[r])
             values.append(value)
         return statuses, values
@@ -344,7 +348,8 @@ def reps(ts, vs, start, target, leave=0.2, back=0.1, full=0.8, hysteresis=0.05,
             if p >= full:
                 phase = 2
             elif p <= line:
-                rest = finish(t, v, False)
+                # a movement begun before the input, back at rest without its top: no rep
+                rest = finish(t, v, False) if p_start is not None else (t, v)
                 phase = 0
         elif phase in (2, 3):
             if phase == 2 and p < full - hysteresis:

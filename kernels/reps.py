@@ -27,9 +27,10 @@ Rep state machine (thresholds on ``p``; defaults in brackets)::
   midpoint between the rep's start and its peak and the patient turns to the next rep
   (progress rises ``leave - back`` above its lowest point), at that lowest point. A rep that
   left from a frame not seen at rest (a recording that starts mid-movement) can only end back
-  at rest, and comes to nothing if the patient holds still on the start's side of the middle
-  before that. At the end of the input, a rep whose return has passed its midpoint counts
-  (:func:`_rep_close`); one still out, at the top or short of the midpoint does not.
+  at rest, and comes to nothing if it never reached the top or the patient holds still on
+  the start's side of the middle before coming back. At the end of the input, a rep whose
+  return has passed its midpoint counts (:func:`_rep_close`); one still out, at the top or
+  short of the midpoint does not.
 * A rep that left rest but never reached ``full`` is *partial*: reported, never counted.
 * ``leave > back`` and the ``hysteresis`` below ``full`` keep a noisy signal hovering at a
   threshold from starting or ending reps.
@@ -301,6 +302,12 @@ def _rep_step(t, v, params, state):
             state[S_PHASE] = 2.0
             return 0
         if p <= back_line:
+            if not math.isfinite(state[S_P_START]):
+                # Back at rest from a movement the input began in the middle of: no rep.
+                state[S_PHASE] = 0.0
+                state[S_T_REST] = t
+                state[S_V_REST] = v
+                return 0
             _finish_rep(t, v, params, state, False)
             return 2
         return 0

@@ -31,7 +31,8 @@ Status of a value ``v`` against ``low``, ``high`` and ``fault_margin``: OK insid
 ``[low, high]``; WARNING up to ``fault_margin`` outside; FAULT beyond; capped at the rule's
 ``severity``. **Hysteresis**: to improve (FAULT -> WARNING -> OK) the value must come
 ``hysteresis`` further inside the boundary than it took to worsen. **Debounce**: a new status is
-reported only once it has persisted for ``debounce_s`` seconds (to within a microsecond, so
+reported only once it has persisted for ``debounce_s`` seconds (warning and fault alternating
+count as one bad spell, reported as a warning; to within a microsecond, so
 0.1 s means three frame steps at 30 fps), so one noisy frame never flashes a cue; 0 reports
 every frame's status at once. Every rule starts UNKNOWN.
 """
@@ -369,12 +370,16 @@ def _evaluate(image_xy, world, vis, t, tab, params, status_out, value_out):
             params[r, ST_CANDIDATE] = raw
             params[r, ST_SINCE] = t
         else:
-            if raw != int(params[r, ST_CANDIDATE]) or not (t >= params[r, ST_SINCE]):
+            cand = int(params[r, ST_CANDIDATE])
+            if (raw == 1 or raw == 2) and (cand == 1 or cand == 2) and t >= params[r, ST_SINCE]:
+                # Warning and fault alternating are one bad spell: the milder one persists.
+                params[r, ST_CANDIDATE] = min(raw, cand)
+            elif raw != cand or not (t >= params[r, ST_SINCE]):
                 params[r, ST_CANDIDATE] = raw
                 params[r, ST_SINCE] = t
             if t - params[r, ST_SINCE] >= params[r, C_DEBOUNCE] - DEBOUNCE_SLACK_S:
-                params[r, ST_REPORTED] = raw
-                reported = raw
+                reported = int(params[r, ST_CANDIDATE])
+                params[r, ST_REPORTED] = reported
         status_out[r] = reported
         value_out[r] = value
 
