@@ -1,8 +1,9 @@
 """The windowed loop: 60 display frames a second whatever the pose rate.
 
 Stage order each display frame: inputs (poses, machine) -> engine -> screen.update ->
-events -> intents -> screen.draw -> flip. Pose inference runs on its own thread
-(``app/streams.py``), so a slow model lowers the pose rate, never this loop's rate.
+events -> intents -> screen.draw -> present (the changed rectangles, or the whole window).
+Pose inference runs on its own thread (``app/streams.py``), so a slow model lowers the pose
+rate, never this loop's rate.
 
 In the kiosk, a patient's session ends (the dose done, the source ended, or idle), its summary
 shows for a while, and the kiosk returns to the welcome screen with a fresh, empty engine.
@@ -107,6 +108,7 @@ class WindowLoop:
         """Run one display frame; False when the program should end."""
         import pygame
 
+        from feedback.app_window import present
         from feedback.intents import EndSession, EnterPatient
 
         runner = self.runner
@@ -121,8 +123,7 @@ class WindowLoop:
         running = all(self._do(intent) for intent in intents)
         if any(isinstance(i, EnterPatient | EndSession) for i in intents):
             self.ended = False
-        self.screen.draw(self.surface)
-        pygame.display.flip()
+        present(self.screen.draw(self.surface))  # only what changed goes to the display
         runner.stats.ui_frames += 1
         runner.stats.ui_frame_s.append(time.perf_counter() - t_frame)
         return running and self._after_frame()

@@ -55,6 +55,29 @@ _INPUT_EVENTS = frozenset(
 )
 
 
+# The window was uncovered, resized or restored: what it shows must be drawn whole again.
+_REPAINT_EVENTS = frozenset(
+    (
+        pygame.VIDEOEXPOSE,
+        pygame.VIDEORESIZE,
+        pygame.WINDOWEXPOSED,
+        pygame.WINDOWSIZECHANGED,
+        pygame.WINDOWRESTORED,
+        pygame.WINDOWSHOWN,
+    )
+)
+
+
+def present(dirty: list[pygame.Rect] | None) -> None:
+    """Put what ``Screen.draw`` drew on the display: only the rectangles that changed (none:
+    nothing to send), or the whole window. Sending a window's pixels to a real display costs
+    far more than drawing them; most display frames change a small part of it."""
+    if dirty is None:
+        pygame.display.flip()
+    elif dirty:
+        pygame.display.update(dirty)
+
+
 def open_display(size: tuple[int, int] = (1280, 720), kiosk: bool = False) -> pygame.Surface:
     """The window: resizable normally, full screen without frame in the kiosk."""
     pygame.display.init()
@@ -102,6 +125,7 @@ class Screen:
         self._cues = SoundCues(audio) if audio is not None else None
         self._snap: Snapshot | None = None
         self._draw_failed = False
+        self._drawn_into: pygame.Surface | None = None  # the patient view's last frame went here
         self.show_ghost = True  # the station's choice; kept from one patient to the next
         # A kiosk visit (clinic.visit): the loop sets ``visit`` every frame while one runs.
         self.visit: VisitView | None = None
@@ -173,13 +197,17 @@ class Screen:
             a.change_volume(1 if which == SOUND_UP else -1)
         self._show_sound()
 
-    def draw(self, surface: pygame.Surface) -> None:
+    def draw(self, surface: pygame.Surface) -> list[pygame.Rect] | None:
+        """Draw the screen showing now; returns the rectangles that changed since the last
+        draw into ``surface`` (the patient view redraws only those), or None when the whole
+        window did. ``present`` puts them on the display."""
         self.size = surface.get_size()
+        # The patient view may draw only what changed when it drew the last frame here.
+        since_last, self._drawn_into = self._drawn_into is surface, None
         if self.kiosk is None:
-            self._draw(surface)  # at a desk a traceback is what a developer wants to see
-            return
+            return self._draw(surface, since_last)  # at a desk a traceback is what one wants
         try:
-            self._draw(surface)
+            dirty = self._draw(surface, since_last)
         except Exception:
             # Unattended kiosk: a bad frame must not end on a traceback. Log it (once per
             # run of failures) and show a neutral notice; the next good snapshot recovers.
@@ -196,10 +224,11 @@ class Screen:
                 surface.get_rect().center,
                 "center",
             )
-        else:
-            self._draw_failed = False
+            return None
+        self._draw_failed = False
+        return dirty
 
-    def _draw(self, surface: pygame.Surface) -> None:
+    def _draw(self, surface: pygame.Surface, since_last: bool) -> list[pygame.Rect] | None:
         if self.showing_kiosk:
             kiosk_view.draw_kiosk(surface, self.kiosk)
         elif self.view == THERAPIST and self.showing_visit:
@@ -210,8 +239,9 @@ class Screen:
         elif self.view == THERAPIST:
             self.therapist.draw(surface)
         else:
-            self.patient.draw(surface)  # draws its own STOP band
-            return
+            dirty = self.patient.draw(surface, full=not since_last)  # with its own STOP band
+            self._drawn_into = surface
+            return dirty
         # The patient may be looking at this screen too: a safety stop shows on every view
         # (in the therapist view as a band over the top, leaving the traces readable).
         if self._snap is not None and self._snap.safety_stop:
@@ -259,6 +289,8 @@ class Screen:
         return None
 
     def handle_event(self, event: pygame.event.Event) -> list[Intent]:
+        if event.type in _REPAINT_EVENTS:
+            self._drawn_into = None  # the window lost or changed its pixels: draw it whole
         if self.kiosk is not None:
             if event.type in _INPUT_EVENTS:
                 self.kiosk.touch()  # window and system events are not a person at the kiosk

@@ -39,6 +39,11 @@ class PatientLayout:
     sound_up: pygame.Rect
 
     @property
+    def margin(self) -> int:
+        """The gap between panels and round the window's edge."""
+        return self.pause_button.y
+
+    @property
     def title_size(self) -> int:
         return max(16, round(self.size[1] * 0.05))
 

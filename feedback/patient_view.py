@@ -26,8 +26,15 @@ from feedback.demonstration_view import (
 )
 from feedback.demonstration_view import words as demo_words
 from feedback.panels.camera import GHOST, GHOST_ALPHA, CameraPanel
-from feedback.panels.messages import CueBar, SourceBanner, draw_safety_stop
+from feedback.panels.messages import (
+    CueBar,
+    SourceBanner,
+    draw_safety_stop,
+    safety_cue,
+    safety_stop_rects,
+)
 from feedback.panels.phase_overlay import PhaseOverlay, SetSummary, summarise
+from feedback.panels.repaint import ALWAYS, Repaint
 from feedback.panels.side import GOOD_FORM, TEMPO_LABELS, SideColumn
 from feedback.panels.top_bar import SOUND_DOWN, SOUND_TOGGLE, SOUND_UP, SoundState, TopBar
 from feedback.patient_layout import PatientLayout, image_rect, patient_layout, safety_banner_rect
@@ -80,9 +87,11 @@ def is_machine(snap: Snapshot) -> bool:
 
 
 class PatientView:
-    """update(snapshot) then draw(surface); close() at the end. The panels are drawn in a
-    fixed order: top bar, camera image, phase overlay, Show me button, side column, cue bar,
-    source banner, safety stop."""
+    """update(snapshot) then draw(surface); close() at the end. The regions are drawn in a
+    fixed order: top bar; the image area (camera image, ghost and skeleton, phase overlay,
+    Show me button, source banner) or the demonstration; the side column's boxes or card; the
+    cue bar; the safety stop over everything. Each is drawn again only when what it shows
+    changed (``feedback.panels.repaint``)."""
 
     def __init__(
         self, mirror: bool = True, lang: str = "en", cards: tuple[Card, ...] | None = None
@@ -102,6 +111,7 @@ class PatientView:
         self.side = SideColumn(education_deck() if cards is None else cards)
         self.cue = CueBar()
         self.banner = SourceBanner()
+        self._repaint = Repaint()
 
     @property
     def mirror(self) -> bool:
@@ -149,39 +159,85 @@ class PatientView:
         self.camera.close()
         self.overlay.close()
         self._static = None
+        self._repaint.forget()
 
-    def draw(self, surface: pygame.Surface) -> None:
+    def draw(self, surface: pygame.Surface, full: bool = True) -> list[pygame.Rect]:
+        """Draw the view into ``surface``; returns the rectangles drawn (the whole surface
+        when drawn whole), the ones to present on a screen.
+
+        ``full`` False: only the regions whose content changed since the last draw, which
+        must have gone into the same surface with nothing drawn over it since (the window
+        loop); a new surface, window size or arrangement of the regions is drawn whole."""
         lay = self.layout_for(surface.get_size())
-        surface.blit(self._static_layer(lay), (0, 0))
+        static = self._static_layer(lay)
+        paint = self._repaint
         snap = self._snap
         if snap is None:
-            style.text(
-                surface,
-                "Starting...",
-                lay.title_size,
-                style.TEXT_DIM,
-                surface.get_rect().center,
-                "center",
+            paint.begin(surface, static, (lay, "starting"), whole=True)
+            paint.region("starting", surface.get_rect(), None, lambda: self._draw_starting(surface))
+            return paint.end()
+        demo = self.demo_showing()
+        card = None if demo else self.side.current_card()
+        paint.begin(surface, static, (lay, demo, card is None, snap.safety_stop), whole=full)
+        top = self.top
+        paint.region(
+            "top",
+            lay.top_bar,
+            top.key(snap, self.sound),
+            lambda: top.draw(surface, lay, snap, self.sound),
+        )
+        if demo:
+            paint.region(
+                "demo",
+                self.demo_layout_for(lay.size).area,
+                ALWAYS,  # the figure moves every frame
+                lambda: self._draw_demo(surface, lay, snap),
             )
-            return
-        self.top.draw(surface, lay, snap, self.sound)
-        if self.demo_showing():
-            draw_demonstration(
-                surface, self.demo_layout_for(lay.size), snap, self.lang, self.mirror
+        else:
+            show = self.demo_button(lay.size)
+            key = (
+                self.camera.key(snap, self.show_ghost),
+                self.overlay.key(snap),
+                None if show is None else (tuple(show), self.lang),
+                self.banner.key(snap),
             )
-            self.cue.draw(surface, lay, snap)
-            self.banner.draw(surface, lay, snap)
-            return
+            paint.region(
+                "image", lay.image_area, key, lambda: self._draw_image(surface, lay, snap, show)
+            )
+            for name, rect, key, draw in self.side.parts(surface, lay, snap, self.lang):
+                paint.region(name, rect, key, draw)
+        paint.region(
+            "cue", lay.cue_box, self.cue.key(snap), lambda: self.cue.draw(surface, lay, snap)
+        )
+        if snap.safety_stop:
+            paint.over(
+                "stop",
+                safety_cue(snap),
+                safety_stop_rects(lay.size, lay.safety_banner),
+                lambda: draw_safety_stop(surface, snap, lay.safety_banner),
+            )
+        return paint.end()
+
+    def _draw_starting(self, surface: pygame.Surface) -> None:
+        size = self.layout_for(surface.get_size()).title_size
+        style.text(
+            surface, "Starting...", size, style.TEXT_DIM, surface.get_rect().center, "center"
+        )
+
+    def _draw_demo(self, surface: pygame.Surface, lay: PatientLayout, snap: Snapshot) -> None:
+        """The demonstration over the image area and the side column; a source's banner on top."""
+        draw_demonstration(surface, self.demo_layout_for(lay.size), snap, self.lang, self.mirror)
+        self.banner.draw(surface, lay, snap)
+
+    def _draw_image(
+        self, surface: pygame.Surface, lay: PatientLayout, snap: Snapshot, show: pygame.Rect | None
+    ) -> None:
+        """The image area: camera and skeleton, the phase's overlay, Show me, a source's banner."""
         self.camera.draw(surface, lay, snap, self.show_ghost)
         self.overlay.draw(surface, lay, snap)
-        show = self.demo_button(lay.size)
         if show is not None:
             draw_button(surface, show, demo_words(self.lang)["show"])
-        self.side.draw(surface, lay, snap, self.lang)
-        self.cue.draw(surface, lay, snap)
         self.banner.draw(surface, lay, snap)
-        if snap.safety_stop:
-            draw_safety_stop(surface, snap, lay.safety_banner)
 
     def _static_layer(self, lay: PatientLayout) -> pygame.Surface:
         """Background and panels, drawn once per layout: rounded panels are the costliest

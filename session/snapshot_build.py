@@ -55,6 +55,8 @@ class SnapshotBuilder:
         self._ghost_frames = -1  # the poses the ghost has measured the patient on
         self._ghost_key: tuple = ()
         self._ghost_last: np.ndarray | None = None
+        self._landmarks_key: tuple[int, np.ndarray | None] = (-1, None)
+        self._landmarks: np.ndarray | None = None
 
     def segment_status(self) -> tuple[RuleStatus, ...]:
         """One status per skeleton segment: the worst counting rule that touches it."""
@@ -112,6 +114,21 @@ class SnapshotBuilder:
             return math.nan
         return min(1.0, max(0.0, (now - started) / self._tempo_total))
 
+    def _landmarks_copy(self) -> np.ndarray | None:
+        """The latest pose's landmarks as a copy: the engine's live in the checks' workspace,
+        which the next input overwrites while a screen may still be drawing this snapshot.
+        One read-only copy per pose, shared by the display frames that show it, so a screen
+        tells a new pose by the array's identity."""
+        lm = self.engine.landmarks
+        if lm is None:
+            return None
+        frames, src = self._landmarks_key
+        if frames != self.engine.counts.frames or src is not lm:
+            copy = lm.copy()
+            copy.setflags(write=False)
+            self._landmarks_key, self._landmarks = (self.engine.counts.frames, lm), copy
+        return self._landmarks
+
     def _ghost_pose(self, ph: Phase) -> np.ndarray | None:
         """The reference figure fitted to the patient, while a set is about to start or on."""
         eng, ghost = self.engine, self._ghost
@@ -163,9 +180,7 @@ class SnapshotBuilder:
             exercise_name=ex.name,
             phase=screen_phase,
             frame=frame,
-            # A copy: the engine's smoothed landmarks live in the checks' workspace, which the
-            # next input overwrites while a screen may still be drawing this snapshot.
-            landmarks=None if eng.landmarks is None else eng.landmarks.copy(),
+            landmarks=self._landmarks_copy(),
             ghost=self._ghost_pose(ph),
             segment_status=self.segment_status(),
             angles=((ex.signal.label, live.signal),),

@@ -9,6 +9,7 @@ import pygame
 from body.landmarks import SKELETON
 from feedback import style
 from feedback.demonstration_view import draw_figure
+from feedback.panels.repaint import Same
 from feedback.patient_layout import PatientLayout, image_rect
 from session.snapshot import RuleStatus, Snapshot
 
@@ -40,6 +41,21 @@ class CameraPanel:
     def close(self) -> None:
         self._frame_surf = self._rgb32 = self._scaled = None
         self._frame_src = None
+
+    def key(self, snap: Snapshot, show_ghost: bool) -> tuple:
+        """What the panel is drawn from (``feedback.panels.repaint``): a new camera image or a
+        new pose (new arrays, compared by identity), the skeleton's colours, the phase that
+        hides the skeleton; for a landmark canvas, its framing."""
+        if snap.frame is None:
+            picture: tuple = (snap.camera.state == "off", snap.image_size, self._fit)
+        else:
+            picture = (Same(snap.frame),)
+        hidden = snap.phase in ("rest", "done", "paused")
+        body = None
+        if not hidden and snap.landmarks is not None:
+            ghost = Same(snap.ghost) if show_ghost else None
+            body = (Same(snap.landmarks), ghost, snap.segment_status)
+        return (self.mirror, picture, body)
 
     # mapping ---------------------------------------------------------------------------
     @staticmethod
@@ -127,7 +143,7 @@ class CameraPanel:
                 "bottomright",
             )
         # Hidden while resting or paused: the summary and the pause notice are the message then.
-        hidden = snap.phase in ("rest", "done", "paused")
+        hidden = snap.phase in ("rest", "done", "paused")  # (key() reads the same)
         pts = None if hidden else self.points_to_pixels(snap.landmarks, snap, area)
         if pts is not None:
             clip = surface.get_clip()

@@ -14,6 +14,10 @@ class CueBar:
     """The one cue, in ``PatientLayout.cue_box``: a stripe and an icon in the severity's
     colour, the text in the largest type on the screen."""
 
+    @staticmethod
+    def key(snap: Snapshot) -> object:
+        return snap.cue
+
     def draw(self, surface: pygame.Surface, lay: PatientLayout, snap: Snapshot) -> None:
         b = lay.cue_box
         cue = snap.cue
@@ -42,6 +46,10 @@ def bad_sources(snap: Snapshot) -> tuple[tuple[str, str, str], ...]:
 class SourceBanner:
     """Black on yellow across the top of the image area while a source is not healthy."""
 
+    @staticmethod
+    def key(snap: Snapshot) -> tuple:
+        return bad_sources(snap)
+
     def draw(self, surface: pygame.Surface, lay: PatientLayout, snap: Snapshot) -> None:
         bad = bad_sources(snap)
         if not bad:
@@ -59,6 +67,27 @@ class SourceBanner:
         style.text(
             surface, msg, b.h * 0.6, style.BLACK, (b.x + r * 3.2, b.centery), "midleft", b.w - r * 4
         )
+
+
+def safety_cue(snap: Snapshot) -> str:
+    """The stop's line: the safety cue, or a plain one (also its key in a repaint)."""
+    if snap.cue is not None and snap.cue.severity == Severity.SAFETY:
+        return snap.cue.text
+    return "Stop and rest"
+
+
+def safety_stop_rects(size: tuple[int, int], band: pygame.Rect | None = None) -> list[pygame.Rect]:
+    """Where ``draw_safety_stop`` draws: the frame round the window and the band."""
+    w, h = size
+    edge = max(10, round(h * 0.02))
+    b = band if band is not None else safety_banner_rect((w, h))
+    return [
+        pygame.Rect(0, 0, w, edge),
+        pygame.Rect(0, h - edge, w, edge),
+        pygame.Rect(0, edge, edge, h - 2 * edge),
+        pygame.Rect(w - edge, edge, edge, h - 2 * edge),
+        b.copy(),
+    ]
 
 
 def draw_safety_stop(
@@ -85,14 +114,9 @@ def draw_safety_stop(
         (b.centerx, b.y + sh + inner_h * 0.04),
         "midtop",
     )
-    cue = (
-        snap.cue.text
-        if snap.cue is not None and snap.cue.severity == Severity.SAFETY
-        else "Stop and rest"
-    )
     style.text(
         surface,
-        cue,
+        safety_cue(snap),
         inner_h * 0.26,
         style.WHITE,
         (b.centerx, b.bottom - sh - inner_h * 0.06),

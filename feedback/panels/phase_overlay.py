@@ -53,6 +53,21 @@ class PhaseOverlay:
     def close(self) -> None:
         self._shade.clear()
 
+    @staticmethod
+    def key(snap: Snapshot) -> tuple | None:
+        """What the overlay is drawn from (``feedback.panels.repaint``); None: nothing drawn."""
+        phase = snap.phase
+        if phase == "countdown":
+            return (phase, max(1, math.ceil(snap.countdown_s)))
+        if phase == "paused":
+            return (phase,)
+        if phase == "rest":
+            clock = style.fmt_clock(snap.rest_remaining_s)
+            return (phase, snap.set_index, snap.sets_total, clock, summarise(snap))
+        if phase == "done":
+            return (phase, summarise(snap))
+        return None
+
     def _shade_surface(self, size: tuple[int, int], alpha: int = 190) -> pygame.Surface:
         s = self._shade.get(size)
         if s is None:

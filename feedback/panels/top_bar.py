@@ -27,6 +27,11 @@ SOUND_DOWN, SOUND_TOGGLE, SOUND_UP = "sound_down", "sound_toggle", "sound_up"
 class TopBar:
     """Draws ``PatientLayout.top_bar``; ``sound`` None: no sound control."""
 
+    @staticmethod
+    def key(snap: Snapshot, sound: SoundState | None) -> tuple:
+        """What the bar is drawn from (``feedback.panels.repaint``)."""
+        return (snap.exercise_name, snap.phase == "done", snap.phase == "paused", sound)
+
     def draw(
         self, surface: pygame.Surface, lay: PatientLayout, snap: Snapshot, sound: SoundState | None
     ) -> None:
