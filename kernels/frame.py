@@ -32,7 +32,7 @@ from kernels import loading as ld
 from kernels import reps as rp
 from kernels import rom as rm
 from kernels.config import JIT_STEP
-from kernels.rules import ST_CANDIDATE, ST_REPORTED, ST_SINCE, _evaluate
+from kernels.rules import ST_CANDIDATE, ST_FAULT_SINCE, ST_REPORTED, ST_SINCE, _evaluate
 from kernels.smoothing import _one_euro_step
 
 # Step kinds.
@@ -331,6 +331,7 @@ def _rest_idle_rules(lay, rparams, rep_phase):
             rparams[col, ST_REPORTED] = 3.0
             rparams[col, ST_CANDIDATE] = 3.0
             rparams[col, ST_SINCE] = -np.inf
+            rparams[col, ST_FAULT_SINCE] = np.nan
 
 
 @njit(**JIT_STEP)

@@ -150,6 +150,7 @@ class NaiveRules:
         self.reported = [UNKNOWN] * len(self.rules)
         self.candidate = [UNKNOWN] * len(self.rules)
         self.since = [-math.inf] * len(self.rules)
+        self.fault_since = [math.nan] * len(self.rules)
 
     def evaluate(self, image_xy, world, vis, t):
         statuses, values = [], []
@@ -180,8 +181,9 @@ class NaiveRules:
                 self.candidate[r] = raw
                 self.since[r] = t
             else:
+                pending = self.candidate[r] != self.reported[r]
                 both_bad = raw in (1, 2) and self.candidate[r] in (1, 2)
-                if both_bad and t >= self.since[r]:
+                if pending and both_bad and t >= self.since[r]:
                     # Warning and fault alternating: one bad spell, the milder one persists.
                     self.candidate[r] = min(raw, self.candidate[r])
                 elif raw != self.candidate[r] or not (t >= self.since[r]):
@@ -189,6 +191,14 @@ class NaiveRules:
                     self.since[r] = t
                 if t - self.since[r] >= rule.debounce_s - 1e-6:
                     self.reported[r] = self.candidate[r]
+                # A fault that lasted the debounce on its own is a fault.
+                fs = self.fault_since[r]
+                if raw == FAULT and t >= fs and t - fs >= rule.debounce_s - 1e-6:
+                    self.reported[r] = self.candidate[r] = FAULT
+            if raw != FAULT:
+                self.fault_since[r] = math.nan
+            elif not (self.fault_since[r] <= t):
+                self.fault_since[r] = t
             statuses.append(self.reported[r])
             values.append(value)
         return statuses, values

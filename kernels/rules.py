@@ -31,10 +31,10 @@ Status of a value ``v`` against ``low``, ``high`` and ``fault_margin``: OK insid
 ``[low, high]``; WARNING up to ``fault_margin`` outside; FAULT beyond; capped at the rule's
 ``severity``. **Hysteresis**: to improve (FAULT -> WARNING -> OK) the value must come
 ``hysteresis`` further inside the boundary than it took to worsen. **Debounce**: a new status is
-reported only once it has persisted for ``debounce_s`` seconds (warning and fault alternating
-count as one bad spell, reported as a warning; to within a microsecond, so
+reported only once it has persisted for ``debounce_s`` seconds (to within a microsecond, so
 0.1 s means three frame steps at 30 fps), so one noisy frame never flashes a cue; 0 reports
-every frame's status at once. Every rule starts UNKNOWN.
+every frame's status at once. Warning and fault alternating count as one bad spell, reported
+as a warning unless the fault alone lasted the debounce. Every rule starts UNKNOWN.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ N_TCOLS = T_LM + MAX_LANDMARKS
 # Float table columns: parameters, then the rule's state (reported status, candidate status,
 # time the candidate first appeared), so one array carries a rule set to the kernel.
 C_LOW, C_HIGH, C_MARGIN, C_HYST, C_DEBOUNCE, C_MIN_VIS, C_CAP, C_WORLD, C_HORIZONTAL = range(9)
-ST_REPORTED, ST_CANDIDATE, ST_SINCE = 9, 10, 11
-N_COLS = 12
+ST_REPORTED, ST_CANDIDATE, ST_SINCE, ST_FAULT_SINCE = 9, 10, 11, 12
+N_COLS = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +186,7 @@ def reset_state(params: np.ndarray) -> None:
     params[:, ST_REPORTED] = UNKNOWN
     params[:, ST_CANDIDATE] = UNKNOWN
     params[:, ST_SINCE] = -math.inf
+    params[:, ST_FAULT_SINCE] = math.nan
 
 
 def compile_rules(rules: Sequence[Rule]) -> RuleTable:
@@ -371,7 +372,9 @@ def _evaluate(image_xy, world, vis, t, tab, params, status_out, value_out):
             params[r, ST_SINCE] = t
         else:
             cand = int(params[r, ST_CANDIDATE])
-            if (raw == 1 or raw == 2) and (cand == 1 or cand == 2) and t >= params[r, ST_SINCE]:
+            pending = cand != reported  # a change waiting out its debounce
+            both_bad = (raw == 1 or raw == 2) and (cand == 1 or cand == 2)
+            if pending and both_bad and t >= params[r, ST_SINCE]:
                 # Warning and fault alternating are one bad spell: the milder one persists.
                 params[r, ST_CANDIDATE] = min(raw, cand)
             elif raw != cand or not (t >= params[r, ST_SINCE]):
@@ -379,7 +382,18 @@ def _evaluate(image_xy, world, vis, t, tab, params, status_out, value_out):
                 params[r, ST_SINCE] = t
             if t - params[r, ST_SINCE] >= params[r, C_DEBOUNCE] - DEBOUNCE_SLACK_S:
                 reported = int(params[r, ST_CANDIDATE])
-                params[r, ST_REPORTED] = reported
+            # Inside a bad spell, a fault that lasted the debounce on its own is a fault.
+            fault_since = params[r, ST_FAULT_SINCE]
+            lasted = t - fault_since >= params[r, C_DEBOUNCE] - DEBOUNCE_SLACK_S
+            if raw == 2 and fault_since == fault_since and t >= fault_since and lasted:
+                reported = 2
+                params[r, ST_CANDIDATE] = 2
+            params[r, ST_REPORTED] = reported
+        # The start of the present unbroken run of FAULT frames (NaN: none).
+        if raw != 2:
+            params[r, ST_FAULT_SINCE] = math.nan
+        elif not (params[r, ST_FAULT_SINCE] <= t):
+            params[r, ST_FAULT_SINCE] = t
         status_out[r] = reported
         value_out[r] = value
 

@@ -321,3 +321,20 @@ def test_warning_and_fault_alternating_is_one_bad_spell_reported_as_a_warning():
         statuses.append(int(status[0]))
     assert statuses[14] == OK
     assert WARNING in statuses[-8:] and FAULT not in statuses[-8:]
+
+
+def test_a_warning_that_becomes_a_lasting_fault_is_reported_as_a_fault():
+    lean = Rule("lean", RuleKind.INCLINATION, (I["left_hip"], I["left_shoulder"]), high=35.0,
+                fault_margin=10.0, debounce_s=0.3)  # fmt: skip
+    rs = RuleSet([lean])
+    statuses = []
+    for f, deg in enumerate([20.0] * 15 + [40.0] * 15 + [55.0] * 15):
+        xy = np.full((33, 2), np.nan)
+        vis = np.zeros(33)
+        xy[I["left_hip"]] = (0.5, 0.6)
+        rad = math.radians(deg)
+        xy[I["left_shoulder"]] = (0.5 + 0.3 * math.sin(rad), 0.6 - 0.3 * math.cos(rad))
+        vis[[I["left_hip"], I["left_shoulder"]]] = 1.0
+        status, _ = rs.evaluate(xy, np.full((33, 3), np.nan), vis, f / 30)
+        statuses.append(int(status[0]))
+    assert statuses[14] == OK and statuses[29] == WARNING and statuses[-1] == FAULT

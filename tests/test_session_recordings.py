@@ -51,7 +51,8 @@ def test_squat_starting_and_ending_mid_movement_is_not_a_rep():
 def test_strong_forward_lean_raises_the_trunk_lean_fault():
     s = analyse(f"{SQUAT}/incorrect/squat_incorrect_003.mp4", "squat")
     faults = [f for f in s["faults"] if f["key"] == "trunk_lean"]
-    assert faults and faults[0]["level"] == "fault"
+    # Through the warning band on its way: a warning first, the fault once it lasted.
+    assert faults and "fault" in {f["level"] for f in faults}
     assert "squat.trunk_lean" in {c["key"] for c in s["cues"]}
     assert s["reps"][0]["faults"] == ["trunk_lean"]
 
