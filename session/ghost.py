@@ -72,10 +72,20 @@ _SWAP = np.array(
 )
 _HIPS = [INDEX["left_hip"], INDEX["right_hip"]]
 _SHOULDERS = [INDEX["left_shoulder"], INDEX["right_shoulder"]]
+# The same as index arrays, for building the figure a level of the tree at a time (a few
+# array operations per display frame instead of one per landmark).
+_FACE_IDX = np.array([INDEX[n] for n in _FACE])
+_LIMB_A = np.array([INDEX[a] for a, _ in _LIMBS])
+_LIMB_B = np.array([INDEX[b] for _, b in _LIMBS])
+_ROOTED = np.array([a.endswith(("shoulder", "hip")) for a, _ in _LIMBS])  # from the trunk
+_FOLLOW_A = np.array([INDEX[a] for a, _ in _FOLLOW])
+_FOLLOW_B = np.array([INDEX[b] for _, b in _FOLLOW])
 
 
 def _mid(p: np.ndarray, idx: Sequence[int]) -> np.ndarray:
-    return p[list(idx)].mean(axis=0)
+    """The midpoint of two landmarks (NaN when either is)."""
+    a, b = idx
+    return 0.5 * (p[a] + p[b])
 
 
 def _sideways(p: np.ndarray) -> float:
@@ -94,12 +104,14 @@ def facing(p: np.ndarray) -> float:
     ears = p[[INDEX["left_ear"], INDEX["right_ear"]]]
     nose = p[INDEX["nose"]]
     if np.isfinite(nose).all() and np.isfinite(ears).any():
-        d = nose[0] - float(np.nanmean(ears[:, 0]))
+        ex = ears[:, 0]
+        d = nose[0] - float(ex[np.isfinite(ex)].mean())
         if abs(d) > 1e-4:
             return float(np.sign(d))
     toes = p[[INDEX["left_foot_index"], INDEX["right_foot_index"]], 0]
     heels = p[[INDEX["left_heel"], INDEX["right_heel"]], 0]
-    d = float(np.nanmean(toes - heels)) if np.isfinite(toes - heels).any() else math.nan
+    feet = toes - heels
+    d = float(feet[np.isfinite(feet)].mean()) if np.isfinite(feet).any() else math.nan
     return float(np.sign(d)) if math.isfinite(d) and abs(d) > 1e-4 else 0.0
 
 
@@ -140,8 +152,8 @@ class Ghost:
         """A new pose's smoothed landmarks (33, 2), normalised; NaN where not seen."""
         p = np.asarray(landmarks, dtype=np.float64) * np.array([aspect, 1.0])
         row = self._lengths[self._n % HISTORY]
-        for k, (a, b) in enumerate(_LIMBS):
-            row[k] = float(np.hypot(*(p[INDEX[b]] - p[INDEX[a]])))
+        d = p[_LIMB_B] - p[_LIMB_A]
+        row[:-1] = np.hypot(d[:, 0], d[:, 1])
         row[-1] = float(np.hypot(*(_mid(p, _SHOULDERS) - _mid(p, _HIPS))))
         self._n += 1
         self._estimate = None
@@ -233,12 +245,16 @@ class Ghost:
         mid_sh_ref = _mid(ref, _SHOULDERS)
         mid_sh = pelvis + mid_sh_ref * scale
         out[_SHOULDERS] = mid_sh + (ref[_SHOULDERS] - mid_sh_ref) * scale
-        for name in _FACE:
-            out[INDEX[name]] = mid_sh + (ref[INDEX[name]] - mid_sh_ref) * scale
-        for k, (a, b) in enumerate(_LIMBS):
-            seen_ref = self._ref_len[k] > 1e-6  # a limb the reference only ever points at us
-            ratio = lengths[k] / self._ref_len[k] if seen_ref and lengths[k] > 0 else scale
-            out[INDEX[b]] = out[INDEX[a]] + (ref[INDEX[b]] - ref[INDEX[a]]) * ratio
-        for a, b in _FOLLOW:
-            out[INDEX[b]] = out[INDEX[a]] + (ref[INDEX[b]] - ref[INDEX[a]]) * scale
+        out[_FACE_IDX] = mid_sh + (ref[_FACE_IDX] - mid_sh_ref) * scale
+        # A limb the reference only ever points at us, or one the patient's length of is
+        # unknown, takes the trunk's scale.
+        limb = lengths[:-1]
+        seen_ref = self._ref_len > 1e-6
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = seen_ref & (limb > 0)
+            ratio = np.where(ok, limb / np.where(seen_ref, self._ref_len, 1.0), scale)
+        for level in (_ROOTED, ~_ROOTED):  # upper arms and thighs, then forearms and shins
+            a, b = _LIMB_A[level], _LIMB_B[level]
+            out[b] = out[a] + (ref[b] - ref[a]) * ratio[level, None]
+        out[_FOLLOW_B] = out[_FOLLOW_A] + (ref[_FOLLOW_B] - ref[_FOLLOW_A]) * scale
         return out / np.array([aspect, 1.0])
