@@ -206,22 +206,12 @@ def measure_window(mode: str, seconds: float) -> dict:
 
 
 def measure_inference(frames: int) -> dict:
-    """The pose model alone over frames decoded in advance, as fast as it goes."""
-    from vision.estimator import PoseEstimator
-    from vision.sources import VideoFileSource
+    """The pose model alone over frames decoded in advance, as fast as it goes (the same
+    measurement as ``bench/pipeline.py``'s baseline)."""
+    from pipeline import inference_only  # bench/pipeline.py, beside this file
 
-    src = VideoFileSource(VIDEO)
-    images = []
-    while len(images) < frames and (f := src.read()) is not None:
-        images.append(f.image)
-    src.close()
-    with PoseEstimator(video=True) as est:
-        est.estimate(images[0], 0.0)  # model warm-up, not timed
-        t0 = time.perf_counter()
-        for i, img in enumerate(images):
-            est.estimate(img, i / 60.0)
-        wall = time.perf_counter() - t0
-    return {"pose_fps": len(images) / wall, "frames": len(images)}
+    r = inference_only(VIDEO, frames)
+    return {"pose_fps": r["fps"], "frames": r["frames"]}
 
 
 class BenchError(Exception):

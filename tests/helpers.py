@@ -44,3 +44,25 @@ def run_summary(tmp_path: Path, *args: str, name: str = "summary.json") -> dict:
     proc = run_main(*args, "--headless", "--summary-json", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(out.read_text())
+
+
+def bundled_live_snapshots(per_pose: int = 1) -> list[tuple[object, bool]]:
+    """The bundled recording through the runner's engine: ``per_pose`` snapshots after each
+    input as a window shows them, as (snapshot, new input): True for the first of each."""
+    from app.inputs import BUNDLED_RECORDING, InputChoice
+    from app.loop import Runner, RunOptions
+    from exercises.library import get_exercise
+    from recording.replay import open_replay, recorded_inputs
+
+    choice = InputChoice("replay", str(BUNDLED_RECORDING), "bundled recording")
+    replay = open_replay(BUNDLED_RECORDING)
+    runner = Runner(RunOptions(choice, get_exercise("flank_stretch"), headless=True), replay)
+    out = []
+    try:
+        for inp in recorded_inputs(replay):
+            runner.feed(inp)
+            runner.dispatch()
+            out += [(runner.snapshot(), k == 0) for k in range(per_pose)]
+    finally:
+        runner.close()
+    return out

@@ -18,15 +18,11 @@ import numpy as np
 import pygame
 import pytest
 
-from app.inputs import BUNDLED_RECORDING, InputChoice
-from app.loop import Runner, RunOptions
 from education.cards import ROTATE_S
-from exercises.library import get_exercise
 from feedback.app_window import Screen
 from feedback.patient_view import PatientView, SoundState
-from recording.replay import open_replay, recorded_inputs
 from session.snapshot import Cue, ScreenPhase, Severity, Snapshot, SourceStatus
-from tests.helpers import shared_data
+from tests.helpers import bundled_live_snapshots, shared_data
 from vision.sources import VideoFileSource
 
 SIZE = (1280, 720)
@@ -55,19 +51,7 @@ def _camera_frames(n: int) -> list[np.ndarray]:
 def _live() -> list[tuple[Snapshot, bool]]:
     """(snapshot, new input) per display frame: after each pose of the bundled recording, a
     frame for it and one more with no new input, as a window shows them."""
-    choice = InputChoice("replay", str(BUNDLED_RECORDING), "bundled recording")
-    replay = open_replay(BUNDLED_RECORDING)
-    runner = Runner(RunOptions(choice, get_exercise("flank_stretch"), headless=True), replay)
-    out = []
-    try:
-        for inp in recorded_inputs(replay):
-            runner.feed(inp)
-            runner.dispatch()
-            out.append((runner.snapshot(), True))
-            out.append((runner.snapshot(), False))
-    finally:
-        runner.close()
-    return out
+    return bundled_live_snapshots(per_pose=2)  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="module")

@@ -303,14 +303,10 @@ def test_plank_rule_set_tells_correct_from_sagging_and_piking(debounce_s, measur
     assert np.mean(pred[~near] == labels[~near]) >= 0.99
 
 
-def test_warning_and_fault_alternating_is_one_bad_spell_reported_as_a_warning():
-    # A lean of 43, 50, 38 deg ... around the fault line never held either status for the
-    # debounce alone; together they are a bad spell the patient must hear about.
-    lean = Rule("lean", RuleKind.INCLINATION, (I["left_hip"], I["left_shoulder"]), high=35.0,
-                fault_margin=10.0, debounce_s=0.3)  # fmt: skip
-    rs = RuleSet([lean])
+def _lean_statuses(rs: RuleSet, degrees: list[float]) -> list[int]:
+    """The first rule's status, frame by frame at 30 fps, for a trunk leaning ``degrees``."""
     statuses = []
-    for f, deg in enumerate([20.0] * 15 + [43.0, 50.0, 38.0, 47.0, 41.0, 49.0, 44.0] * 3):
+    for f, deg in enumerate(degrees):
         xy = np.full((33, 2), np.nan)
         vis = np.zeros(33)
         xy[I["left_hip"]] = (0.5, 0.6)
@@ -319,6 +315,16 @@ def test_warning_and_fault_alternating_is_one_bad_spell_reported_as_a_warning():
         vis[[I["left_hip"], I["left_shoulder"]]] = 1.0
         status, _ = rs.evaluate(xy, np.full((33, 3), np.nan), vis, f / 30)
         statuses.append(int(status[0]))
+    return statuses
+
+
+def test_warning_and_fault_alternating_is_one_bad_spell_reported_as_a_warning():
+    # A lean of 43, 50, 38 deg ... around the fault line never held either status for the
+    # debounce alone; together they are a bad spell the patient must hear about.
+    lean = Rule("lean", RuleKind.INCLINATION, (I["left_hip"], I["left_shoulder"]), high=35.0,
+                fault_margin=10.0, debounce_s=0.3)  # fmt: skip
+    rs = RuleSet([lean])
+    statuses = _lean_statuses(rs, [20.0] * 15 + [43.0, 50.0, 38.0, 47.0, 41.0, 49.0, 44.0] * 3)
     assert statuses[14] == OK
     assert WARNING in statuses[-8:] and FAULT not in statuses[-8:]
 
@@ -327,14 +333,5 @@ def test_a_warning_that_becomes_a_lasting_fault_is_reported_as_a_fault():
     lean = Rule("lean", RuleKind.INCLINATION, (I["left_hip"], I["left_shoulder"]), high=35.0,
                 fault_margin=10.0, debounce_s=0.3)  # fmt: skip
     rs = RuleSet([lean])
-    statuses = []
-    for f, deg in enumerate([20.0] * 15 + [40.0] * 15 + [55.0] * 15):
-        xy = np.full((33, 2), np.nan)
-        vis = np.zeros(33)
-        xy[I["left_hip"]] = (0.5, 0.6)
-        rad = math.radians(deg)
-        xy[I["left_shoulder"]] = (0.5 + 0.3 * math.sin(rad), 0.6 - 0.3 * math.cos(rad))
-        vis[[I["left_hip"], I["left_shoulder"]]] = 1.0
-        status, _ = rs.evaluate(xy, np.full((33, 3), np.nan), vis, f / 30)
-        statuses.append(int(status[0]))
+    statuses = _lean_statuses(rs, [20.0] * 15 + [40.0] * 15 + [55.0] * 15)
     assert statuses[14] == OK and statuses[29] == WARNING and statuses[-1] == FAULT

@@ -15,14 +15,14 @@ from dataclasses import replace
 import pygame
 import pytest
 
-from app.inputs import BUNDLED_RECORDING, InputChoice
+from app.inputs import InputChoice
 from app.loop import Runner, RunOptions
 from exercises.library import get_exercise
 from feedback.patient_view import TEMPO_LABELS, PatientView
 from feedback.therapist_view import TherapistView
 from kernels.reps import RepPhase
-from recording.replay import open_replay, recorded_inputs
 from session.snapshot import ScreenPhase, Snapshot
+from tests.helpers import bundled_live_snapshots
 
 SIZE = (1280, 720)
 
@@ -37,18 +37,7 @@ def _pygame():
 def _floor_snapshots() -> list[Snapshot]:
     """The bundled recording through the runner's engine, a snapshot after every pose as a
     window shows them."""
-    choice = InputChoice("replay", str(BUNDLED_RECORDING), "bundled recording")
-    replay = open_replay(BUNDLED_RECORDING)
-    runner = Runner(RunOptions(choice, get_exercise("flank_stretch"), headless=True), replay)
-    snaps = []
-    try:
-        for inp in recorded_inputs(replay):
-            runner.feed(inp)
-            runner.dispatch()
-            snaps.append(runner.snapshot())
-    finally:
-        runner.close()
-    return snaps
+    return [snap for snap, _ in bundled_live_snapshots()]  # type: ignore[misc]
 
 
 def _machine_snapshots(seconds: float) -> list[Snapshot]:
