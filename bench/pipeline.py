@@ -127,6 +127,7 @@ def live_pipeline(source: Path, frames: int, paced: bool) -> dict:
     engine_s: list[float] = []
     engine_cpu_s: list[float] = []
     snapshot_s: list[float] = []
+    poses: list[PoseInput] = []
     t0 = time.perf_counter()
     try:
         while not runner.finished:
@@ -134,10 +135,12 @@ def live_pipeline(source: Path, frames: int, paced: bool) -> dict:
             for r in results:
                 c = time.thread_time()
                 t = time.perf_counter()
-                runner.engine.feed(PoseInput(r.media_time, r.pose))
+                inp = PoseInput(r.media_time, r.pose)
+                runner.engine.feed(inp)
                 runner.engine.take_events()
                 engine_s.append(time.perf_counter() - t)
                 engine_cpu_s.append(time.thread_time() - c)
+                poses.append(inp)
                 runner.stats.poses += 1
                 runner.stats.latencies_s.append(time.monotonic() - r.captured_at)
             if results:
@@ -161,7 +164,26 @@ def live_pipeline(source: Path, frames: int, paced: bool) -> dict:
         "engine_cpu_us_median": statistics.median(engine_cpu_s) * 1e6,
         "engine_cpu_us_p99": _pct(engine_cpu_s, 99) * 1e6,
         "snapshot_us_median": statistics.median(snapshot_s) * 1e6,
+        "poses": poses,
+        "config": runner.engine.config,
+        "aspect": runner.stream.aspect,
     }
+
+
+def engine_alone(poses: list[PoseInput], config: SessionConfig, aspect: float) -> dict:
+    """The same poses fed to a fresh engine with no pose threads running: the engine's own
+    cost, apart from what sharing both cores with the pose model adds (cold caches)."""
+    cpu: list[float] = []
+    for _ in range(2):  # the first pass warms up; the second is measured
+        engine = SessionEngine(get_exercise("squat"), config=config)
+        engine.set_aspect(aspect)
+        cpu = []
+        for inp in poses:
+            c = time.thread_time()
+            engine.feed(inp)
+            engine.take_events()
+            cpu.append(time.thread_time() - c)
+    return {"us_median": statistics.median(cpu) * 1e6, "us_p99": _pct(cpu, 99) * 1e6}
 
 
 def main() -> int:
@@ -180,6 +202,7 @@ def main() -> int:
     split = headless(args.source, args.frames)
     full = live_pipeline(args.source, args.frames, paced=False)
     live = live_pipeline(args.source, args.frames, paced=True)
+    alone = engine_alone(full["poses"], full["config"], full["aspect"])
     out = {
         "source": str(args.source),
         "cores": os.cpu_count(),
@@ -199,6 +222,8 @@ def main() -> int:
         "engine_cpu_us_median": round(full["engine_cpu_us_median"], 1),
         "engine_cpu_us_p99": round(full["engine_cpu_us_p99"], 1),
         "snapshot_us_median": round(full["snapshot_us_median"], 1),
+        "engine_alone_us_median": round(alone["us_median"], 1),
+        "engine_alone_us_p99": round(alone["us_p99"], 1),
         "paced_pose_fps": round(live["fps"], 2),
         "paced_dropped_frames": live["dropped"],
         "latency_ms_median": round(live["latency_ms_median"], 2),
@@ -226,6 +251,8 @@ def main() -> int:
         f"engine per pose, wall time with the pose threads running: {o['engine_us_median']} us "
         f"median, {o['engine_us_p95']} us p95, {o['engine_us_p99']} us p99; snapshot "
         f"{o['snapshot_us_median']} us median (once per display frame)",
+        f"engine per pose alone (the same poses, no pose threads running): "
+        f"{o['engine_alone_us_median']} us median, {o['engine_alone_us_p99']} us p99 CPU time",
         f"paced at source fps, newest frame only: {o['paced_pose_fps']} poses/s, "
         f"{o['paced_dropped_frames']} frames dropped",
         f"capture -> result latency: {o['latency_ms_median']} ms median, "
