@@ -10,7 +10,8 @@ import stat
 from pathlib import Path
 
 from storage import StorageError
-from storage.paths import FILE_MODE, private_output, restrict
+from storage.base import check_not_store_file
+from storage.paths import FILE_MODE, overwritten, private_output, restrict
 
 
 def check_target(path: Path, flag: str) -> str | None:
@@ -43,6 +44,36 @@ def check_target(path: Path, flag: str) -> str | None:
         probe.unlink(missing_ok=True)
         verb = "write" if st is not None else "create"
         return f"{flag}: cannot {verb} {path}: {exc.strerror or exc}"
+    return None
+
+
+def check_clashes(
+    outputs: dict[str, Path],
+    source: Path | None,
+    store: tuple[str, tuple[Path, ...]] | None,
+) -> str | None:
+    """Why one of a session's ``outputs`` (by flag) would overwrite what the session reads or
+    writes, or None: the database's files (``storage.store_files``), the ``source`` file or
+    folder, or another output of the same run. Checked before anything is opened or created."""
+    seen: list[tuple[str, Path]] = []
+    for flag, path in outputs.items():
+        if store is not None:
+            try:
+                check_not_store_file(path, store[1], store[0])
+            except StorageError as exc:
+                return f"{flag}: {exc}"
+        if source is not None and overwritten(path, [source]) is not None:
+            return (
+                f"{flag}: refusing to write {path}: it is the source {source} the session "
+                "reads; choose another output path"
+            )
+        for other_flag, other in seen:
+            if overwritten(path, [other]) is not None:
+                return (
+                    f"{flag}: refusing to write {path}: {other_flag} writes it too; "
+                    "give each output its own path"
+                )
+        seen.append((flag, path))
     return None
 
 

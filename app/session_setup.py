@@ -10,7 +10,7 @@ from pathlib import Path
 from app.errors import UsageError
 from app.inputs import BUNDLED_RECORDING, InputChoice, choose_input, peek_replay
 from app.loop import Runner, RunOptions
-from app.outputs import check_target
+from app.outputs import check_clashes, check_target
 from app.storage_sink import profile_from_store, report_replayed
 from exercises.errors import ExerciseError, UnknownExercise
 from exercises.library import get_exercise
@@ -80,10 +80,17 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         value = getattr(args, name)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise UsageError(f"--{name.replace('_', '-')}: expected a positive number, got {value}")
-    for name in ("summary_json", "record", "record_video"):
-        path = getattr(args, name)
+    outputs = {
+        "--" + name.replace("_", "-"): path
+        for name in ("summary_json", "record", "record_video")
+        if (path := getattr(args, name)) is not None
+    }
+    problem = check_clashes(outputs, _source_path(args), _store_files(args) if outputs else None)
+    if problem:
+        raise UsageError(problem)
+    for flag, path in outputs.items():
         # Tried now (create, open for writing), not found out after the whole session.
-        problem = check_target(path, "--" + name.replace("_", "-")) if path is not None else None
+        problem = check_target(path, flag)
         if problem:
             raise UsageError(problem)
     try:
@@ -162,6 +169,27 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
             raise UsageError(f"--device: {exc}") from None
         raise
     return runner, args.summary_json
+
+
+def _source_path(args: argparse.Namespace) -> Path | None:
+    """The file or folder the session reads poses from, when it is one (not a camera)."""
+    if args.source is None:
+        return BUNDLED_RECORDING  # what plays when no camera is found
+    if args.source == "none" or args.source.isdigit() or not os.path.exists(args.source):
+        return None
+    return Path(args.source)
+
+
+def _store_files(args: argparse.Namespace) -> tuple[str, tuple[Path, ...]] | None:
+    """The database the session will open and its files, before it is opened."""
+    from storage import StorageError, store_files
+
+    if not (args.db or args.patient or args.kiosk):
+        return None
+    try:
+        return store_files(args.db)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _station(args: argparse.Namespace, store: object | None) -> str:

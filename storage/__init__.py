@@ -81,6 +81,7 @@ __all__ = [
     "default_db_path",
     "open_store",
     "record_session",
+    "store_files",
 ]
 
 
@@ -107,15 +108,31 @@ def open_store(
 
     if journal_dir is not None and not str(url_or_path or "").startswith("postgres"):
         raise StorageError("journal_dir is for a server database; a SQLite file keeps its own")
+    path = _sqlite_path(url_or_path)
+    if path is not None:
+        return SQLiteStore(path, timeout_s=timeout_s, create=create)
+    try:
+        from storage.pg_store import PostgresStore
+    except ImportError:
+        raise BackendNotAvailable(
+            "PostgreSQL storage needs the psycopg package: pip install 'psycopg[binary]'"
+        ) from None
+    return PostgresStore(
+        str(url_or_path), timeout_s=timeout_s, create=create, journal_dir=journal_dir
+    )
+
+
+def _sqlite_path(url_or_path: str | os.PathLike[str] | None) -> Path | None:
+    """The file of a SQLite store named as ``open_store`` takes it; None for a server URL."""
     if url_or_path is None:
-        return SQLiteStore(default_db_path(), timeout_s=timeout_s, create=create)
+        return default_db_path()
     if isinstance(url_or_path, os.PathLike):
-        return SQLiteStore(Path(url_or_path), timeout_s=timeout_s, create=create)
+        return Path(url_or_path)
     text = str(url_or_path)
     if "://" not in text:
         if not text.strip():
             raise StorageError("empty database path; expected a file path or a sqlite:/// URL")
-        return SQLiteStore(Path(text), timeout_s=timeout_s, create=create)
+        return Path(text)
     scheme, rest = text.split("://", 1)
     scheme = scheme.lower()
     if scheme == "sqlite":
@@ -125,19 +142,26 @@ def open_store(
                 f"database URL {text!r}: expected sqlite:///relative/path or "
                 "sqlite:////absolute/path (an in-memory database would not keep sessions)"
             )
-        return SQLiteStore(Path(rest[1:]), timeout_s=timeout_s, create=create)
+        return Path(rest[1:])
     if scheme in ("postgresql", "postgres"):
-        try:
-            from storage.pg_store import PostgresStore
-        except ImportError:
-            raise BackendNotAvailable(
-                "PostgreSQL storage needs the psycopg package: pip install 'psycopg[binary]'"
-            ) from None
-        return PostgresStore(text, timeout_s=timeout_s, create=create, journal_dir=journal_dir)
+        return None
     raise StorageError(
         f"database URL {redact_url(text)!r}: unknown scheme {scheme!r}; expected a file path, "
         "sqlite:/// or postgresql://"
     )
+
+
+def store_files(url_or_path: str | os.PathLike[str] | None) -> tuple[str, tuple[Path, ...]]:
+    """Where the store ``open_store(url_or_path)`` opens is and the files it owns
+    (``Store.owned_paths``), known without opening it, so that nothing is written before an
+    output that would overwrite them is refused. A server keeps no file here: ``()``."""
+    from storage.sqlite_store import sqlite_files
+
+    path = _sqlite_path(url_or_path)
+    if path is None:
+        return redact_url(str(url_or_path)), ()
+    location = os.path.realpath(path.expanduser())
+    return location, sqlite_files(Path(location))
 
 
 def record_session(

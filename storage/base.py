@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from storage import paths
 from storage.access_records import (
     AccessAlertRecord,
     AuditRecord,
@@ -67,11 +68,21 @@ def check_patient_code(code: str) -> str:
 PAIN_MOMENTS = ("before", "during", "after", "assessment")
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False  # one of them does not exist: not the same file
+def check_not_store_file(
+    path: str | os.PathLike[str], owned: Sequence[Path], location: str
+) -> None:
+    """``StorageError`` when writing ``path`` would overwrite one of ``owned``, the files of
+    the store at ``location`` (``Store.owned_paths``, ``storage.store_files``)."""
+    hit = paths.overwritten(path, owned)
+    if hit is not None:
+        what = (
+            "the database itself"
+            if str(hit) == location
+            else f"{hit}, part of the database {location}"
+        )
+        raise StorageError(
+            f"refusing to write {path}: it is {what}; choose another output path", path=str(path)
+        )
 
 
 def check_pain_score(score: float, moment: str = "after") -> float:
@@ -474,20 +485,8 @@ class Store(ABC):
 
     def check_output(self, path: str | os.PathLike[str]) -> None:
         """Refuse an output file (report, export) that would overwrite the store's own data:
-        the database, its journals, backups or pending writes. Paths are compared resolved
-        (symlinks, relative paths) and by file identity (hard links)."""
-        target = Path(os.path.realpath(Path(path).expanduser()))
-        for owned in self.owned_paths():
-            if target == owned or owned in target.parents or _same_file(target, owned):
-                what = (
-                    "the database itself"
-                    if str(owned) == self.location
-                    else f"{owned}, part of the database {self.location}"
-                )
-                raise StorageError(
-                    f"refusing to write {path}: it is {what}; choose another output path",
-                    path=str(path),
-                )
+        the database, its journals, backups or pending writes."""
+        check_not_store_file(path, self.owned_paths(), self.location)
 
     def history(self, patient_code: str) -> PatientHistory:
         """Everything about one patient, for reports and exports."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -39,6 +39,24 @@ def redact_url(url: str) -> str:
     if at and ":" in auth:
         auth = auth.split(":", 1)[0] + ":***"
     return f"{scheme}{sep}{auth}{at}{hosts}{slash}{tail}"
+
+
+def overwritten(path: str | os.PathLike[str], kept: Iterable[Path]) -> Path | None:
+    """The file or folder of ``kept`` that writing ``path`` would overwrite (or write into),
+    or None. Compared resolved (symlinks, relative paths) and by file identity (hard links)."""
+    target = Path(os.path.realpath(Path(path).expanduser()))
+    for item in kept:
+        item = Path(os.path.realpath(item))
+        if target == item or item in target.parents or _same_file(target, item):
+            return item
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False  # one of them does not exist: not the same file
 
 
 def ensure_private_dir(path: Path) -> None:

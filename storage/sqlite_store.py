@@ -117,7 +117,12 @@ class SQLiteStore(SqlStore):
         return Path(self._db.path + ".pending")
 
     def owned_paths(self) -> tuple[Path, ...]:
-        p = self._db.path
-        found = [Path(p + s) for s in ("", "-wal", "-shm", "-journal", ".pending")]
-        found += sorted(self._path.parent.glob(glob_escape(self._path.name) + ".v*.bak"))
-        return tuple(Path(os.path.realpath(f)) for f in found)
+        return sqlite_files(self._path)
+
+
+def sqlite_files(path: Path) -> tuple[Path, ...]:
+    """The files of the database at ``path`` (resolved): itself, its SQLite journals, the
+    folder of writes waiting for it and the backups made before migrations."""
+    found = [Path(f"{path}{s}") for s in ("", "-wal", "-shm", "-journal", ".pending")]
+    found += sorted(path.parent.glob(glob_escape(path.name) + ".v*.bak"))
+    return tuple(Path(os.path.realpath(f)) for f in found)

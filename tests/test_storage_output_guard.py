@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devtools.storage_demo import record_demo_patient
-from storage import open_store
+from storage import open_store, store_files
 from storage.cli import main
 
 
@@ -81,3 +81,20 @@ def test_report_onto_the_database_or_its_backup_is_refused(tmp_path, capsys):
     _refused(capsys, [*base, str(backup_link)])
     assert backup.read_bytes() == b"an older copy"
     _intact(db, code)
+
+
+def test_the_files_of_a_database_are_known_before_it_is_opened(tmp_path):
+    """A session checks its outputs against these before it opens (or creates) anything."""
+    db, _ = _db(tmp_path)
+    Path(f"{db}.v1.bak").write_bytes(b"an older copy")
+    with open_store(db) as store:
+        expected = (store.location, store.owned_paths())
+    assert store_files(db) == store_files(str(db)) == store_files(f"sqlite:///{db}") == expected
+    assert Path(f"{db}.v1.bak").resolve() in expected[1]
+    new = tmp_path / "new.sqlite"
+    assert store_files(new)[0] == str(new) and not new.exists()  # nothing created
+    # A server database keeps no file here; its URL is shown without the password.
+    assert store_files("postgresql://coach:secret@db.local/clinic") == (
+        "postgresql://coach:***@db.local/clinic",
+        (),
+    )

@@ -261,6 +261,96 @@ def test_unwritable_output_is_one_line_before_the_session(tmp_path, flag):
         assert "reps," not in proc.stdout  # refused before the session, not after it
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes (symlinks as where they point)."""
+    return {
+        str(p.relative_to(folder)): os.readlink(p).encode() if p.is_symlink() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_symlink() or p.is_file()
+    }
+
+
+def _refused_before_the_session(proc: subprocess.CompletedProcess, flag: str) -> str:
+    said = [ln for ln in proc.stderr.splitlines() if ln.startswith("main.py")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert len(said) == 1 and said[0].startswith(f"main.py: error: {flag}: refusing to write ")
+    assert "reps," not in proc.stdout
+    return said[0]
+
+
+@pytest.mark.parametrize("flag", ["--summary-json", "--record", "--record-video"])
+def test_session_outputs_never_overwrite_the_database(tmp_path, flag):
+    """Before: the database became the summary (exit 0), a recording, or an empty video file;
+    a recording written to the -wal file vanished."""
+    db = _new_db(tmp_path)
+    with open_store(db) as store:  # a database with its write-ahead log and shared memory
+        store.ensure_patient("P-2")
+        held = sqlite3.connect(db)  # keeps -wal and -shm in place while main.py runs
+        held.execute("SELECT count(*) FROM patients").fetchone()
+    os.symlink(db, tmp_path / "link.json")
+    os.link(db, tmp_path / "hard.json")
+    Path(f"{db}.pending").mkdir()
+    before = _files(tmp_path)
+    assert f"{db.name}-wal" in before and f"{db.name}-shm" in before
+    source = ROOT / "assets" / "recordings" / "keraal_flank_stretch.screc"
+    run = ("--source", str(source), "--headless", "--max-frames", "5", "--db", str(db),
+           "--patient", "P-1")  # fmt: skip
+    try:
+        for target, says in [
+            (db, "it is the database itself"),
+            (tmp_path / "link.json", "it is the database itself"),
+            (tmp_path / "hard.json", "it is the database itself"),
+            (Path(f"{db}-wal"), f"part of the database {db}"),
+            (Path(f"{db}-shm"), f"part of the database {db}"),
+            (Path(f"{db}-journal"), f"part of the database {db}"),
+            (Path(f"{db}.pending") / "out", f"part of the database {db}"),
+        ]:
+            proc = run_main(*run, flag, str(target))
+            assert says in _refused_before_the_session(proc, flag), proc.stderr
+            assert _files(tmp_path) == before, target  # nothing written, nothing created
+    finally:
+        held.close()
+    with open_store(db) as store:
+        assert {p.code for p in store.list_patients()} == {"P-1", "P-2"}
+        assert store.sessions("P-1") == ()
+
+
+def test_session_outputs_never_overwrite_the_source_or_each_other(tmp_path):
+    """Before: the replayed recording became the summary, the video the overlay video, and
+    two outputs named alike left one of them (exit 0 each time)."""
+    recording = tmp_path / "r.screc"
+    recording.write_bytes(
+        (ROOT / "assets" / "recordings" / "keraal_flank_stretch.screc").read_bytes()
+    )
+    os.link(recording, tmp_path / "same.json")
+    video = tmp_path / "v.mp4"
+    video.write_bytes(
+        shared_data(
+            "kaiakol_computervision/data/squat/incorrect/squat_incorrect_003.mp4"
+        ).read_bytes()
+    )
+    before = _files(tmp_path)
+    for source, flag, target in [
+        (recording, "--summary-json", recording),
+        (recording, "--record", tmp_path / "same.json"),
+        (video, "--record-video", video),
+        (video, "--summary-json", video),
+    ]:
+        proc = run_main("--source", str(source), "--headless", "--max-frames", "5", flag,
+                        str(target))  # fmt: skip
+        said = _refused_before_the_session(proc, flag)
+        assert f"it is the source {source} the session reads" in said
+    pairs = [("--summary-json", "--record"), ("--record", "--record-video"),
+             ("--summary-json", "--record-video")]  # fmt: skip
+    for first, second in pairs:
+        out = tmp_path / "out.bin"
+        proc = run_main("--source", str(recording), "--headless", "--max-frames", "5",
+                        first, str(out), second, str(out))  # fmt: skip
+        said = _refused_before_the_session(proc, second)
+        assert f"{first} writes it too" in said
+    assert _files(tmp_path) == before
+
+
 def test_session_outputs_are_owner_only_and_a_recording_ends_as_end_of_source(tmp_path):
     clip = shared_data("kaiakol_computervision/data/squat/incorrect/squat_incorrect_003.mp4")
     db = _new_db(tmp_path)
