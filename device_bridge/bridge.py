@@ -24,7 +24,7 @@ from device_bridge.errors import Disconnected, NotConnected, ProtocolError
 from device_bridge.link import Link
 from device_bridge.parser import Frame, FrameParser
 from device_bridge.ring import RateMeter, SampleRing
-from device_bridge.safety import SafetyMonitor
+from device_bridge.safety import SafetyMonitor, floors
 from device_bridge.samples import BridgeStatus, DeviceSample, SafetyEvent, SafetyLimits
 from device_bridge.simproc import SimulatorProcess
 from device_bridge.stream import FrameSequence, Order, SampleDecoder
@@ -465,9 +465,15 @@ def _check_calibration(hello: p.Hello, cal: MachineCalibration) -> None:
             raise ValueError(f"stored calibration for {hello.serial!r} refused: {exc}") from None
 
 
-def _measuring_range(hello: p.Hello, cal: MachineCalibration) -> tuple[float, float, float]:
-    """The machine's declared top force and angle range, in calibrated units."""
+def _measuring_range(
+    hello: p.Hello, cal: MachineCalibration
+) -> tuple[float, float, float, tuple[float, float]]:
+    """The machine's declared top force and angle range, in calibrated units, and the lowest
+    force and angle a calibrated sample may read: the declared minimums scaled but not shifted
+    by the calibration's zero (a zero that moves values below them is wrong, not the patient)."""
     angle = hello.channels[hello.channel_index("angle") or 0]
     force = hello.channels[hello.channel_index("force") or 0]
     a, b = cal.angle.apply(angle.minimum), cal.angle.apply(angle.maximum)
-    return cal.force.apply(force.maximum), min(a, b), max(a, b)
+    fs, as_ = cal.force.scale, cal.angle.scale
+    low = floors(force.minimum * fs, force.maximum * fs, angle.minimum * as_)
+    return cal.force.apply(force.maximum), min(a, b), max(a, b), low

@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             cal = ChannelCalibration.two_point(
                 args.reading_a, args.true_a, args.reading_b, args.true_b
             )
+            # No machine at hand: its hello checks the zero against its own range again.
+            cal.check_zero(args.channel)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

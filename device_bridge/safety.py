@@ -12,6 +12,17 @@ import math
 
 from device_bridge.samples import DeviceSample, SafetyEvent, SafetyLimits
 
+# How far below its declared minimum a calibrated value may read: noise around a tared zero
+# (the simulator's 1.5 N at rest) and a small zero error pass; 1 % of the force range (30 N on
+# 0..3000 N) is under 5 % of a typical load limit. An angle: a little play at the stop.
+FORCE_FLOOR_SHARE = 0.01
+ANGLE_FLOOR_DEG = 2.0
+
+
+def floors(force_min: float, force_max: float, angle_min: float) -> tuple[float, float]:
+    """The lowest force and angle a calibrated sample may read, from the declared range."""
+    return force_min - FORCE_FLOOR_SHARE * (force_max - force_min), angle_min - ANGLE_FLOOR_DEG
+
 
 class SafetyMonitor:
     """Turns limit crossings into events.
@@ -24,6 +35,7 @@ class SafetyMonitor:
     def __init__(self, limits: SafetyLimits | None = None) -> None:
         self.limits = limits
         self._range: tuple[float, float, float] | None = None
+        self._floors = (-math.inf, -math.inf)
         self._in_overload = False
         self._in_range_breach = False
         self._update()
@@ -34,21 +46,30 @@ class SafetyMonitor:
         self._in_range_breach = False
         self._update()
 
-    def set_measuring_range(self, max_force_n: float, min_angle: float, max_angle: float) -> None:
-        """The machine's declared range in calibrated units (from its hello)."""
+    def set_measuring_range(
+        self,
+        max_force_n: float,
+        min_angle: float,
+        max_angle: float,
+        floors: tuple[float, float] = (-math.inf, -math.inf),
+    ) -> None:
+        """The machine's declared range in calibrated units (from its hello), and the lowest
+        force and angle a sample may read whatever the calibration (``floors()``)."""
         self._range = (max_force_n, min_angle, max_angle)
+        self._floors = floors
         self._update()
 
     def _update(self) -> None:
         lim = self.limits
+        self.min_force, angle_floor = self._floors
         if lim is None:
-            self.checked = (math.inf, -math.inf, math.inf)
+            self.checked = (math.inf, angle_floor, math.inf)
             return
         top, low, high = self._range or (math.inf, -math.inf, math.inf)
         # min/max with the limit first: a NaN range (none known) never replaces a limit.
         self.checked = (
             min(lim.max_force_n, top),
-            max(lim.min_angle_deg, low),
+            max(lim.min_angle_deg, low, angle_floor),
             min(lim.max_angle_deg, high),
         )
 
@@ -56,9 +77,11 @@ class SafetyMonitor:
         max_force, min_angle, max_angle = self.checked
         events: list[SafetyEvent] = []
         force, angle = s.force_n, s.angle_deg
-        over = not (math.isfinite(force) and force <= max_force)
+        over = not (math.isfinite(force) and self.min_force <= force <= max_force)
         if over and not self._in_overload:
-            events.append(SafetyEvent(s.host_time_s, "overload", force, max_force, s.seq))
+            # Below the floor: the limit named is the floor the reading fell under.
+            limit = self.min_force if force < self.min_force else max_force
+            events.append(SafetyEvent(s.host_time_s, "overload", force, limit, s.seq))
         self._in_overload = over
         if math.isfinite(angle) and min_angle <= angle <= max_angle:
             limit = None

@@ -47,7 +47,7 @@ class SafetyKind(StrEnum):
     """Why a session was stopped for safety; the STOP cue is ``safety.<kind>``."""
 
     PAIN_FREE_RANGE = "pain_free_range"  # the driving signal went past the pain-free limit
-    OVERLOAD = "overload"  # force not finite or above the load limit
+    OVERLOAD = "overload"  # force not finite, above the load limit or below the sensor's range
     RANGE = "range"  # the machine's angle outside its range, or not finite
     MACHINE_LOST = "machine_lost"  # no machine samples: the load cannot be checked
     OTHER = "other"  # a kind this version does not know (a newer recording's): still a stop

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from calibration import CalibrationError, CalibrationStore, ChannelCalibration, MachineCalibration
 from device_bridge import DeviceBridge, HandshakeRefused, SafetyLimits, probe
 from device_bridge import protocol as p
-from device_bridge.safety import SafetyMonitor
+from device_bridge.safety import ANGLE_FLOOR_DEG, FORCE_FLOOR_SHARE, SafetyMonitor, floors
 from device_bridge.samples import DeviceSample
 from tests.device_fixtures import ScriptedMachine, channels, machine_hello, processed, wait_for
 
@@ -331,13 +331,14 @@ def test_fuzz_every_sample_over_a_limit_trips_it_also_when_dropped(
         events = bridge.safety_events()
     # The limits as checked: the patient's, inside the machine's declared range.
     top = min(max_force, FORCE.maximum)
+    floor = FORCE.minimum - FORCE_FLOOR_SHARE * (FORCE.maximum - FORCE.minimum)
     low, high = max(min_angle, ANGLE.minimum), min(min_angle + width, ANGLE.maximum)
-    over = [not (math.isfinite(f) and f <= top) for _, f in checked]
+    over = [not (math.isfinite(f) and floor <= f <= top) for _, f in checked]
     out = [not (math.isfinite(a) and low <= a <= high) for a, _ in checked]
     kinds = [e.kind for e in events]
     assert kinds.count("overload") == rising_edges(over)
     assert kinds.count("range") == rising_edges(out)
-    assert all(e.value > top for e in events if e.kind == "overload")
+    assert all(e.value > top or e.value < floor for e in events if e.kind == "overload")
     assert len(samples) <= len(checked)
     assert [s.seq for s in samples] == sorted({s.seq for s in samples})
 
@@ -378,10 +379,27 @@ def test_calibration_read_refuses_a_negative_time_in_one_line(capsys):
     assert capsys.readouterr().err == "error: --seconds: expected 0 to 60 seconds, got -1\n"
 
 
-def test_a_stored_calibration_that_does_not_fit_the_machine_leaves_the_link_faulty(tmp_path):
+@pytest.mark.parametrize(
+    ("cal", "words"),
+    [
+        # A zero the 0..3000 N sensor can never read: every calibrated force would be negative.
+        (
+            MachineCalibration(force=ChannelCalibration(zero=5000.0)),
+            "zero 5000: expected a reading",
+        ),
+        # Inside the range, but no tare: an overload of 700 N would read -1800 N.
+        (MachineCalibration(force=ChannelCalibration(zero=2500.0)), "zero 2500: expected at most"),
+        (
+            MachineCalibration(angle=ChannelCalibration(zero=60.0)),
+            "angle zero 60: expected at most",
+        ),
+    ],
+)
+def test_a_stored_calibration_that_does_not_fit_the_machine_leaves_the_link_faulty(
+    tmp_path, cal, words
+):
     store = CalibrationStore(tmp_path / "cal.json")
-    # A zero the 0..3000 N sensor can never read: every calibrated force would be negative.
-    store.set("LE-7", MachineCalibration(force=ChannelCalibration(zero=5000.0)))
+    store.set("LE-7", cal)
     with scripted(limits=SafetyLimits(max_force_n=600.0), calibration_store=store) as (
         machine,
         bridge,
@@ -392,7 +410,8 @@ def test_a_stored_calibration_that_does_not_fit_the_machine_leaves_the_link_faul
         assert processed(bridge, machine)
         st = bridge.status()
     assert st.state == "faulty" and st.samples == 0
-    assert "stored calibration for 'LE-7' refused" in st.message and "zero 5000" in st.message
+    assert "stored calibration for 'LE-7' refused" in st.message and words in st.message
+    assert "\n" not in st.message
 
 
 @pytest.mark.parametrize(
@@ -423,3 +442,119 @@ def test_probe_names_a_machine_with_a_hostile_hello_rather_than_skipping_it():
     finally:
         thread.join()
         machine.close()
+
+
+# --- a calibration's zero: bounded where it enters, and no zero can switch the limit off --------
+
+
+@pytest.mark.parametrize(
+    ("channel", "points", "words"),
+    [
+        ("force", ("2500", "0", "2600", "100"), "force zero 2500: expected at most 150 N"),
+        ("angle", ("60", "0", "70", "10"), "angle zero 60: expected at most 10 deg"),
+    ],
+)
+def test_calibration_two_point_refuses_a_zero_no_tare_can_explain_in_one_line(
+    channel, points, words, tmp_path, capsys
+):
+    from device_bridge.calibrate import main
+
+    path = tmp_path / "cal.json"
+    names = ("--reading-a", "--true-a", "--reading-b", "--true-b")
+    argv = [a for pair in zip(names, points, strict=True) for a in pair]
+    rc = main(["--file", str(path), "two-point", "--serial", "LE-1", "--channel", channel, *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: calibration") and err.count("\n") == 1
+    assert words in err and not path.exists()
+    # A small offset, as a tare finds it, is still taken.
+    small = ("8", "0", "108", "100") if channel == "force" else ("1.5", "0", "61.5", "60")
+    argv = [a for pair in zip(names, small, strict=True) for a in pair]
+    rc = main(["--file", str(path), "two-point", "--serial", "LE-1", "--channel", channel, *argv])
+    assert rc == 0 and getattr(CalibrationStore(path).get("LE-1"), channel).zero == float(small[0])
+
+
+def test_calibration_zero_taken_while_the_machine_is_loaded_is_refused(tmp_path, capsys):
+    """``calibration zero`` on a real pty while the patient pushes 400 N: not a tare."""
+    from device_bridge.calibrate import main
+
+    machine = ScriptedMachine()
+    done = threading.Event()
+
+    def play() -> None:
+        if not wait_for(machine.host_asked, 10.0):
+            return
+        machine.hello(machine_hello())
+        t_us = 0
+        while not done.is_set():
+            t_us += 10_000
+            machine.sample(t_us, (6600, 4000))  # 66 deg, 400 N
+            done.wait(0.005)
+
+    thread = threading.Thread(target=play)
+    thread.start()
+    path = tmp_path / "cal.json"
+    try:
+        argv = ["--file", str(path), "zero", "--device", machine.path, "--channel", "force"]
+        rc = main([*argv, "--seconds", "0.2"])
+    finally:
+        done.set()
+        thread.join()
+        machine.close()
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and not path.exists()
+    assert err.startswith("error: LE-7: calibration force zero 400") and "at most 150 N" in err
+
+
+def test_a_force_or_angle_below_the_declared_range_is_a_breach_with_or_without_limits():
+    force_floor, angle_floor = floors(0.0, 3000.0, -30.0)
+    assert (force_floor, angle_floor) == (-30.0, -30.0 - ANGLE_FLOOR_DEG)
+
+    def at(force: float = 100.0, angle: float = 10.0) -> DeviceSample:
+        return DeviceSample(1, 0.0, 1.0, angle, force)
+
+    for limits in (None, SafetyLimits(max_force_n=600.0)):
+        mon = SafetyMonitor(limits)
+        mon.set_measuring_range(3000.0, -30.0, 90.0, (force_floor, angle_floor))
+        assert mon.check(at(force=-5.0)) == []  # noise around a tared zero
+        events = mon.check(at(force=-500.0))
+        assert [(e.kind, e.value, e.limit) for e in events] == [("overload", -500.0, -30.0)]
+        assert mon.check(at(force=100.0)) == []
+        events = mon.check(at(angle=-40.0))
+        # With limits, the declared range itself is checked (the floor lies below it).
+        low = angle_floor if limits is None else -30.0
+        assert [(e.kind, e.value, e.limit) for e in events] == [("range", -40.0, low)]
+
+
+def test_a_machine_sending_a_force_below_its_declared_range_trips_the_limit():
+    """-500 N from a 0..3000 N sensor: a faulty sample, not a light one."""
+    with scripted(limits=SafetyLimits(max_force_n=600.0)) as (machine, bridge):
+        machine.hello(machine_hello())
+        machine.sample(0, (6600, 100))
+        machine.sample(10_000, (6600, -5000))
+        assert processed(bridge, machine)
+        events = bridge.safety_events()
+    assert [(e.kind, e.value, e.limit) for e in events] == [
+        ("overload", pytest.approx(-500.0), -30.0)
+    ]
+
+
+def test_a_zero_taken_under_a_light_load_stops_at_the_first_sample_at_rest(tmp_path):
+    """A zero inside the bound (140 N, a tare taken while leaning on the lever): at rest every
+    force reads about -130 N, below the sensor's range, so the limit cannot be quietly raised
+    by 140 N: the first sample is a breach."""
+    store = CalibrationStore(tmp_path / "cal.json")
+    store.set("LE-7", MachineCalibration(force=ChannelCalibration(zero=140.0)))
+    with scripted(limits=SafetyLimits(max_force_n=600.0), calibration_store=store) as (
+        machine,
+        bridge,
+    ):
+        machine.hello(machine_hello())
+        for i in range(5):
+            machine.sample(10_000 * i, (6600, 100))  # 10 N at rest
+        assert processed(bridge, machine)
+        st = bridge.status()
+        events = bridge.safety_events()
+    assert st.samples == 5 and bridge.calibration.force.zero == 140.0
+    assert [(e.kind, e.value, e.limit, e.seq) for e in events] == [
+        ("overload", pytest.approx(-130.0), -30.0, 1)
+    ]

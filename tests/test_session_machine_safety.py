@@ -177,3 +177,39 @@ def test_a_live_session_applies_the_machines_stored_calibration(tmp_path):
     import statistics
 
     assert statistics.median(raw) - statistics.median(forces) == pytest.approx(25.0, abs=2.0)
+
+
+def test_a_calibration_zero_that_shifts_forces_below_the_sensor_stops_the_session_at_once(
+    tmp_path,
+):
+    """The simulated machine with a force zero of 140 N (inside the bound a tare may take,
+    but the machine rests at about 8 N): the first sample reads about -130 N, which the
+    sensor cannot measure, so the session stops before any set, not runs with its load limit
+    raised by 140 N."""
+    from calibration import CalibrationStore, ChannelCalibration, MachineCalibration
+
+    path = tmp_path / "calibration.json"
+    # The simulator's serial for lumbar_extension (LE-1001); the hello names it.
+    CalibrationStore(path).set("LE-1001", MachineCalibration(force=ChannelCalibration(140.0)))
+    runner = Runner(
+        RunOptions(
+            InputChoice("none", "none", "machine only"),
+            LUMBAR,
+            headless=True,
+            device="sim:lumbar_extension",
+            calibration=path,
+        )
+    )
+    try:
+        assert runner.bridge.hello.serial == "LE-1001"
+
+        def stopped() -> bool:
+            runner.pump()
+            return runner.engine.phases.phase == Phase.STOPPED
+
+        assert wait_for(stopped, 60.0)
+    finally:
+        runner.close()
+    [event] = runner.engine.safety_events
+    assert event.kind == "overload" and event.value < -100.0 and event.limit == -30.0
+    assert runner.engine.rep_count == 0
