@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 
 from storage import StorageError
 from storage.base import check_not_store_file
-from storage.paths import FILE_MODE, overwritten, private_output, restrict
+from storage.paths import FILE_MODE, not_a_file, overwritten, private_output, restrict
 
 
 def check_target(path: Path, flag: str) -> str | None:
@@ -23,26 +22,21 @@ def check_target(path: Path, flag: str) -> str | None:
     folder = path.parent
     if not folder.is_dir():
         return f"{flag}: folder does not exist: {folder}"
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        return f"{flag}: cannot use {path}: {exc.strerror}"
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        kind = "the folder" if stat.S_ISDIR(st.st_mode) else "a special file"
-        return f"{flag}: expected a file name, got {kind} {path}"
+    problem = not_a_file(path)
+    if problem:
+        return f"{flag}: {problem}"
+    exists = path.exists()
     probe = folder / f".{path.name}.{os.getpid()}.probe"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.close(fd)
         probe.unlink()
-        if st is not None:
+        if exists:
             os.close(os.open(path, os.O_WRONLY))  # no O_TRUNC: the old file stays as it is
             restrict(path)
     except OSError as exc:
         probe.unlink(missing_ok=True)
-        verb = "write" if st is not None else "create"
+        verb = "write" if exists else "create"
         return f"{flag}: cannot {verb} {path}: {exc.strerror or exc}"
     return None
 

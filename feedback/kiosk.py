@@ -39,6 +39,7 @@ from access.errors import AccessError, PinRecordError
 from access.lockout import Lockout, LockoutPolicy, LockoutState
 from access.patients import KIOSK_CODE_DIGITS, PatientGate, SignIn, fmt_duration
 from feedback.intents import EndSession, EnterPatient, ExitKiosk, Intent, OpenSettings
+from storage.paths import not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ REFUSED = "Code or PIN not recognised. Try again or ask your therapist."
 UNAVAILABLE = "Sign-in is not available just now. Please ask your therapist."
 NOT_SET_UP = "Sign-in is not set up on this kiosk. Please ask your therapist."
 TOO_MANY = "Too many tries"
+_PIN_FILE_MAX = 4096  # bytes; a PIN record is about 250
 
 
 def default_pin_path() -> Path:
@@ -84,11 +86,34 @@ class PinStore:
     def is_set(self) -> bool:
         return self.path.exists()
 
+    def replace_problem(self) -> str | None:
+        """Why a new PIN cannot be written at ``path``, or None: it creates the file or
+        replaces a PIN record, never a folder, a device node or any other file (a database
+        given by mistake)."""
+        if self.path.is_dir():
+            return f"{self.path} is a folder; expected a file name for the PIN"
+        problem = not_a_file(self.path)
+        if problem or not self.path.exists():
+            return problem
+        try:
+            with self.path.open("rb") as fh:
+                head = fh.read(_PIN_FILE_MAX + 1)
+            if len(head) > _PIN_FILE_MAX:
+                raise PinRecordError("too long for a PIN record")
+            pins.parse_record(head.decode("utf-8"), str(self.path))
+        except (OSError, UnicodeDecodeError, PinRecordError):
+            return (
+                f"{self.path} exists and is not a therapist PIN file; refusing to replace it "
+                "(move it aside if it is no longer needed)"
+            )
+        return None
+
     def set_pin(self, pin: str) -> None:
         """A new therapist PIN: 6 to 12 ASCII digits. Raises ``AccessError`` with one line."""
         pins.check_pin(pin, pins.THERAPIST_MIN_DIGITS, "therapist PIN")
-        if self.path.is_dir():
-            raise AccessError(f"{self.path} is a folder; expected a file name for the PIN")
+        problem = self.replace_problem()
+        if problem:
+            raise AccessError(problem)
         record = pins.hash_pin(pin, pins.THERAPIST_MIN_DIGITS)
         try:
             _write_private(self.path, record)
@@ -484,8 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = ap.parse_args(argv)
         store = PinStore(args.path)
-        if store.path.is_dir():  # before asking for the PIN, not after
-            raise AccessError(f"--path: {store.path} is a folder; expected a file name")
+        problem = store.replace_problem()
+        if problem:  # before asking for the PIN, not after
+            raise AccessError(f"--path: {problem}")
         store.set_pin(read_pin(args, pins.THERAPIST_MIN_DIGITS, "therapist PIN"))
     except AccessError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -483,9 +483,13 @@ class Store(ABC):
         """Files and folders the store keeps its data in (resolved), besides which nothing
         may be written."""
 
-    def check_output(self, path: str | os.PathLike[str]) -> None:
-        """Refuse an output file (report, export) that would overwrite the store's own data:
-        the database, its journals, backups or pending writes."""
+    def check_output(self, path: str | os.PathLike[str], *, folder_ok: bool = False) -> None:
+        """Refuse an output file (report, export) that would overwrite the store's own data
+        (the database, its journals, backups or pending writes) or replace a folder or a
+        special file (a device node, a pipe); ``folder_ok`` for an output that is a folder."""
+        problem = paths.not_a_file(Path(path), folder_ok=folder_ok)
+        if problem:
+            raise StorageError(problem, path=str(path))
         check_not_store_file(path, self.owned_paths(), self.location)
 
     def history(self, patient_code: str) -> PatientHistory:

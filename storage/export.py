@@ -204,7 +204,8 @@ def export_patient(
         raise ValueError(f"export format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
     for target in [out, *(out / name for name in CSV_FILES)] if fmt == "csv" else [out]:
-        store.check_output(target)  # never write over the database or its journals
+        # Never write over the database or its journals, nor replace a device node or a pipe.
+        store.check_output(target, folder_ok=fmt == "csv" and target == out)
     h = store.history(patient_code)
     if fmt == "csv":
         return write_csv(h, out)

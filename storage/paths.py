@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +41,29 @@ def redact_url(url: str) -> str:
     if at and ":" in auth:
         auth = auth.split(":", 1)[0] + ":***"
     return f"{scheme}{sep}{auth}{at}{hosts}{slash}{tail}"
+
+
+def too_long(text: str) -> str:
+    """The message for a name longer than the system allows, the name shortened to be read."""
+    shown = text if len(text) <= 80 else f"{text[:50]}...{text[-20:]}"
+    return f"path too long for the system ({len(text)} characters): {shown}"
+
+
+def not_a_file(path: Path, *, folder_ok: bool = False) -> str | None:
+    """Why an output cannot go to ``path`` as it stands, or None: writing it would replace an
+    existing folder or special file (a device node, pipe or socket) by a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return too_long(str(path))
+        return f"cannot use {path}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode) or (folder_ok and stat.S_ISDIR(mode)):
+        return None
+    kind = "the folder" if stat.S_ISDIR(mode) else "a special file"
+    return f"expected a file name, got {kind} {path}"
 
 
 def overwritten(path: str | os.PathLike[str], kept: Iterable[Path]) -> Path | None:

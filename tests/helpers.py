@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,23 @@ def bundled_live_snapshots(per_pose: int = 1) -> list[tuple[object, bool]]:
     finally:
         runner.close()
     return out
+
+
+def special_files(folder: Path) -> list[Path]:
+    """A named pipe, and a device node like /dev/null where the system lets us make one
+    (made in ``folder``: a test never points a command at a real device)."""
+    fifo = folder / "pipe"
+    os.mkfifo(fifo)
+    found = [fifo]
+    try:
+        os.mknod(folder / "dev", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        found.append(folder / "dev")
+    except PermissionError:
+        pass  # no CAP_MKNOD: the pipe still shows the rule
+    return found
+
+
+def file_kind(path: Path) -> tuple[int, int]:
+    """What ``path`` is (its type bits) and, for a device node, which device."""
+    st = path.lstat()
+    return stat.S_IFMT(st.st_mode), st.st_rdev

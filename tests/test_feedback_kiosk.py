@@ -9,6 +9,9 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import hashlib
 import json
+import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -16,8 +19,10 @@ import pygame
 import pytest
 
 from access.alerts import AlertKind, AlertLog
+from access.errors import AccessError
 from access.lockout import LockoutPolicy
 from access.patients import PatientGate
+from access.pins import hash_pin
 from devtools.kiosk_fixtures import PATIENTS, THERAPIST_PIN, FakeClock, store_with_patients
 from devtools.kiosk_fixtures import click as _click
 from devtools.kiosk_fixtures import sign_in as _sign_in
@@ -35,6 +40,7 @@ from feedback.kiosk import (
     PinStore,
 )
 from session.snapshot import Cue, Severity, Snapshot, SourceStatus
+from tests.helpers import ROOT, file_kind, special_files
 
 SIZE = (1280, 720)
 PIN = THERAPIST_PIN
@@ -548,7 +554,7 @@ def set_pin(monkeypatch, argv, answers):
 
 def test_set_pin_command_and_tightening_an_existing_file(tmp_path, monkeypatch):
     path = tmp_path / "pin.json"
-    path.write_text("{}")
+    path.write_text(hash_pin("2468", 4))  # a PIN set under the old 4-digit rule
     path.chmod(0o644)
     assert set_pin(monkeypatch, ["--path", str(path)], ["135790", "135790"]) == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -604,3 +610,58 @@ def test_set_pin_from_a_file_or_stdin(tmp_path, monkeypatch, capsys):
     assert kiosk_mod.main(["--set-pin", "--path", str(path), "--pin-stdin"]) == 0
     assert PinStore(path).verify("864200")
     assert json.loads(path.read_text())["min_digits"] == 6
+
+
+def _set_pin_process(path: str) -> subprocess.CompletedProcess:
+    """``python -m feedback.kiosk --set-pin`` as a therapist runs it, the PIN on stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "feedback.kiosk", "--set-pin", "--path", path, "--pin-stdin"],
+        cwd=ROOT,
+        input="135790\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_set_pin_replaces_only_a_pin_file(tmp_path, monkeypatch, capsys):
+    """Before: a database given as --path was replaced by the PIN record (exit 0), and so was
+    a device node or a pipe."""
+    db = tmp_path / "clinic.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE patients (code TEXT)")
+    conn.execute("INSERT INTO patients VALUES ('LBP-001')")
+    conn.commit()
+    conn.close()
+    proc = _set_pin_process(str(db))
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == (
+        f"python -m feedback.kiosk: error: --path: {db} exists and is not a therapist PIN "
+        "file; refusing to replace it (move it aside if it is no longer needed)\n"
+    )
+    others = [tmp_path / "notes.txt", tmp_path / "empty.json", tmp_path / "big.json"]
+    others[0].write_text("kiosk notes")
+    others[1].write_bytes(b"")
+    others[2].write_text(hash_pin("246813", 6) + " " * 5000)  # a record, then more than fits
+    before = {p: p.read_bytes() for p in [db, *others]}
+    for path in [db, *others]:
+        assert set_pin(monkeypatch, ["--path", str(path)], [PIN, PIN]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not a therapist PIN file" in err, err
+        with pytest.raises(AccessError, match="not a therapist PIN file"):
+            PinStore(path).set_pin(PIN)  # the same rule without the command line
+    assert {p: p.read_bytes() for p in before} == before
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT code FROM patients").fetchall() == [("LBP-001",)]
+    conn.close()
+    kinds = {p: file_kind(p) for p in special_files(tmp_path)}
+    for path in kinds:
+        assert set_pin(monkeypatch, ["--path", str(path)], [PIN, PIN]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"expected a file name, got a special file {path}" in err
+    assert {p: file_kind(p) for p in kinds} == kinds
+    assert not list(tmp_path.glob(".*.tmp"))
+    pin_file = tmp_path / "pin.json"
+    pin_file.write_text(hash_pin("246813", 6))
+    assert set_pin(monkeypatch, ["--path", str(pin_file)], [PIN, PIN]) == 0  # a PIN file: yes
+    assert PinStore(pin_file).verify(PIN)

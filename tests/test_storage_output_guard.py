@@ -12,6 +12,7 @@ import pytest
 from devtools.storage_demo import record_demo_patient
 from storage import open_store, store_files
 from storage.cli import main
+from tests.helpers import file_kind, special_files
 
 
 def _db(tmp_path: Path, name: str = "clinic.sqlite") -> tuple[Path, str]:
@@ -98,3 +99,38 @@ def test_the_files_of_a_database_are_known_before_it_is_opened(tmp_path):
         "postgresql://coach:***@db.local/clinic",
         (),
     )
+
+
+def test_export_and_report_never_replace_a_special_file_or_a_folder(tmp_path, capsys):
+    """Before: the device node or pipe became a regular file holding the export (exit 0); a
+    folder gave a traceback from the rename."""
+    db, code = _db(tmp_path)
+    folder = tmp_path / "out.html"  # a report's name
+    folder.mkdir()
+    targets = special_files(tmp_path)
+    kinds = {p: file_kind(p) for p in targets}
+    for target in [*targets, folder]:
+        for argv in (
+            ["export", "--patient", code, "--format", "json", "--out", str(target)],
+            ["export", "--patient", code, "--format", "fhir", "--out", str(target)],
+            ["report", "--patient", code, "--out", str(target)],
+        ):
+            if argv[0] == "report" and target != folder:
+                link = tmp_path / "report.html"  # a report's name, pointing at the device
+                link.unlink(missing_ok=True)
+                link.symlink_to(target)
+                argv[-1] = str(link)
+            assert main([*argv, "--db", str(db)]) == 2, argv
+            err = capsys.readouterr().err
+            kind = "the folder" if target == folder else "a special file"
+            assert err.count("\n") == 1 and f"expected a file name, got {kind}" in err, err
+    csv = ["export", "--patient", code, "--format", "csv", "--db", str(db), "--out"]
+    assert main([*csv, str(targets[0])]) == 2
+    assert "got a special file" in capsys.readouterr().err
+    os.mkfifo(folder / "reps.csv")  # a table's name in the export folder
+    assert main([*csv, str(folder)]) == 2
+    assert "got a special file" in capsys.readouterr().err
+    assert {p: file_kind(p) for p in targets} == kinds  # still the pipe and the device
+    assert sorted(p.name for p in folder.iterdir()) == ["reps.csv"]
+    _intact(db, code)
+    assert main([*csv, str(tmp_path / "tables")]) == 0  # a folder is what CSV writes into

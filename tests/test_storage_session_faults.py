@@ -23,7 +23,7 @@ import pytest
 
 from storage import open_store
 from storage.journal import journal_files
-from tests.helpers import ROOT, run_main, shared_data
+from tests.helpers import ROOT, file_kind, run_main, shared_data, special_files
 
 _HOLD_LOCK = """
 import sqlite3, sys
@@ -259,6 +259,24 @@ def test_unwritable_output_is_one_line_before_the_session(tmp_path, flag):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert len(said) == 1 and said[0].startswith(f"main.py: error: {flag}: "), said
         assert "reps," not in proc.stdout  # refused before the session, not after it
+
+
+@pytest.mark.parametrize("flag", ["--summary-json", "--record", "--record-video"])
+def test_session_output_onto_a_special_file_is_refused(tmp_path, flag):
+    """The same check as export and report (``storage.paths.not_a_file``): a device node or a
+    pipe is never replaced by a regular file."""
+    source = ROOT / "assets" / "recordings" / "keraal_flank_stretch.screc"
+    targets = special_files(tmp_path)
+    kinds = {p: file_kind(p) for p in targets}
+    for target in targets:
+        proc = run_main("--source", str(source), "--headless", "--max-frames", "5", flag,
+                        str(target))  # fmt: skip
+        said = [ln for ln in proc.stderr.splitlines() if ln.startswith("main.py")]
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert said == [
+            f"main.py: error: {flag}: expected a file name, got a special file {target}"
+        ]
+    assert {p: file_kind(p) for p in targets} == kinds
 
 
 def _files(folder: Path) -> dict[str, bytes]:
