@@ -54,8 +54,8 @@ def not_a_file(path: Path, *, folder_ok: bool = False) -> str | None:
     existing folder or special file (a device node, pipe or socket) by a regular file."""
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # nothing there to replace; creating it reports what is in the way
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             return too_long(str(path))
