@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -28,19 +27,14 @@ def one_line(text: object) -> str:
     return str(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
-def _too_long(text: str) -> str:
-    shown = text if len(text) <= 80 else f"{text[:50]}...{text[-20:]}"
-    return f"path too long for the system ({len(text)} characters): {shown}"
-
-
 def _name(text: str) -> str:
     """A file name the system can at least look up: a name longer than it allows is refused
     here, before any part of the program trips over it."""
-    try:
-        os.stat(text)
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            raise argparse.ArgumentTypeError(_too_long(text)) from None
+    from storage.paths import name_too_long
+
+    problem = name_too_long(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -248,5 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # any subcommand's path the system cannot even look up
         if exc.errno != errno.ENAMETOOLONG:
             raise
-        print(f"main.py: error: {_too_long(str(exc.filename or ''))}", file=sys.stderr)
+        from storage.paths import too_long
+
+        print(f"main.py: error: {too_long(str(exc.filename or ''))}", file=sys.stderr)
         return EXIT_USAGE

@@ -39,7 +39,7 @@ from access.errors import AccessError, PinRecordError
 from access.lockout import Lockout, LockoutPolicy, LockoutState
 from access.patients import KIOSK_CODE_DIGITS, PatientGate, SignIn, fmt_duration
 from feedback.intents import EndSession, EnterPatient, ExitKiosk, Intent, OpenSettings
-from storage.paths import not_a_file
+from storage.paths import name_too_long, not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -490,6 +490,14 @@ class Kiosk:
         return []
 
 
+def _file_name(text: str) -> Path:
+    """A name the system can look up; one longer than it allows is refused by argparse."""
+    problem = name_too_long(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m feedback.kiosk --set-pin [--path FILE] [--pin-file FILE | --pin-stdin]``."""
     from access.cli import read_pin
@@ -502,9 +510,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = _Parser(prog=prog, description="Set the kiosk's therapist PIN")
     ap.add_argument("--set-pin", action="store_true", required=True)
-    ap.add_argument("--path", type=Path, default=None, help="PIN file (default: user config)")
+    ap.add_argument("--path", type=_file_name, help="PIN file (default: user config)")
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("--pin-file", type=Path, metavar="FILE", help="PIN on its first line")
+    src.add_argument("--pin-file", type=_file_name, metavar="FILE", help="PIN on its first line")
     src.add_argument("--pin-stdin", action="store_true", help="PIN on standard input")
     try:
         args = ap.parse_args(argv)

@@ -49,6 +49,16 @@ def too_long(text: str) -> str:
     return f"path too long for the system ({len(text)} characters): {shown}"
 
 
+def name_too_long(text: str) -> str | None:
+    """``too_long(text)`` when the system cannot even look the name up, else None."""
+    try:
+        os.stat(text)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return too_long(text)
+    return None
+
+
 def not_a_file(path: Path, *, folder_ok: bool = False) -> str | None:
     """Why an output cannot go to ``path`` as it stands, or None: writing it would replace an
     existing folder or special file (a device node, pipe or socket) by a regular file."""

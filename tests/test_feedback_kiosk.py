@@ -665,3 +665,15 @@ def test_set_pin_replaces_only_a_pin_file(tmp_path, monkeypatch, capsys):
     pin_file.write_text(hash_pin("246813", 6))
     assert set_pin(monkeypatch, ["--path", str(pin_file)], [PIN, PIN]) == 0  # a PIN file: yes
     assert PinStore(pin_file).verify(PIN)
+
+
+def test_set_pin_path_too_long_for_the_system_is_one_line(tmp_path):
+    """Before: OSError File name too long, a traceback, exit 1."""
+    path = str(tmp_path / ("a" * 5000))
+    proc = _set_pin_process(path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr == (
+        "python -m feedback.kiosk: error: argument --path: path too long for the system "
+        f"({len(path)} characters): {path[:50]}...{path[-20:]}\n"
+    )
+    assert list(tmp_path.iterdir()) == []
