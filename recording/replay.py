@@ -34,10 +34,26 @@ class SessionReplay(PoseReplay):
         self.device = device
         self.events = events
         self.timeline = timeline
+        self.truncated = False  # the file ends inside a record (``Recording.truncated``)
         super().__init__(poses, fps, name, header)
 
     def has_content(self) -> bool:
         return bool(self.poses or self.device)
+
+    @property
+    def damage_note(self) -> str:
+        """One line when records were skipped or the file is cut short, else "". A file cut
+        exactly between two records cannot be told from a whole one (the format has no end
+        marker)."""
+        note = super().damage_note
+        if not self.truncated:
+            return note
+        last = self.poses[-1].timestamp if self.poses else 0.0
+        cut = (
+            "the file is cut short inside a record (a write or copy that did not finish); "
+            f"replayed up to its last whole record ({len(self.poses)} poses, {last:.1f} s)"
+        )
+        return f"{note}; {cut}" if note else f"{self.name}: {cut}"
 
 
 def open_recording(path: str | Path) -> SessionReplay:
@@ -50,6 +66,7 @@ def open_recording(path: str | Path) -> SessionReplay:
         rec.poses, fps, path.name, rec.device, rec.events, rec.header, rec.timeline
     )
     replay.damaged, replay.damaged_bytes = rec.damaged, rec.damaged_bytes
+    replay.truncated = rec.truncated
     return replay
 
 

@@ -356,6 +356,39 @@ def test_damaged_recording_replays_on_and_says_so(tmp_path, session):
     assert summary["source_warnings"] == [warnings[0].removeprefix("main.py: warning: ")]
 
 
+def test_recording_cut_short_replays_and_says_so(tmp_path, session):
+    """Before: a recording cut mid-record played 106 of its 193 poses without a word."""
+    bundled = (ROOT / "assets" / "recordings" / "keraal_flank_stretch.screc").read_bytes()
+    cut = tmp_path / "cut.screc"
+    cut.write_bytes(bundled[:100_000])
+    out = tmp_path / "s.json"
+    proc = run_main("--source", str(cut), "--headless", "--summary-json", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("main.py: warning:")]
+    assert warnings == [
+        "main.py: warning: cut.screc: the file is cut short inside a record (a write or copy "
+        f"that did not finish); replayed up to its last whole record ({summary['frames']} poses, "
+        f"{open_replay(cut).poses[-1].timestamp:.1f} s)"
+    ]
+    assert (
+        0
+        < summary["frames"]
+        < len(open_replay(ROOT / "assets/recordings/keraal_flank_stretch.screc"))
+    )
+    assert summary["source_warnings"] == [warnings[0].removeprefix("main.py: warning: ")]
+    # Damage and a cut in one file: one line with both; a whole file: nothing to say.
+    _path, blob, offsets = session
+    both = tmp_path / "both.screc"
+    both.write_bytes(_flip(blob, (offsets[40] + 200) * 8)[: offsets[-1] + 30])
+    note = open_replay(both).damage_note
+    assert note.startswith("both.screc: skipped 1 damaged record") and "cut short" in note
+    assert open_replay(_path).damage_note == ""
+    at_a_boundary = tmp_path / "boundary.screc"  # cut between records: cannot be told
+    at_a_boundary.write_bytes(blob[: offsets[-1]])
+    assert open_replay(at_a_boundary).damage_note == ""
+
+
 @pytest.mark.parametrize(
     "case", ["safety event without a value", "event nested too deeply", "unknown command"]
 )
