@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -125,11 +126,29 @@ def test_exercise_id_longer_than_a_file_name_is_one_line():
 # -- machine and source combinations ---------------------------------------------------------
 
 
-def test_machine_port_that_never_says_hello_is_refused():
+@pytest.mark.parametrize("port", ["null device", "silent pty"])
+def test_machine_port_that_never_says_hello_is_refused(port, tmp_path):
     # Before: exit 0 with zero samples and no word (or no end at all with --source none).
-    proc = run_main("--exercise", "lumbar_extension", "--device", "/dev/null", "--source",
-                    "none", "--headless", "--seconds", "30", timeout=120)  # fmt: skip
-    _one_line_error(proc, "--device", "/dev/null", "no hello")
+    # The null device is a copy made here: a test never writes to the host's /dev/null.
+    from tests.device_fixtures import ScriptedMachine
+
+    silent = None
+    if port == "null device":
+        path = str(tmp_path / "null")
+        try:
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs the right to (root)")
+    else:
+        silent = ScriptedMachine()  # a real pty whose machine never answers
+        path = silent.path
+    try:
+        proc = run_main("--exercise", "lumbar_extension", "--device", path, "--source",
+                        "none", "--headless", "--seconds", "30", timeout=120)  # fmt: skip
+    finally:
+        if silent is not None:
+            silent.close()
+    _one_line_error(proc, "--device", path, "no hello")
 
 
 def _machine_recording(path: Path, exercise: str | None, samples: int = 40) -> Path:
