@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -56,6 +57,7 @@ DISPLAY_FPS = 60.0
 HANDSHAKE_S = 5.0
 SIM_HANDSHAKE_S = 20.0
 log = logging.getLogger(__name__)
+_NO_SAMPLES = frozenset({"not_responding", "faulty", "reconnecting"})
 _MACHINE_STATES = {
     "ok": SourceState.OK,
     "connecting": SourceState.RECONNECTING,
@@ -173,6 +175,7 @@ class Runner:
                 self._await_handshake()
         self.t0 = time.monotonic()
         self.stats = RunStats(started=self.t0)
+        self._machine_quiet = False  # the machine's samples stopped, and that was said
         if opts.record:
             self.recorder = RecordingWriter(
                 opts.record,
@@ -270,6 +273,7 @@ class Runner:
             return
         eng = self.engine
         samples = self.bridge.drain()
+        self._say_when_samples_stop()
         if eng.exercise.signal.source == "machine" and eng.phases.phase == Phase.WORKING:
             # No samples means no load check: a set cannot go on without the machine. The
             # bridge says so (faulty, lost, heartbeats only) and so does the engine, which
@@ -290,6 +294,16 @@ class Runner:
             for s, t in zip(samples, ts, strict=True):
                 self.recorder.device(t, s.seq, s.device_time_s, s.angle_deg, s.force_n)
         self.feed(MachineBatch(ts, angles, forces))
+
+    def _say_when_samples_stop(self) -> None:
+        """One line on stderr when the machine's samples stop (or never start), again only
+        after they came back: the screen shows it, a console or a log must too."""
+        st = self.bridge.status()
+        quiet = st.state in _NO_SAMPLES
+        if quiet and not self._machine_quiet:
+            message = " ".join(st.message.split())
+            print(f"main.py: warning: the machine sends no samples: {message}", file=sys.stderr)
+        self._machine_quiet = quiet
 
     def _tap_machine(self) -> None:
         """An assessment takes the machine's samples and the bridge's own safety reports."""
@@ -357,19 +371,35 @@ class Runner:
         return events
 
     def _await_handshake(self) -> None:
-        """A port with no machine behind it is refused now, not run as a session that gets
-        no samples and says nothing."""
-        sim = self.bridge.simulator is not None  # sim:MODEL, or the fallback of auto
+        """A port with no machine behind it, or (for a machine exercise) one that says hello
+        but sends no samples, is refused now,
+        not run as a session that gets no samples and says nothing."""
+        from device_bridge import DeviceError, DeviceNotFound
+
+        bridge, spec = self.bridge, self.opts.device or ""
+        sim = bridge.simulator is not None  # sim:MODEL, or the fallback of auto
         limit = SIM_HANDSHAKE_S if sim else HANDSHAKE_S
         end = time.monotonic() + limit
-        while self.bridge.hello is None and time.monotonic() < end:
+        while bridge.hello is None and time.monotonic() < end:
+            if bridge.status().state == "faulty":  # a refused hello or calibration: final
+                raise DeviceError(f"{spec}: {bridge.status().message}")
             time.sleep(0.02)
-        if self.bridge.hello is None:
-            from device_bridge import DeviceNotFound
-
+        hello = bridge.hello
+        if hello is None:
             raise DeviceNotFound(
-                self.opts.device or "",
-                f"no hello from a machine within {limit:g} s ({self.bridge.status().message})",
+                spec, f"no hello from a machine within {limit:g} s ({bridge.status().message})"
+            )
+        if self.opts.exercise.signal.source != "machine":
+            return
+        # The hello is not enough: a set's load is checked on samples, so none, no set.
+        end = time.monotonic() + limit
+        while bridge.status().samples == 0 and time.monotonic() < end:
+            time.sleep(0.02)
+        if bridge.status().samples == 0:
+            raise DeviceError(
+                f"{spec}: the {hello.model} machine (serial {hello.serial}) said hello but sent "
+                f"no samples within {limit:g} s; a machine set cannot start without them "
+                f"({bridge.status().message})"
             )
 
     def _limits(self):

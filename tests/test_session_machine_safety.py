@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 from app.inputs import InputChoice
 from app.loop import Runner, RunOptions
+from device_bridge import protocol as p
 from exercises.library import get_exercise
 from session.engine import MACHINE_LOST_S, SessionConfig, SessionEngine
 from session.events import Command, CommandInput, MachineBatch
@@ -98,23 +101,14 @@ def test_the_engine_calls_a_working_machine_set_silent_after_machine_lost_s():
     assert not SessionEngine(get_exercise("squat")).machine_silent(10.0)
 
 
-def test_a_machine_set_on_a_machine_sending_only_heartbeats_is_stopped_as_machine_lost():
+def test_a_machine_set_on_a_machine_sending_only_heartbeats_is_stopped_as_machine_lost(capsys):
     """The real loop and bridge on a real pty: samples until the set is under way, then the
     machine keeps its heartbeat but sends no sample."""
     machine = ScriptedMachine()
-
-    def answer_the_hello() -> None:
-        if wait_for(machine.host_asked, 10.0):
-            machine.hello(machine_hello())
-
-    thread = threading.Thread(target=answer_the_hello)
-    thread.start()
-    choice = InputChoice("none", "none", "machine only")
-    try:
-        runner = Runner(RunOptions(choice, LUMBAR, headless=True, device=machine.path))
-    finally:
-        thread.join()
     t0 = time.monotonic()
+    choice = InputChoice("none", "none", "machine only")
+    with answering(machine, machine_hello(), t0, samples=True):
+        runner = Runner(RunOptions(choice, LUMBAR, headless=True, device=machine.path))
     try:
 
         def until(frame: str, *phases: Phase) -> bool:
@@ -134,52 +128,59 @@ def test_a_machine_set_on_a_machine_sending_only_heartbeats_is_stopped_as_machin
         machine.close()
     assert [e.kind for e in runner.engine.safety_events] == ["machine_lost"]
     assert runner.engine.cues.current.key == "safety.machine_lost"
+    # Said once on the console too, not once a frame.
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("main.py: warning: the machine sends no samples: machine not")
 
 
-def test_a_live_session_applies_the_machines_stored_calibration(tmp_path):
-    """The calibration file (one store, by serial number) reaches the live session's link:
-    the simulated machine's force zero set there moves every force the engine sees."""
-    import time
+@contextmanager
+def answering(
+    machine: ScriptedMachine, hello: p.Hello, t0: float, *, samples: bool
+) -> Iterator[None]:
+    """While the body runs (a ``Runner`` opening the port): answer the host's hello, then
+    send samples at rest (66 deg, 10 N), or only heartbeats, on device time since ``t0``."""
+    done = threading.Event()
 
-    from app.inputs import InputChoice
-    from app.loop import Runner, RunOptions
-    from calibration import CalibrationStore, ChannelCalibration, MachineCalibration
+    def play() -> None:
+        if not wait_for(machine.host_asked, 10.0):
+            return
+        machine.hello(hello)
+        while not done.is_set():
+            us = int((time.monotonic() - t0) * 1e6)
+            if samples:
+                machine.sample(us, (6600, 100))
+            else:
+                machine.heartbeat(us)
+            done.wait(0.01)
 
-    def run(calibration_file):
-        runner = Runner(
-            RunOptions(
-                InputChoice("none", "none", "machine only"),
-                get_exercise("lumbar_extension"),
-                headless=True,
-                device="sim:lumbar_extension",
-                calibration=calibration_file,
-            )
-        )
-        try:
-            serial = runner.bridge.hello.serial
-            forces = []
-            end = time.monotonic() + 60
-            while len(forces) < 200 and time.monotonic() < end:
-                forces += [s.force_n for s in runner.bridge.drain()]
-                time.sleep(0.01)
-            return serial, runner.bridge.calibration, forces
-        finally:
-            runner.close()
-
-    serial, identity, raw = run(tmp_path / "none.json")
-    assert identity.is_identity and len(raw) >= 200
-    path = tmp_path / "calibration.json"
-    zeroed = MachineCalibration(force=ChannelCalibration(zero=25.0))
-    CalibrationStore(path).set(serial, zeroed)
-    _, used, forces = run(path)
-    assert used == zeroed and len(forces) >= 200
-    # The machine rests between sessions: the same resting force, 25 N lower once zeroed.
-    import statistics
-
-    assert statistics.median(raw) - statistics.median(forces) == pytest.approx(25.0, abs=2.0)
+    thread = threading.Thread(target=play)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
-def test_a_calibration_zero_that_shifts_forces_below_the_sensor_stops_the_session_at_once(
+def test_a_machine_that_says_hello_and_then_sends_only_heartbeats_is_refused_in_one_line():
+    """main.py on a real pty: a machine set must never start without samples (it used to
+    stay in set-up with no cue, 0 samples, exit 0)."""
+    machine = ScriptedMachine()
+    args = ("--headless", "--source", "none", "--exercise", LUMBAR.id, "--seconds", "30")
+    try:
+        with answering(machine, machine_hello(), time.monotonic(), samples=False):
+            out = run_main(*args, "--device", machine.path, timeout=120)
+    finally:
+        machine.close()
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("main.py: error: --device: ")
+    assert "lumbar_extension machine (serial LE-7) said hello but sent no samples within 5 s" in (
+        out.stderr
+    )
+
+
+def test_a_machine_of_another_model_is_reorces_below_the_sensor_stops_the_session_at_once(
     tmp_path,
 ):
     """The simulated machine with a force zero of 140 N (inside the bound a tare may take,
