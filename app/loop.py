@@ -371,8 +371,8 @@ class Runner:
         return events
 
     def _await_handshake(self) -> None:
-        """A port with no machine behind it, or (for a machine exercise) one that says hello
-        but sends no samples, is refused now,
+        """A port with no machine behind it, a machine of another model than the exercise's,
+        or (for a machine exercise) one that says hello but sends no samples is refused now,
         not run as a session that gets no samples and says nothing."""
         from device_bridge import DeviceError, DeviceNotFound
 
@@ -389,7 +389,13 @@ class Runner:
             raise DeviceNotFound(
                 spec, f"no hello from a machine within {limit:g} s ({bridge.status().message})"
             )
-        if self.opts.exercise.signal.source != "machine":
+        ex = self.opts.exercise
+        if ex.machine and hello.model != ex.machine:
+            raise DeviceError(
+                f"{spec}: this is a {hello.model} machine (serial {hello.serial}); the exercise "
+                f"{ex.id} needs the {ex.machine} machine"
+            )
+        if ex.signal.source != "machine":
             return
         # The hello is not enough: a set's load is checked on samples, so none, no set.
         end = time.monotonic() + limit

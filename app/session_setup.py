@@ -116,6 +116,12 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
     _check_combination(args, choice, replay, exercise)
     if exercise.signal.source == "machine" and not args.device:
         args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
+    sim_model = args.device[4:] if args.device and args.device.startswith("sim:") else ""
+    if sim_model and exercise.machine and sim_model != exercise.machine:
+        raise UsageError(
+            f"--device {args.device}: the exercise {exercise.id} needs the {exercise.machine} "
+            f"machine (use --device sim:{exercise.machine})"
+        )
     if args.device and args.device.startswith("/dev/") and not os.path.exists(args.device):
         raise UsageError(f"--device: no such port {args.device} (is the machine plugged in?)")
     if choice.kind == "none" and exercise.signal.source == "camera":

@@ -180,7 +180,74 @@ def test_a_machine_that_says_hello_and_then_sends_only_heartbeats_is_refused_in_
     )
 
 
-def test_a_machine_of_another_model_is_reorces_below_the_sensor_stops_the_session_at_once(
+def test_a_machine_of_another_model_is_refused_in_one_line():
+    """A lumbar extension machine for lumbar flexion (on a port; the simulator of another
+    model is refused before it is started)."""
+    machine = ScriptedMachine()
+    flexion = get_exercise("lumbar_flexion")
+    args = ("--headless", "--source", "none", "--exercise", flexion.id, "--seconds", "30")
+    try:
+        with answering(machine, machine_hello(), time.monotonic(), samples=True):
+            out = run_main(*args, "--device", machine.path, timeout=120)
+    finally:
+        machine.close()
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == (
+        f"main.py: error: --device: {machine.path}: this is a lumbar_extension machine "
+        "(serial LE-7); the exercise lumbar_flexion needs the lumbar_flexion machine\n"
+    )
+    out = run_main(*args, "--device", "sim:lumbar_extension", timeout=60)
+    assert (out.returncode, out.stderr) == (
+        2,
+        "main.py: error: --device sim:lumbar_extension: the exercise lumbar_flexion needs the "
+        "lumbar_flexion machine (use --device sim:lumbar_flexion)\n",
+    )
+
+
+def test_a_live_session_applies_the_machines_stored_calibration(tmp_path):
+    """The calibration file (one store, by serial number) reaches the live session's link:
+    the simulated machine's force zero set there moves every force the engine sees."""
+    import time
+
+    from app.inputs import InputChoice
+    from app.loop import Runner, RunOptions
+    from calibration import CalibrationStore, ChannelCalibration, MachineCalibration
+
+    def run(calibration_file):
+        runner = Runner(
+            RunOptions(
+                InputChoice("none", "none", "machine only"),
+                get_exercise("lumbar_extension"),
+                headless=True,
+                device="sim:lumbar_extension",
+                calibration=calibration_file,
+            )
+        )
+        try:
+            serial = runner.bridge.hello.serial
+            forces = []
+            end = time.monotonic() + 60
+            while len(forces) < 200 and time.monotonic() < end:
+                forces += [s.force_n for s in runner.bridge.drain()]
+                time.sleep(0.01)
+            return serial, runner.bridge.calibration, forces
+        finally:
+            runner.close()
+
+    serial, identity, raw = run(tmp_path / "none.json")
+    assert identity.is_identity and len(raw) >= 200
+    path = tmp_path / "calibration.json"
+    zeroed = MachineCalibration(force=ChannelCalibration(zero=25.0))
+    CalibrationStore(path).set(serial, zeroed)
+    _, used, forces = run(path)
+    assert used == zeroed and len(forces) >= 200
+    # The machine rests between sessions: the same resting force, 25 N lower once zeroed.
+    import statistics
+
+    assert statistics.median(raw) - statistics.median(forces) == pytest.approx(25.0, abs=2.0)
+
+
+def test_a_calibration_zero_that_shifts_forces_below_the_sensor_stops_the_session_at_once(
     tmp_path,
 ):
     """The simulated machine with a force zero of 140 N (inside the bound a tare may take,
