@@ -161,6 +161,7 @@ class Runner:
         if opts.device:
             from calibration import CalibrationStore
             from device_bridge import open_device
+            from device_bridge.factory import AUTO_FALLBACK_MODEL
 
             # The machine's zero and scale, by its serial number, from the one calibration
             # file (``python -m device_bridge calibration``); none stored: as the machine says.
@@ -169,6 +170,8 @@ class Runner:
                 limits=self._limits(),
                 simulator_args=opts.simulator_args,
                 calibration_store=CalibrationStore(opts.calibration),
+                # ``auto`` with no machine on any port: the simulator of this exercise's.
+                fallback_model=opts.exercise.machine or AUTO_FALLBACK_MODEL,
             )
             self.bridge.start()
             if not opts.kiosk:  # the kiosk shows the machine's state and waits for it
@@ -518,8 +521,8 @@ class Runner:
         if self.bridge is not None:
             st = self.bridge.status()
             state = _MACHINE_STATES.get(st.state, SourceState.LOST)
-            if state == SourceState.OK and self.opts.device and self.opts.device.startswith("sim:"):
-                state = SourceState.SIMULATED
+            if state == SourceState.OK and self.bridge.simulator is not None:
+                state = SourceState.SIMULATED  # sim:MODEL, or auto with no machine on a port
             machine = SourceStatus(
                 "machine", state, st.rate_hz, st.seq_gaps, st.crc_errors, st.message
             )

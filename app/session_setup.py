@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 
 from app.errors import UsageError
@@ -114,6 +115,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
     if exercise.signal.source == "machine" and args.source is None and choice.kind == "replay":
         choice, replay = InputChoice("none", "none", "no camera: machine only"), None
     _check_combination(args, choice, replay, exercise)
+    asked = args.device  # what the user named: a simulator they did not name is said below
     if exercise.signal.source == "machine" and not args.device:
         args.device = f"sim:{exercise.machine}" if exercise.machine else "auto"
     sim_model = args.device[4:] if args.device and args.device.startswith("sim:") else ""
@@ -174,7 +176,21 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Path | None]:
         if isinstance(exc, DeviceError):
             raise UsageError(f"--device: {exc}") from None
         raise
+    _say_simulated(runner, asked)
     return runner, args.summary_json
+
+
+def _say_simulated(runner: Runner, asked: str | None) -> None:
+    """The make-run contract is the simulator when there is no machine; never silently."""
+    sim = runner.bridge.simulator if runner.bridge is not None else None
+    if sim is None or (asked or "").startswith("sim:"):
+        return
+    why = "no --device given" if not asked else f"--device {asked}: no serial port answered"
+    print(
+        f"main.py: no machine ({why}): using the simulator of a {sim.model} machine "
+        f"(pass --device PORT for the real one)",
+        file=sys.stderr,
+    )
 
 
 def _source_path(args: argparse.Namespace) -> Path | None:

@@ -53,11 +53,13 @@ def open_device(
     calibration_store: CalibrationStore | None = None,
     baudrate: int = DEFAULT_BAUD,
     simulator_args: Sequence[str] = (),
+    fallback_model: str = AUTO_FALLBACK_MODEL,
     **bridge_options: object,
 ) -> DeviceBridge:
     """A bridge (not yet started) for ``spec``.
 
-    ``auto``: the first serial port whose device answers the hello, else the simulator;
+    ``auto``: the first serial port whose device answers the hello, else the simulator of
+    ``fallback_model`` (the bridge's ``simulator`` then says so);
     ``sim:MODEL``: the simulator on a pty in a subprocess, stopped by ``close()``
     (``simulator_args`` go to it, e.g. fault switches); otherwise a port path
     (``/dev/ttyUSB0``) or a pyserial URL (``loop://``, ``socket://host:port``).
@@ -71,7 +73,7 @@ def open_device(
         for port in serial_ports():
             if probe(port, baudrate) is not None:
                 return DeviceBridge(port, **common)  # type: ignore[arg-type]
-        spec = f"sim:{AUTO_FALLBACK_MODEL}"
+        spec = f"sim:{fallback_model}"
     if spec.startswith("sim:"):
         model = spec[4:]
         if model not in MODELS:

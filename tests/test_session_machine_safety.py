@@ -19,6 +19,7 @@ from exercises.library import get_exercise
 from session.engine import MACHINE_LOST_S, SessionConfig, SessionEngine
 from session.events import Command, CommandInput, MachineBatch
 from session.phases import Phase
+from session.snapshot import SourceState
 from session.targets import PatientProfile, load_profile, resolve_targets
 from tests.device_fixtures import ScriptedMachine, machine_hello, wait_for
 from tests.helpers import run_main
@@ -281,3 +282,37 @@ def test_a_calibration_zero_that_shifts_forces_below_the_sensor_stops_the_sessio
     [event] = runner.engine.safety_events
     assert event.kind == "overload" and event.value < -100.0 and event.limit == -30.0
     assert runner.engine.rep_count == 0
+
+
+def test_a_machine_exercise_without_a_machine_says_it_runs_the_simulator():
+    """The make-run contract (the simulator when there is no machine) holds, but is said."""
+    out = run_main("--headless", "--exercise", LUMBAR.id, "--seconds", "1", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines() == [
+        "main.py: no machine (no --device given): using the simulator of a lumbar_extension "
+        "machine (pass --device PORT for the real one)"
+    ]
+
+
+def test_device_auto_with_no_machine_falls_back_to_the_exercises_simulator_and_says_so(
+    monkeypatch, capsys
+):
+    """No port answers (none are listed: a test must not write to the host's serial ports)."""
+    import device_bridge.factory
+    from app.cli import build_parser
+    from app.session_setup import prepare
+
+    monkeypatch.setattr(device_bridge.factory, "serial_ports", lambda: [])
+    argv = ["--headless", "--source", "none", "--exercise", "lumbar_flexion", "--device", "auto"]
+    runner, _ = prepare(build_parser().parse_args(argv))
+    try:
+        assert capsys.readouterr().err.splitlines() == [
+            "main.py: no machine (--device auto: no serial port answered): using the simulator "
+            "of a lumbar_flexion machine (pass --device PORT for the real one)"
+        ]
+        # The simulator of the exercise's machine, and the screen's status names it.
+        assert runner.bridge.hello.model == "lumbar_flexion"
+        assert wait_for(lambda: runner.status()[1].state == SourceState.SIMULATED, 20.0)
+        assert "simulator lumbar_flexion" in runner.status()[1].message
+    finally:
+        runner.close()
