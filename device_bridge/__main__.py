@@ -157,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return calibration_main(argv[1:])
     args = _parser().parse_args(argv)
+    if not (math.isfinite(args.seconds) and args.seconds > 0):  # NaN would watch nothing
+        print(f"error: --seconds: expected a number of seconds above 0, got {args.seconds:g}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         result = monitor(args)
     except (DeviceError, ValueError) as exc:

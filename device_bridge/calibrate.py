@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     seconds = getattr(args, "seconds", 1.0)
     if not (math.isfinite(seconds) and 0 < seconds <= 60):
-        print(f"error: --seconds: expected 0 to 60 seconds, got {seconds:g}", file=sys.stderr)
+        print(
+            f"error: --seconds: expected more than 0 and at most 60 seconds, got {seconds:g}",
+            file=sys.stderr,
+        )
         return 2
     try:
         store = CalibrationStore(args.file)

@@ -372,11 +372,26 @@ def test_a_stored_calibration_with_a_bad_scale_is_refused_when_loaded(tmp_path, 
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_calibration_read_refuses_a_negative_time_in_one_line(capsys):
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "61"])
+def test_calibration_read_refuses_a_time_outside_its_range_in_one_line(seconds, capsys):
     from device_bridge.calibrate import main
 
-    assert main(["read", "--device", "loop://", "--seconds", "-1"]) == 2
-    assert capsys.readouterr().err == "error: --seconds: expected 0 to 60 seconds, got -1\n"
+    assert main(["read", "--device", "loop://", "--seconds", seconds]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --seconds: expected more than 0 and at most 60 seconds, got {float(seconds):g}\n"
+    )
+
+
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "inf"])
+def test_monitor_refuses_a_time_that_is_not_positive_and_finite_in_one_line(seconds, capsys):
+    """It said "no machine at ..." (rc 1) for -1 and watched nothing (rc 0) for NaN."""
+    from device_bridge.__main__ import main
+
+    assert main(["monitor", "--device", "loop://", "--seconds", seconds]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"error: --seconds: expected a number of seconds above 0, got {float(seconds):g}\n",
+    )
 
 
 @pytest.mark.parametrize(
