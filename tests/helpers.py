@@ -87,3 +87,16 @@ def file_kind(path: Path) -> tuple[int, int]:
     """What ``path`` is (its type bits) and, for a device node, which device."""
     st = path.lstat()
     return stat.S_IFMT(st.st_mode), st.st_rdev
+
+
+def foreign_sqlite(path: Path) -> Path:
+    """A SQLite file another program made (one table, one row): what SpineCoach must never
+    migrate, replace or write over."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE contacts (name TEXT)")
+    conn.execute("INSERT INTO contacts VALUES ('x')")
+    conn.commit()
+    conn.close()
+    return path

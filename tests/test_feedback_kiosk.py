@@ -40,7 +40,7 @@ from feedback.kiosk import (
     PinStore,
 )
 from session.snapshot import Cue, Severity, Snapshot, SourceStatus
-from tests.helpers import ROOT, file_kind, special_files
+from tests.helpers import ROOT, file_kind, foreign_sqlite, special_files
 
 SIZE = (1280, 720)
 PIN = THERAPIST_PIN
@@ -627,12 +627,7 @@ def _set_pin_process(path: str) -> subprocess.CompletedProcess:
 def test_set_pin_replaces_only_a_pin_file(tmp_path, monkeypatch, capsys):
     """Before: a database given as --path was replaced by the PIN record (exit 0), and so was
     a device node or a pipe."""
-    db = tmp_path / "clinic.sqlite"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE patients (code TEXT)")
-    conn.execute("INSERT INTO patients VALUES ('LBP-001')")
-    conn.commit()
-    conn.close()
+    db = foreign_sqlite(tmp_path / "clinic.sqlite")
     proc = _set_pin_process(str(db))
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr
     assert proc.stderr == (
@@ -652,7 +647,7 @@ def test_set_pin_replaces_only_a_pin_file(tmp_path, monkeypatch, capsys):
             PinStore(path).set_pin(PIN)  # the same rule without the command line
     assert {p: p.read_bytes() for p in before} == before
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT code FROM patients").fetchall() == [("LBP-001",)]
+    assert conn.execute("SELECT name FROM contacts").fetchall() == [("x",)]
     conn.close()
     kinds = {p: file_kind(p) for p in special_files(tmp_path)}
     for path in kinds:

@@ -164,16 +164,23 @@ def answering(
         thread.join()
 
 
-def test_a_machine_that_says_hello_and_then_sends_only_heartbeats_is_refused_in_one_line():
-    """main.py on a real pty: a machine set must never start without samples (it used to
-    stay in set-up with no cue, 0 samples, exit 0)."""
+def _main_on_a_scripted_machine(exercise_id: str, samples: bool):
+    """main.py headless on a scripted lumbar extension machine on a real pty: its result
+    and the machine's port path."""
     machine = ScriptedMachine()
-    args = ("--headless", "--source", "none", "--exercise", LUMBAR.id, "--seconds", "30")
+    args = ("--headless", "--source", "none", "--exercise", exercise_id, "--seconds", "30")
     try:
-        with answering(machine, machine_hello(), time.monotonic(), samples=False):
+        with answering(machine, machine_hello(), time.monotonic(), samples=samples):
             out = run_main(*args, "--device", machine.path, timeout=120)
     finally:
         machine.close()
+    return out, machine.path
+
+
+def test_a_machine_that_says_hello_and_then_sends_only_heartbeats_is_refused_in_one_line():
+    """main.py on a real pty: a machine set must never start without samples (it used to
+    stay in set-up with no cue, 0 samples, exit 0)."""
+    out, _ = _main_on_a_scripted_machine(LUMBAR.id, samples=False)
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("main.py: error: --device: ")
     assert "lumbar_extension machine (serial LE-7) said hello but sent no samples within 5 s" in (
@@ -184,17 +191,12 @@ def test_a_machine_that_says_hello_and_then_sends_only_heartbeats_is_refused_in_
 def test_a_machine_of_another_model_is_refused_in_one_line():
     """A lumbar extension machine for lumbar flexion (on a port; the simulator of another
     model is refused before it is started)."""
-    machine = ScriptedMachine()
     flexion = get_exercise("lumbar_flexion")
     args = ("--headless", "--source", "none", "--exercise", flexion.id, "--seconds", "30")
-    try:
-        with answering(machine, machine_hello(), time.monotonic(), samples=True):
-            out = run_main(*args, "--device", machine.path, timeout=120)
-    finally:
-        machine.close()
+    out, path = _main_on_a_scripted_machine(flexion.id, samples=True)
     assert out.returncode == 2, out.stderr
     assert out.stderr == (
-        f"main.py: error: --device: {machine.path}: this is a lumbar_extension machine "
+        f"main.py: error: --device: {path}: this is a lumbar_extension machine "
         "(serial LE-7); the exercise lumbar_flexion needs the lumbar_flexion machine\n"
     )
     out = run_main(*args, "--device", "sim:lumbar_extension", timeout=60)

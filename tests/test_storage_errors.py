@@ -14,6 +14,7 @@ import pytest
 
 from session.snapshot import RepView
 from storage import CorruptDatabase, DatabaseLocked, StorageError, open_store
+from tests.helpers import foreign_sqlite
 
 
 def _db_with_reps(path: Path, n: int = 400) -> None:
@@ -108,12 +109,7 @@ def test_truncated_file_is_refused_untouched(tmp_path: Path) -> None:
 
 
 def test_another_programs_sqlite_file_is_not_migrated(tmp_path: Path) -> None:
-    db = tmp_path / "other.sqlite"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE contacts (name TEXT)")
-    conn.execute("INSERT INTO contacts VALUES ('x')")
-    conn.commit()
-    conn.close()
+    db = foreign_sqlite(tmp_path / "other.sqlite")
     before = db.read_bytes()
     with pytest.raises(CorruptDatabase, match="not a SpineCoach one") as err:
         open_store(db)
