@@ -73,6 +73,23 @@ class _Sources:
             self.script_dir.cleanup()
 
 
+def apply_action(runner: Any, action: str) -> None:
+    """One button or key of the assessment screen (``feedback.assessment_view``) as the
+    runner's command; Close, which ends the screen, is the caller's."""
+    from feedback import assessment_view as av
+
+    if action == av.START:
+        runner.start_now()
+    elif action == av.REPEAT:
+        runner.repeat()
+    elif action == av.SKIP:
+        runner.skip("skipped by the therapist")
+    elif action == av.ACKNOWLEDGE:
+        runner.acknowledge()
+    elif action == av.END:
+        runner.stop()
+
+
 class AssessmentSession:
     """The runner with its inputs: ``pump()`` once a display frame feeds it what arrived."""
 

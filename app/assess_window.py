@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.assess import DISPLAY_FPS, AssessmentSession
+from app.assess import DISPLAY_FPS, AssessmentSession, apply_action
 
 
 def run_window(session: AssessmentSession, store: Any, patient_code: str) -> None:
@@ -47,16 +47,7 @@ def run_window(session: AssessmentSession, store: Any, patient_code: str) -> Non
                     actions.append(av.END if not runner.finished else av.CLOSE)
                 actions += screen.handle_event(event)
             for action in actions:
-                if action == av.START:
-                    runner.start_now()
-                elif action == av.REPEAT:
-                    runner.repeat()
-                elif action == av.SKIP:
-                    runner.skip("skipped by the therapist")
-                elif action == av.ACKNOWLEDGE:
-                    runner.acknowledge()
-                elif action == av.END:
-                    runner.stop()
+                apply_action(runner, action)
             if av.CLOSE in actions and runner.finished:
                 return
             screen.draw(surface)

@@ -194,22 +194,14 @@ def _set_limits(runner: Runner, limits: object) -> None:
 
 
 def assessment_action(runner: Runner, visit: VisitFlow, screen: object, action: str) -> None:
+    from app.assess import apply_action
     from feedback import assessment_view as av
 
     a = runner.tap
     if a is None:
         return
-    if action == av.START:
-        a.start_now()
-    elif action == av.REPEAT:
-        a.repeat()
-    elif action == av.SKIP:
-        a.skip("skipped by the therapist")
-    elif action == av.ACKNOWLEDGE:
-        a.acknowledge()
-    elif action == av.END:
-        a.stop()
-    elif action == av.CLOSE and a.finished:
+    apply_action(a, action)
+    if action == av.CLOSE and a.finished:
         finish_assessment(runner, visit, screen)
 
 
