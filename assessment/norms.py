@@ -206,6 +206,8 @@ def load_norms(path: str | Path = NORM_FILE) -> NormTable:
         raise NormFileError(path, "", "a readable norm file", exc.strerror or str(exc)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise NormFileError(path, "", "valid TOML", str(exc)) from exc
+    except RecursionError:
+        raise NormFileError(path, "", "valid TOML", "values nested too deeply") from None
     return _Reader(path).table(data)
 
 

@@ -106,6 +106,8 @@ def load_rules(path: Path = RULES_FILE) -> RuleBook:
         raise RulesFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise RulesFileError(f"{path}: expected valid TOML ({exc})") from None
+    except RecursionError:
+        raise RulesFileError(f"{path}: values nested too deeply") from None
     return _Reader(path).book(data)
 
 

@@ -341,4 +341,6 @@ def test_a_missing_or_unreadable_file_is_one_clear_error(tmp_path):
         load_norms(tmp_path / "absent.toml")
     with pytest.raises(NormFileError, match="valid TOML"):
         load_norms(write(tmp_path, "schema = = 1"))
+    with pytest.raises(NormFileError, match="values nested too deeply"):
+        load_norms(write(tmp_path, "a = " + "[" * 5000 + "]" * 5000))
     assert issubclass(NormFileError, AssessmentError)

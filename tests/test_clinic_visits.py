@@ -323,6 +323,13 @@ def test_rules_file_refuses_a_rule_without_its_source(tmp_path) -> None:
         load_rules.__wrapped__(bad)
 
 
+def test_rules_file_nested_too_deeply_is_one_line(tmp_path) -> None:
+    bad = tmp_path / "rules.toml"
+    bad.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(RulesFileError, match="values nested too deeply"):
+        load_rules.__wrapped__(bad)
+
+
 def test_programme_command_line(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite"
     from storage import open_store
