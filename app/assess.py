@@ -23,8 +23,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-import numpy as np
-
 from app.errors import UsageError
 
 PROG = "main.py assess"
@@ -105,15 +103,13 @@ class AssessmentSession:
     def pump(self) -> None:
         src, runner = self.sources, self.runner
         if src.bridge is not None:
+            from device_bridge.samples import sample_arrays
+
             for ev in src.bridge.safety_events():
                 runner.safety(ev.host_time_s - src.t0, f"machine {ev.kind}: {ev.value:.0f}")
             samples = src.bridge.drain()
             if samples:
-                n = len(samples)
-                ts = np.fromiter((s.host_time_s for s in samples), np.float64, n) - src.t0
-                a = np.fromiter((s.angle_deg for s in samples), np.float64, n)
-                f = np.fromiter((s.force_n for s in samples), np.float64, n)
-                runner.feed_machine(ts, a, f)
+                runner.feed_machine(*sample_arrays(samples, src.t0))
         if src.stream is not None:
             for r in src.stream.poll(0.0):
                 t = r.captured_at - src.t0 if src.stream.live else r.media_time

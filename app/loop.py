@@ -289,10 +289,9 @@ class Runner:
         if not samples:
             return
         self.stats.device_samples += len(samples)
-        angles = np.fromiter((s.angle_deg for s in samples), dtype=np.float64, count=len(samples))
-        forces = np.fromiter((s.force_n for s in samples), dtype=np.float64, count=len(samples))
-        ts = np.fromiter((s.host_time_s for s in samples), dtype=np.float64, count=len(samples))
-        ts -= self.t0
+        from device_bridge.samples import sample_arrays  # with a machine only: no import at start
+
+        ts, angles, forces = sample_arrays(samples, self.t0)
         if self.recorder:
             for s, t in zip(samples, ts, strict=True):
                 self.recorder.device(t, s.seq, s.device_time_s, s.angle_deg, s.force_n)
@@ -312,13 +311,11 @@ class Runner:
         """An assessment takes the machine's samples and the bridge's own safety reports."""
         for ev in self.bridge.safety_events():
             self.tap.safety(ev.host_time_s - self.t0, f"machine {ev.kind}: {ev.value:.0f}")
+        from device_bridge.samples import sample_arrays
+
         samples = self.bridge.drain()
         if samples:
-            n = len(samples)
-            ts = np.fromiter((s.host_time_s for s in samples), np.float64, n) - self.t0
-            angles = np.fromiter((s.angle_deg for s in samples), np.float64, n)
-            forces = np.fromiter((s.force_n for s in samples), np.float64, n)
-            self.tap.feed_machine(ts, angles, forces)
+            self.tap.feed_machine(*sample_arrays(samples, self.t0))
 
     def feed(self, inp: SessionInput) -> None:
         """One input to the engine, recorded first (a replay feeds the same inputs in the

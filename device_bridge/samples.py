@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 STATES = ("connecting", "ok", "reconnecting", "not_responding", "closed")
 
@@ -26,6 +29,18 @@ class DeviceSample:
     angle_deg: float
     force_n: float
     extra: tuple[float, ...] = ()
+
+
+def sample_arrays(
+    samples: Sequence[DeviceSample], t0: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times (host clock minus ``t0``), angles and forces of ``samples`` as float64 arrays,
+    the form the session engine and the assessment take a batch in."""
+    n = len(samples)
+    ts = np.fromiter((s.host_time_s for s in samples), np.float64, n) - t0
+    angles = np.fromiter((s.angle_deg for s in samples), np.float64, n)
+    forces = np.fromiter((s.force_n for s in samples), np.float64, n)
+    return ts, angles, forces
 
 
 @dataclass(frozen=True, slots=True)
